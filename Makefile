@@ -1,0 +1,62 @@
+# The README's commands. `make serve` and `make test` set up everything they need.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+PGVERSION := $(shell ls /etc/postgresql 2>/dev/null | head -1)
+PYTEST_ARGS ?=
+
+.PHONY: all venv serve test lint typecheck postgres browser dist bench clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+venv: $(STAMP)
+
+## Run the service on SQLite under ./data with a development key, at http://127.0.0.1:8000
+serve: venv
+	$(BIN)/licensing serve
+
+## Start the local PostgreSQL when it is down (tests need it at 127.0.0.1:5432)
+postgres:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $(PGVERSION) main start
+	@for i in 1 2 3 4 5 6 7 8 9 10; do pg_isready -q -h 127.0.0.1 -p 5432 && exit 0; sleep 1; done; \
+	  echo "PostgreSQL did not come up at 127.0.0.1:5432" >&2; exit 1
+
+## Debian's Chromium for the page tests (never a downloaded browser)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+## Every test: lint, types, then the suite on SQLite and PostgreSQL
+test: venv postgres browser lint typecheck
+	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+## The two wheels, into dist/: licensing-verifier and licensing-service
+dist: venv
+	rm -rf build/verifier dist
+	mkdir -p build/verifier/licensing dist
+	cp packaging/verifier/pyproject.toml packaging/verifier/README.md build/verifier/
+	cp licensing/__init__.py licensing/verify.py licensing/py.typed build/verifier/licensing/
+	$(BIN)/python -m build --wheel --no-isolation --outdir dist build/verifier
+	$(BIN)/python -m build --wheel --no-isolation --outdir dist .
+
+bench: venv postgres
+	$(BIN)/python benchmarks/verify.py
+	$(BIN)/python benchmarks/api.py
+
+clean:
+	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache

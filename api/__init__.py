@@ -1,0 +1,1 @@
+"""The HTTP API and pages: translates HTTP to calls of the licensing core and back."""

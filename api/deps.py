@@ -1,0 +1,111 @@
+"""Request dependencies as named aliases: the session (one transaction per request), the core,
+the authenticated API key by role, the client address and the public rate limit."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from licensing.apikeys import authenticate, require_role
+from licensing.core import Core
+from licensing.errors import DomainError, Unauthorized
+from licensing.models import ApiKey
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """The request's unit of work: committed when the handler returns, rolled back when it raises."""
+    session: Session = request.app.state.sessionmaker()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def get_core(request: Request) -> Core:
+    core: Core = request.app.state.core
+    return core
+
+
+# scope="function": commit before the response is sent, so a failed commit is never answered 2xx.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+CoreDep = Annotated[Core, Depends(get_core)]
+
+_bearer = HTTPBearer(auto_error=False, description="An API key made with `licensing apikeys create`.")
+
+
+def _api_key(role: str):  # type: ignore[no-untyped-def]
+    def dependency(
+        session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    ) -> ApiKey:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise Unauthorized("Send an API key as `Authorization: Bearer <key>`.", code="missing_api_key")
+        key = authenticate(session, credentials.credentials)
+        require_role(key, role)
+        return key
+
+    return dependency
+
+
+ReadKey = Annotated[ApiKey, Depends(_api_key("readonly"))]
+SalesKey = Annotated[ApiKey, Depends(_api_key("sales"))]
+AdminKey = Annotated[ApiKey, Depends(_api_key("admin"))]
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+ClientAddress = Annotated[str, Depends(client_address)]
+
+
+class RateLimited(DomainError):
+    status = 429
+    code = "rate_limited"
+    title = "Too many requests"
+
+
+class RateLimiter:
+    """A fixed one-minute window per client address, in this process's memory.
+
+    Each worker counts on its own, so N workers allow up to N times the limit; enough to stop a
+    script hammering the trial form, not an accounting tool.
+    """
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._lock = threading.Lock()
+        self._window = 0
+        self._counts: dict[str, int] = {}
+
+    def hit(self, address: str) -> None:
+        if self.per_minute <= 0:
+            return
+        window = int(time.monotonic() // 60)
+        with self._lock:
+            if window != self._window:
+                self._window, self._counts = window, {}
+            count = self._counts.get(address, 0) + 1
+            self._counts[address] = count
+        if count > self.per_minute:
+            raise RateLimited(
+                f"More than {self.per_minute} requests a minute from {address}; wait a minute and try again.",
+            )
+
+
+def public_rate_limit(request: Request, address: ClientAddress) -> str:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    limiter.hit(address)
+    return address
+
+
+RateLimitedClient = Annotated[str, Depends(public_rate_limit)]

@@ -1,0 +1,75 @@
+"""HTML pages: the trial form (the pricing, checkout and portal pages come with billing)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+
+from api.deps import CoreDep, RateLimitedClient, SessionDep
+from api.schemas import TrialRequest
+from licensing.errors import DomainError
+from licensing.selfserve import request_trial
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+
+@router.get("/")
+def index() -> Response:
+    return RedirectResponse("/trial", status_code=307)
+
+
+@router.get("/trial", response_class=HTMLResponse)
+def trial_form(request: Request) -> Response:
+    return templates.TemplateResponse(request, "trial.html", {"form": {"seats": 250}, "error": None})
+
+
+@router.post("/trial", response_class=HTMLResponse)
+def trial_submit(
+    request: Request,
+    session: SessionDep,
+    core: CoreDep,
+    client: RateLimitedClient,
+    email: Annotated[str, Form()] = "",
+    company: Annotated[str, Form()] = "",
+    seats: Annotated[str, Form()] = "",
+    installation_id: Annotated[str, Form()] = "",
+    accept_terms: Annotated[str | None, Form()] = None,
+) -> Response:
+    form = {"email": email, "company": company, "seats": seats, "installation_id": installation_id}
+    try:
+        payload = TrialRequest.model_validate(
+            {
+                "email": email,
+                "company": company,
+                "seats": int(seats) if seats.strip().isdigit() else (None if not seats.strip() else -1),
+                "installation_id": installation_id.strip() or None,
+                "accept_terms": accept_terms == "on",
+            }
+        )
+        lic = request_trial(
+            session,
+            core,
+            email=payload.email,
+            company=payload.company,
+            installation_id=payload.installation_id,
+            seats=payload.seats,
+            accept_terms=payload.accept_terms,
+            actor=f"public:{client}",
+        )
+    except ValidationError as exc:
+        message = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return templates.TemplateResponse(request, "trial.html", {"form": form, "error": message}, status_code=422)
+    except DomainError as exc:
+        session.rollback()
+        return templates.TemplateResponse(
+            request, "trial.html", {"form": form, "error": exc.message}, status_code=exc.status
+        )
+    return templates.TemplateResponse(
+        request, "trial_issued.html", {"license": lic, "license_file": lic.license_file}, status_code=201
+    )

@@ -1,0 +1,235 @@
+"""Wire shapes of the HTTP API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from licensing.models import AuditEvent, Customer, License
+
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+InstallationId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:-]+$")]
+Email = Annotated[str, Field(min_length=3, max_length=320)]
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("times need a time zone, for example 2027-01-31T00:00:00Z")
+    return value
+
+
+# Strict models otherwise; JSON carries times as RFC 3339 strings, so these parse strings.
+AwareDatetime = Annotated[datetime, Field(strict=False), AfterValidator(_aware)]
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", str_strip_whitespace=True)
+
+
+# --- customers ---------------------------------------------------------------------------------
+class CustomerCreate(Input):
+    name: Text
+    email: Email
+    company: Annotated[str | None, Field(max_length=200)] = None
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": "Ada Lovelace", "email": "ada@example.com", "company": "Example Ltd"}]}
+    )
+
+
+class CustomerOut(BaseModel):
+    id: str
+    name: str
+    email: str
+    company: str | None
+    organisation: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, customer: Customer) -> CustomerOut:
+        return cls(
+            id=customer.id,
+            name=customer.name,
+            email=customer.email,
+            company=customer.company,
+            organisation=customer.organisation,
+            created_at=customer.created_at,
+        )
+
+
+class CustomerList(BaseModel):
+    data: list[CustomerOut]
+    next_cursor: str | None
+
+
+# --- licenses ----------------------------------------------------------------------------------
+class LicenseCreate(Input):
+    customer_id: Annotated[str, Field(min_length=1, max_length=40)]
+    tier: Literal["free", "professional", "enterprise"]
+    seats: Annotated[int | None, Field(ge=1, le=10_000_000)] = None
+    features: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]] | None, Field(max_length=100)] = None
+    starts_at: AwareDatetime | None = None
+    expires_at: AwareDatetime | None = None
+    duration_days: Annotated[int | None, Field(ge=1, le=36_500)] = None
+    trial: bool = False
+    grace_days: Annotated[int | None, Field(ge=0, le=3_650)] = None
+    installation_id: InstallationId | None = None
+    note: Annotated[str | None, Field(max_length=2000)] = None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer_id": "cus_01jd0000000000000000000000",
+                    "tier": "enterprise",
+                    "seats": 500,
+                    "features": ["saml", "cluster", "custom_sso_bridge"],
+                    "starts_at": "2027-01-01T00:00:00Z",
+                    "expires_at": "2030-01-01T00:00:00Z",
+                    "grace_days": 45,
+                    "note": "3-year deal, PO 4471",
+                }
+            ]
+        }
+    )
+
+
+class LicenseRenew(Input):
+    expires_at: AwareDatetime | None = None
+    duration_days: Annotated[int | None, Field(ge=1, le=36_500)] = None
+    seats: Annotated[int | None, Field(ge=1, le=10_000_000)] = None
+    note: Annotated[str | None, Field(max_length=2000)] = None
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"duration_days": 365, "seats": 600}]})
+
+
+class LicenseRevoke(Input):
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "chargeback on invoice 1042"}]})
+
+
+class LicenseOut(BaseModel):
+    id: str
+    customer_id: str
+    line_id: str
+    status: str
+    tier: str
+    trial: bool
+    seats: int | None
+    features: list[str]
+    grace_days: int
+    issued_at: datetime
+    starts_at: datetime
+    expires_at: datetime | None
+    grace_ends_at: datetime | None
+    installation_id: str | None
+    subscription_id: str | None
+    supersedes: str | None
+    superseded_by: str | None
+    key_id: str
+    source: str
+    note: str | None
+    created_by: str
+    revoked_at: datetime | None
+    revoked_reason: str | None
+
+    @classmethod
+    def of(cls, lic: License, now: datetime, superseded_by: str | None) -> LicenseOut:
+        return cls(
+            id=lic.id,
+            customer_id=lic.customer_id,
+            line_id=lic.line_id,
+            status=lic.status(now, superseded=superseded_by is not None),
+            tier=lic.tier,
+            trial=lic.trial,
+            seats=lic.seats,
+            features=list(lic.features),
+            grace_days=lic.grace_days,
+            issued_at=lic.issued_at,
+            starts_at=lic.starts_at,
+            expires_at=lic.expires_at,
+            grace_ends_at=lic.grace_ends_at,
+            installation_id=lic.installation_id,
+            subscription_id=lic.subscription_id,
+            supersedes=lic.supersedes_id,
+            superseded_by=superseded_by,
+            key_id=lic.key_id,
+            source=lic.source,
+            note=lic.note,
+            created_by=lic.created_by,
+            revoked_at=lic.revoked_at,
+            revoked_reason=lic.revoked_reason,
+        )
+
+
+class IssuedLicense(BaseModel):
+    license: LicenseOut
+    license_file: str
+
+
+class LicenseList(BaseModel):
+    data: list[LicenseOut]
+    next_cursor: str | None
+
+
+# --- public ------------------------------------------------------------------------------------
+class TrialRequest(Input):
+    email: Email
+    company: Text
+    installation_id: InstallationId | None = None
+    seats: Annotated[int | None, Field(ge=1, le=1000)] = None
+    accept_terms: bool
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"email": "it@example.com", "company": "Example Ltd", "seats": 250, "accept_terms": True}]
+        }
+    )
+
+
+class FreeLicenseRequest(Input):
+    email: Email
+    company: Annotated[str | None, Field(max_length=200)] = None
+    installation_id: InstallationId | None = None
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"email": "admin@example.org", "company": "Example"}]})
+
+
+class RefreshRequest(Input):
+    license_file: Annotated[str, Field(min_length=1, max_length=20_000)]
+
+
+class RefreshOut(BaseModel):
+    license_file: str
+    changed: bool
+
+
+# --- audit -------------------------------------------------------------------------------------
+class AuditEventOut(BaseModel):
+    id: int
+    occurred_at: datetime
+    actor: str
+    action: str
+    subject_type: str
+    subject_id: str
+    data: dict[str, Any]
+
+    @classmethod
+    def of(cls, event: AuditEvent) -> AuditEventOut:
+        return cls(
+            id=event.id,
+            occurred_at=event.occurred_at,
+            actor=event.actor,
+            action=event.action,
+            subject_type=event.subject_type,
+            subject_id=event.subject_id,
+            data=event.data,
+        )
+
+
+class AuditEventList(BaseModel):
+    data: list[AuditEventOut]
+    next_cursor: str | None

@@ -1,0 +1,159 @@
+"""The offer catalog: offers, their features, seats, terms and prices, read from a TOML file."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from licensing.errors import ValidationFailed
+
+TIERS = ("free", "professional", "enterprise")
+FEATURE_NAME_MAX = 64
+
+
+class CatalogError(ValueError):
+    """The catalog file is unusable; the message says where."""
+
+
+@dataclass(frozen=True, slots=True)
+class SeatRule:
+    default: int | None  # None: unlimited
+    minimum: int = 1
+    maximum: int | None = None
+
+    def check(self, seats: int | None) -> int | None:
+        """The seat count to issue for a request of ``seats`` (None: the default)."""
+        if seats is None:
+            return self.default
+        if self.default is None:
+            raise ValidationFailed("This offer has unlimited seats; do not give a seat count.", field="seats")
+        if seats < self.minimum or (self.maximum is not None and seats > self.maximum):
+            raise ValidationFailed(
+                f"Seats must be between {self.minimum} and {self.maximum}, not {seats}.",
+                field="seats",
+                code="invalid_seats",
+            )
+        return seats
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    lookup_key: str
+    interval: str  # "month" | "year"
+    unit_amount: int  # minor units per seat
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    key: str
+    tier: str
+    trial: bool
+    term_days: int  # 0: perpetual (free) or set by the caller / the paid period
+    seats: SeatRule
+    grace_days: int
+    features: tuple[str, ...]
+    self_serve: bool
+    prices: tuple[Price, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    offers: dict[str, Offer]
+    tier_features: dict[str, tuple[str, ...]]
+    free_mail_domains: frozenset[str] = field(default_factory=frozenset)
+
+    def offer(self, key: str) -> Offer:
+        try:
+            return self.offers[key]
+        except KeyError:
+            raise ValidationFailed(f"Unknown offer {key!r}.", code="unknown_offer") from None
+
+    def offer_for(self, tier: str, trial: bool) -> Offer:
+        """The offer a sales-issued license of ``tier`` starts from."""
+        if tier not in TIERS:
+            raise ValidationFailed(
+                f"Unknown tier {tier!r}; expected one of {', '.join(TIERS)}.", field="tier", code="unknown_tier"
+            )
+        if tier == "professional":
+            return self.offer("professional_trial" if trial else "professional")
+        return self.offer(tier)
+
+    def price(self, lookup_key: str) -> Price:
+        for offer in self.offers.values():
+            for price in offer.prices:
+                if price.lookup_key == lookup_key:
+                    return price
+        raise ValidationFailed(f"Unknown price {lookup_key!r}.", code="unknown_price")
+
+    @property
+    def known_features(self) -> frozenset[str]:
+        return frozenset(f for features in self.tier_features.values() for f in features)
+
+
+def _seat_rule(value: Any, where: str) -> SeatRule:
+    if value == "unlimited":
+        return SeatRule(default=None, minimum=1, maximum=None)
+    if isinstance(value, dict) and all(isinstance(value.get(k), int) for k in ("default", "min", "max")):
+        if not 1 <= value["min"] <= value["default"] <= value["max"]:
+            raise CatalogError(f"{where}.seats: need 1 <= min <= default <= max")
+        return SeatRule(default=value["default"], minimum=value["min"], maximum=value["max"])
+    raise CatalogError(f'{where}.seats: expected "unlimited" or {{default, min, max}}')
+
+
+def parse_catalog(data: dict[str, Any]) -> Catalog:
+    try:
+        professional = tuple(data["features"]["professional"])
+        enterprise = tuple(dict.fromkeys(professional + tuple(data["features"]["enterprise"])))
+    except (KeyError, TypeError) as exc:
+        raise CatalogError(f"[features] needs professional and enterprise lists ({exc})") from None
+    tier_features = {"free": (), "professional": professional, "enterprise": enterprise}
+    offers: dict[str, Offer] = {}
+    for key, raw in (data.get("offers") or {}).items():
+        where = f"offers.{key}"
+        try:
+            tier = raw["tier"]
+            if tier not in TIERS:
+                raise CatalogError(f"{where}.tier: {tier!r} is not one of {TIERS}")
+            features = raw.get("features", [])
+            resolved = tier_features[features] if isinstance(features, str) else tuple(features)
+            offers[key] = Offer(
+                key=key,
+                tier=tier,
+                trial=bool(raw.get("trial", False)),
+                term_days=int(raw.get("term_days", 0)),
+                seats=_seat_rule(raw.get("seats", "unlimited"), where),
+                grace_days=int(raw.get("grace_days", 0)),
+                features=tuple(sorted(resolved)),
+                self_serve=bool(raw.get("self_serve", False)),
+                prices=tuple(
+                    Price(p["lookup_key"], p["interval"], int(p["unit_amount"]), p["currency"])
+                    for p in raw.get("prices", [])
+                ),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, CatalogError):
+                raise
+            raise CatalogError(f"{where}: {exc!r}") from None
+    for required in ("free", "professional_trial", "professional", "enterprise"):
+        if required not in offers:
+            raise CatalogError(f"the catalog must define offers.{required}")
+    domains = frozenset(d.casefold() for d in (data.get("trials") or {}).get("free_mail_domains", []))
+    return Catalog(offers=offers, tier_features=tier_features, free_mail_domains=domains)
+
+
+@lru_cache(maxsize=8)
+def load_catalog(path: Path | None = None) -> Catalog:
+    """The catalog at ``path``, or the one shipped in the package."""
+    try:
+        if path is None:
+            text = resources.files("licensing").joinpath("catalog.toml").read_text("utf-8")
+        else:
+            text = Path(path).read_text("utf-8")
+        return parse_catalog(tomllib.loads(text))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise CatalogError(f"cannot read the catalog {path or '(shipped)'}: {exc}") from None

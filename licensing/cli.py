@@ -1,0 +1,376 @@
+"""The ``licensing`` command: serve, db, keys, apikeys and verify.
+
+Every command reads the same settings (LICENSING_* variables or .env), so they act on the same
+database and keys. Errors print a plain message to stderr and exit non-zero; private keys and API
+key hashes are never printed (an API key token is printed once, when it is created).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from licensing.settings import Settings, get_settings
+
+app = typer.Typer(help="Issue, manage and verify signed license files.", no_args_is_help=True, add_completion=False)
+keys_app = typer.Typer(help="Signing keys: generate, list, rotate, retire, publish.", no_args_is_help=True)
+apikeys_app = typer.Typer(help="API keys for the sales-ops API.", no_args_is_help=True)
+db_app = typer.Typer(help="The database.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(apikeys_app, name="apikeys")
+app.add_typer(db_app, name="db")
+
+EXIT_REJECTED = 1
+EXIT_USAGE = 2
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _warn(message: str) -> None:
+    typer.echo(f"warning: {message}", err=True)
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except Exception as exc:  # pydantic's ValidationError names the bad variable
+        _fail(f"invalid settings: {exc}", EXIT_USAGE)
+
+
+# --- keys --------------------------------------------------------------------------------------
+def _keystore() -> Any:
+    from licensing.keys import KeyStore
+
+    settings = _settings()
+    return KeyStore(settings.keys_dir, settings.passphrase())
+
+
+@keys_app.command("generate")
+def keys_generate() -> None:
+    """Make a new signing key: active if it is the first, else pending (published, not signing)."""
+    from licensing.keys import KeyStoreError
+
+    store = _keystore()
+    try:
+        info = store.generate()
+    except (KeyStoreError, OSError) as exc:
+        _fail(str(exc))
+    typer.echo(f"generated key {info.kid} ({info.state}) in {store.directory}")
+    if info.state == "pending":
+        typer.echo(
+            "It is published in the JWKS now; ship that JWKS in product builds, then run `licensing keys rotate`."
+        )
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List the keys and their states."""
+    from licensing.keys import KeyStoreError
+
+    try:
+        keys = _keystore().list_keys()
+    except KeyStoreError as exc:
+        _fail(str(exc))
+    if not keys:
+        typer.echo("no keys; run `licensing keys generate`")
+        return
+    typer.echo(f"{'KID':<45} {'STATE':<10} CREATED")
+    for key in keys:
+        flag = "  (development)" if key.development else ""
+        typer.echo(f"{key.kid:<45} {key.state:<10} {key.created_at}{flag}")
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Make the oldest pending key active and the active one previous."""
+    from licensing.keys import KeyStoreError
+
+    try:
+        result = _keystore().rotate()
+    except (KeyStoreError, OSError) as exc:
+        _fail(str(exc))
+    if result.created:
+        _warn(
+            f"no pending key existed, so a new key {result.active.kid} was made and is signing now: installs shipped "
+            "before now do not know it and will reject licenses it signs (unknown_key). Publish keys ahead with "
+            "`licensing keys generate` next time."
+        )
+    previous = f"; {result.previous.kid} is now previous (still published)" if result.previous else ""
+    typer.echo(f"active key is now {result.active.kid}{previous}")
+
+
+@keys_app.command("retire")
+def keys_retire(kid: Annotated[str, typer.Argument(help="The key id to withdraw from the JWKS.")]) -> None:
+    """Withdraw a key from the JWKS (refused for the active key)."""
+    from licensing.keys import KeyStoreError
+
+    store = _keystore()
+    try:
+        store.get(kid)
+        live = _unexpired_licenses_signed_by(kid)
+        info = store.retire(kid)
+    except KeyStoreError as exc:
+        _fail(str(exc))
+    if live:
+        _warn(
+            f"{live} unexpired license(s) were signed by {kid}; installs that update their JWKS will reject them "
+            "(unknown_key) unless they are re-issued."
+        )
+    typer.echo(f"key {info.kid} is {info.state}")
+
+
+def _unexpired_licenses_signed_by(kid: str) -> int:
+    """How many live licenses a key signed; 0 when the database is not there yet."""
+    from sqlalchemy import func, or_, select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from licensing.db import make_engine, make_sessionmaker, transaction, utcnow
+    from licensing.models import License
+
+    engine = make_engine(_settings().database_url)
+    try:
+        with transaction(make_sessionmaker(engine)) as session:
+            now = utcnow()
+            query = select(func.count()).where(
+                License.key_id == kid,
+                License.revoked_at.is_(None),
+                or_(License.grace_ends_at.is_(None), License.grace_ends_at > now),
+            )
+            return int(session.scalar(query) or 0)
+    except SQLAlchemyError:
+        return 0
+    finally:
+        engine.dispose()
+
+
+@keys_app.command("jwks")
+def keys_jwks(
+    out: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of standard output.")] = None,
+) -> None:
+    """Print (or write) the public JWKS: pending, active and previous keys."""
+    from licensing.keys import KeyStoreError
+
+    try:
+        document = json.dumps(_keystore().jwks(), indent=2) + "\n"
+    except KeyStoreError as exc:
+        _fail(str(exc))
+    if out is None:
+        typer.echo(document, nl=False)
+    else:
+        out.write_text(document, "utf-8")
+        typer.echo(f"wrote {out}", err=True)
+
+
+# --- database ----------------------------------------------------------------------------------
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply the migrations up to REVISION (head)."""
+    from licensing import migrate
+
+    try:
+        migrate.upgrade(_settings().database_url, revision)
+    except Exception as exc:
+        _fail(f"migration failed: {exc}")
+    typer.echo(f"database is at {revision}")
+
+
+# --- API keys ----------------------------------------------------------------------------------
+def _unit_of_work() -> Any:
+    from licensing.db import make_engine, make_sessionmaker, transaction
+
+    return transaction(make_sessionmaker(make_engine(_settings().database_url)))
+
+
+@apikeys_app.command("create")
+def apikeys_create(
+    name: Annotated[str, typer.Option("--name", help="Who uses the key; shown as the actor in the audit log.")],
+    role: Annotated[str, typer.Option("--role", help="admin, sales or readonly.")] = "sales",
+) -> None:
+    """Create an API key. Its token is printed once, alone on the last line."""
+    from licensing.apikeys import create_api_key
+    from licensing.errors import DomainError
+
+    try:
+        with _unit_of_work() as session:
+            key, token = create_api_key(session, name=name, role=role)
+    except DomainError as exc:
+        _fail(exc.message, EXIT_USAGE)
+    typer.echo(
+        f"created API key {key.id} ({key.role}) named {key.name!r}; store this token now, it is not shown again:"
+    )
+    typer.echo(token)
+
+
+@apikeys_app.command("list")
+def apikeys_list() -> None:
+    """List API keys (never their tokens)."""
+    from licensing.apikeys import list_api_keys
+
+    with _unit_of_work() as session:
+        keys = list_api_keys(session)
+        rows = [(k.id, k.role, k.name, k.created_at.isoformat(), "revoked" if k.revoked_at else "active") for k in keys]
+    typer.echo(f"{'ID':<32} {'ROLE':<9} {'STATE':<8} {'CREATED':<26} NAME")
+    for key_id, role, name, created, state in rows:
+        typer.echo(f"{key_id:<32} {role:<9} {state:<8} {created:<26} {name}")
+
+
+@apikeys_app.command("revoke")
+def apikeys_revoke(key_id: Annotated[str, typer.Argument(help="The key id (key_...).")]) -> None:
+    """Revoke an API key; it stops working at once."""
+    from licensing.apikeys import revoke_api_key
+    from licensing.errors import DomainError
+
+    try:
+        with _unit_of_work() as session:
+            revoke_api_key(session, key_id)
+    except DomainError as exc:
+        _fail(exc.message)
+    typer.echo(f"revoked {key_id}")
+
+
+# --- verify ------------------------------------------------------------------------------------
+def _read(path: Path, what: str) -> str:
+    try:
+        return path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(f"cannot read the {what} {path}: {exc}", EXIT_USAGE)
+
+
+def _parse_time(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        _fail(f"--at must be an RFC 3339 time such as 2026-01-31T12:00:00Z, not {value!r}", EXIT_USAGE)
+    if moment.tzinfo is None:
+        _fail("--at needs a time zone (for example a trailing Z for UTC)", EXIT_USAGE)
+    return moment.astimezone(UTC)
+
+
+@app.command("verify")
+def verify_command(
+    file: Annotated[Path, typer.Argument(help="The license file.")],
+    jwks: Annotated[Path, typer.Option("--jwks", help="The issuer's public keys (JWKS).")],
+    revocations: Annotated[Path | None, typer.Option("--revocations", help="A signed revocation list.")] = None,
+    installation_id: Annotated[str | None, typer.Option("--installation-id", help="This installation's id.")] = None,
+    at: Annotated[str | None, typer.Option("--at", help="Verify as of this RFC 3339 time instead of now.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON result.")] = False,
+) -> None:
+    """Verify a license file offline. Exit 0 when valid or in grace, 1 when rejected, 2 on a usage error."""
+    from licensing.verify import Keyring, KeyringError, LicenseError, RevocationList, load_revocations, verify
+
+    license_text = _read(file, "license file")
+    try:
+        keyring = Keyring.from_jwks(_read(jwks, "JWKS"))
+    except KeyringError as exc:
+        _fail(f"{jwks}: {exc}", EXIT_USAGE)
+    now = _parse_time(at) if at else None
+    result: dict[str, Any]
+    try:
+        revocation_list: RevocationList | None = None
+        if revocations is not None:
+            try:
+                revocation_list = load_revocations(_read(revocations, "revocation list"), keyring)
+            except LicenseError as exc:
+                _fail(f"the revocation list {revocations} was rejected ({exc.code}): {exc.message}", EXIT_USAGE)
+        lic = verify(license_text, keyring, now=now, installation_id=installation_id, revocations=revocation_list)
+    except LicenseError as exc:
+        result = {"ok": False, "status": "rejected", "code": exc.code, "message": exc.message, "license": None}
+    else:
+        message = "The license is valid."
+        if lic.status == "grace":
+            message = (
+                f"The license expired; it works until its grace period ends at {lic.grace_ends_at:%Y-%m-%d %H:%M} UTC."
+            )
+        result = {"ok": True, "status": lic.status, "code": None, "message": message, "license": lic.claims}
+    if as_json:
+        typer.echo(json.dumps(result, indent=2, sort_keys=True))
+    elif result["ok"]:
+        claims = result["license"]
+        seats = "unlimited" if claims["seats"] is None else claims["seats"]
+        expires = (
+            datetime.fromtimestamp(claims["exp"], UTC).strftime("%Y-%m-%d %H:%M UTC") if "exp" in claims else "never"
+        )
+        typer.echo(f"{result['status'].upper()}: {result['message']}")
+        typer.echo(f"  license   {claims['jti']}")
+        typer.echo(f"  customer  {claims['customer'].get('company') or claims['customer'].get('name')}")
+        typer.echo(f"  tier      {claims['tier']}{' (trial)' if claims['trial'] else ''}, {seats} seats")
+        typer.echo(f"  expires   {expires}")
+        typer.echo(f"  features  {', '.join(claims['features']) or '(core only)'}")
+    else:
+        typer.echo(f"REJECTED ({result['code']}): {result['message']}")
+    raise typer.Exit(0 if result["ok"] else EXIT_REJECTED)
+
+
+# --- serve -------------------------------------------------------------------------------------
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.", min=1, max=64)] = 1,
+) -> None:
+    """Migrate the database, make a development key if none is configured, and serve the API."""
+    import uvicorn
+
+    from licensing import migrate
+    from licensing.keys import KeyStoreError
+
+    settings = _settings()
+    store = _keystore()
+    try:
+        active = store.active()
+    except KeyStoreError as exc:
+        _fail(str(exc))
+    if active is None and not store.list_keys():
+        if settings.is_production:
+            _fail(f"no signing key in {settings.keys_dir}; run `licensing keys generate` first")
+        active = store.generate(development=True)
+        typer.echo("=" * 78, err=True)
+        typer.echo(f"  DEVELOPMENT SIGNING KEY CREATED: {active.kid}", err=True)
+        typer.echo(f"  in {store.directory}. Licenses it signs are for trying the service only.", err=True)
+        typer.echo("  Production refuses to start with it: generate a real key there.", err=True)
+        typer.echo("=" * 78, err=True)
+    elif active is None:
+        _fail(f"no active signing key in {settings.keys_dir}; run `licensing keys rotate`")
+    if settings.is_production:
+        problems = settings.production_problems()
+        if active.development:
+            problems.append(f"the active signing key {active.kid} is a development key")
+        if problems:
+            _fail("refusing to start in production: " + "; ".join(problems))
+    try:
+        store.signer()
+    except KeyStoreError as exc:
+        _fail(str(exc))
+    try:
+        migrate.upgrade(settings.database_url)
+    except Exception as exc:
+        _fail(f"migration failed: {exc}")
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        proxy_headers=True,
+    )
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=True)
+    except KeyboardInterrupt:  # pragma: no cover
+        sys.exit(130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,235 @@
+"""Signing keys on disk: generation, rotation, retirement and the published JWKS.
+
+Each key is a PKCS#8 PEM file ``<kid>.pem`` (mode 0600, encrypted when a passphrase is set) in the
+keys directory; ``keyring.json`` beside them records each key's state:
+
+- ``pending``: published in the JWKS, not yet signing (installs built now will know it);
+- ``active``: signing; exactly one;
+- ``previous``: published, no longer signing;
+- ``withdrawn``: no longer published.
+
+Private keys are never printed or logged; :class:`~licensing.signing.Signer` hides them in repr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from licensing.signing import Signer
+from licensing.verify import Keyring, KeyringError, _b64url_encode, jwk_thumbprint
+
+STATE_FILE = "keyring.json"
+PUBLISHED_STATES = ("pending", "active", "previous")
+
+
+class KeyStoreError(Exception):
+    """A key operation was refused; the message says why."""
+
+
+@dataclass(slots=True)
+class KeyInfo:
+    kid: str
+    state: str
+    created_at: str
+    activated_at: str | None = None
+    deactivated_at: str | None = None
+    withdrawn_at: str | None = None
+    development: bool = False
+    x: str = ""
+
+    def jwk(self) -> dict[str, str]:
+        return {"kty": "OKP", "crv": "Ed25519", "x": self.x, "kid": self.kid, "use": "sig", "alg": "EdDSA"}
+
+
+@dataclass(frozen=True, slots=True)
+class RotateResult:
+    active: KeyInfo
+    previous: KeyInfo | None
+    created: bool  # True when no pending key existed and a new one was made
+
+
+def _now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def public_x(public_key: Ed25519PublicKey) -> str:
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return _b64url_encode(raw)
+
+
+class KeyStore:
+    """The keys directory. Safe to share between processes that only read it; the CLI writes it."""
+
+    def __init__(self, directory: Path | str, passphrase: str | None = None) -> None:
+        self.directory = Path(directory)
+        self._passphrase = passphrase.encode("utf-8") if passphrase else None
+        self._lock = threading.Lock()
+        self._signer: tuple[float, Signer] | None = None
+        self._keyring: tuple[float, Keyring] | None = None
+
+    def __repr__(self) -> str:
+        return f"KeyStore({str(self.directory)!r}, encrypted={self._passphrase is not None})"
+
+    # --- state file -------------------------------------------------------------------------
+    @property
+    def _state_path(self) -> Path:
+        return self.directory / STATE_FILE
+
+    def _read(self) -> list[KeyInfo]:
+        try:
+            raw = json.loads(self._state_path.read_text("utf-8"))
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError) as exc:
+            raise KeyStoreError(f"cannot read {self._state_path}: {exc}") from None
+        return [KeyInfo(**entry) for entry in raw.get("keys", [])]
+
+    def _write(self, keys: list[KeyInfo]) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        document: dict[str, Any] = {"keys": [asdict(k) for k in keys]}
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".keyring.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=2)
+            handle.write("\n")
+        os.replace(tmp, self._state_path)
+
+    def list_keys(self) -> list[KeyInfo]:
+        return self._read()
+
+    def get(self, kid: str) -> KeyInfo:
+        for key in self._read():
+            if key.kid == kid:
+                return key
+        raise KeyStoreError(f"no key {kid!r} in {self.directory}")
+
+    # --- operations --------------------------------------------------------------------------
+    def generate(self, *, development: bool = False) -> KeyInfo:
+        """Make a new key: active if it is the first, pending otherwise."""
+        keys = self._read()
+        private_key = Ed25519PrivateKey.generate()
+        x = public_x(private_key.public_key())
+        kid = jwk_thumbprint(x)
+        encryption: serialization.KeySerializationEncryption = (
+            serialization.BestAvailableEncryption(self._passphrase)
+            if self._passphrase
+            else serialization.NoEncryption()
+        )
+        pem = private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = self.directory / f"{kid}.pem"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(pem)
+        now = _now()
+        first = not any(k.state == "active" for k in keys)
+        info = KeyInfo(
+            kid=kid,
+            state="active" if first else "pending",
+            created_at=now,
+            activated_at=now if first else None,
+            development=development,
+            x=x,
+        )
+        self._write([*keys, info])
+        return info
+
+    def rotate(self) -> RotateResult:
+        """Make the oldest pending key active (or a new key, when none is pending)."""
+        keys = self._read()
+        pending = [k for k in keys if k.state == "pending"]
+        created = not pending
+        if created:
+            self.generate()
+            keys = self._read()
+            pending = [k for k in keys if k.state == "pending"]
+            if not pending:  # it was the first key, and is active already
+                return RotateResult(active=next(k for k in keys if k.state == "active"), previous=None, created=True)
+        incoming = min(pending, key=lambda k: k.created_at)
+        now = _now()
+        previous = None
+        for key in keys:
+            if key.state == "active":
+                key.state, key.deactivated_at = "previous", now
+                previous = key
+        incoming.state, incoming.activated_at = "active", now
+        self._write(keys)
+        return RotateResult(active=incoming, previous=previous, created=created)
+
+    def retire(self, kid: str) -> KeyInfo:
+        """Withdraw a key from the JWKS. The active key cannot be retired."""
+        keys = self._read()
+        for key in keys:
+            if key.kid == kid:
+                if key.state == "active":
+                    raise KeyStoreError(f"key {kid} is the active signing key; rotate to another key first")
+                if key.state != "withdrawn":
+                    key.state, key.withdrawn_at = "withdrawn", _now()
+                    self._write(keys)
+                return key
+        raise KeyStoreError(f"no key {kid!r} in {self.directory}")
+
+    def jwks(self) -> dict[str, list[dict[str, str]]]:
+        """The public keys to publish: pending, active and previous ones."""
+        return {"keys": [k.jwk() for k in self._read() if k.state in PUBLISHED_STATES]}
+
+    def active(self) -> KeyInfo | None:
+        return next((k for k in self._read() if k.state == "active"), None)
+
+    def _load_private(self, kid: str) -> Ed25519PrivateKey:
+        path = self.directory / f"{kid}.pem"
+        try:
+            key = serialization.load_pem_private_key(path.read_bytes(), password=self._passphrase)
+        except FileNotFoundError:
+            raise KeyStoreError(f"the private key file for {kid} is missing from {self.directory}") from None
+        except (TypeError, ValueError):
+            raise KeyStoreError(
+                f"cannot load the private key {kid}: wrong or missing LICENSING_KEY_PASSPHRASE, or a damaged file"
+            ) from None
+        if not isinstance(key, Ed25519PrivateKey):
+            raise KeyStoreError(f"{path} is not an Ed25519 key")
+        if public_x(key.public_key()) != self.get(kid).x:
+            raise KeyStoreError(f"{path} does not hold the key {kid}")
+        return key
+
+    def _mtime(self) -> float:
+        try:
+            return self._state_path.stat().st_mtime
+        except FileNotFoundError:
+            raise KeyStoreError(f"no signing key in {self.directory}: run `licensing keys generate`") from None
+
+    def signer(self) -> Signer:
+        """The active key as a Signer; re-read when ``keyring.json`` changes (after a rotation)."""
+        mtime = self._mtime()
+        cached = self._signer
+        if cached is not None and cached[0] == mtime:
+            return cached[1]
+        with self._lock:
+            active = self.active()
+            if active is None:
+                raise KeyStoreError(f"no active signing key in {self.directory}: run `licensing keys rotate`")
+            signer = Signer(active.kid, self._load_private(active.kid))
+            self._signer = (mtime, signer)
+            return signer
+
+    def keyring(self) -> Keyring:
+        """The published public keys as a verifier sees them; re-read when ``keyring.json`` changes."""
+        mtime = self._mtime()
+        cached = self._keyring
+        if cached is not None and cached[0] == mtime:
+            return cached[1]
+        try:
+            keyring = Keyring.from_jwks(self.jwks())
+        except KeyringError:
+            raise KeyStoreError(f"no published key in {self.directory}") from None
+        self._keyring = (mtime, keyring)
+        return keyring

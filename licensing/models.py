@@ -1,0 +1,140 @@
+"""The service's tables. The schema is built only by the Alembic migrations in ``migrations/``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from licensing.db import Base, UTCDateTime, new_id, utcnow
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("cus"))
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    company: Mapped[str | None] = mapped_column(String(200))
+    organisation: Mapped[str] = mapped_column(String(320), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def as_claim(self) -> dict[str, str | None]:
+        return {"name": self.name, "email": self.email, "company": self.company}
+
+
+class License(Base):
+    __tablename__ = "licenses"
+    __table_args__ = (
+        Index("ix_licenses_customer_id_id", "customer_id", "id"),
+        Index("ix_licenses_line_id", "line_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("lic"))
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"))
+    # The first license of a line of renewals; the newest one of a line is the one nobody supersedes.
+    line_id: Mapped[str] = mapped_column(String(40))
+    supersedes_id: Mapped[str | None] = mapped_column(ForeignKey("licenses.id"), unique=True)
+    tier: Mapped[str] = mapped_column(String(20))
+    trial: Mapped[bool] = mapped_column(Boolean, default=False)
+    seats: Mapped[int | None] = mapped_column(Integer)
+    features: Mapped[list[str]] = mapped_column(JSON)
+    grace_days: Mapped[int] = mapped_column(Integer)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    grace_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    installation_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    subscription_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    key_id: Mapped[str] = mapped_column(String(64), index=True)
+    license_file: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(20))  # api | trial | free | stripe
+    note: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_reason: Mapped[str | None] = mapped_column(Text)
+    revoked_by: Mapped[str | None] = mapped_column(String(200))
+
+    customer: Mapped[Customer] = relationship(lazy="joined", innerjoin=True)
+
+    def status(self, now: datetime, superseded: bool = False) -> str:
+        """revoked, superseded, scheduled, active, grace or expired, as of ``now``."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if superseded:
+            return "superseded"
+        if now < self.starts_at:
+            return "scheduled"
+        if self.expires_at is None or now < self.expires_at:
+            return "active"
+        if self.grace_ends_at is not None and now < self.grace_ends_at:
+            return "grace"
+        return "expired"
+
+    def revoke(self, at: datetime, reason: str, actor: str) -> None:
+        self.revoked_at, self.revoked_reason, self.revoked_by = at, reason, actor
+
+
+class TrialClaim(Base):
+    """One row per organisation and per installation that has had a trial: the unique constraint
+    is what makes concurrent trial requests yield exactly one trial."""
+
+    __tablename__ = "trial_claims"
+    __table_args__ = (UniqueConstraint("kind", "value"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(20))  # organisation | installation
+    value: Mapped[str] = mapped_column(String(320))
+    license_id: Mapped[str] = mapped_column(ForeignKey("licenses.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("key"))
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(200), index=True)
+    action: Mapped[str] = mapped_column(String(100), index=True)
+    subject_type: Mapped[str] = mapped_column(String(40))
+    subject_id: Mapped[str] = mapped_column(String(100), index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class IdempotencyRecord(Base):
+    """The first answer to a POST with an Idempotency-Key, replayed for the same key and body."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("scope", "key"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    scope: Mapped[str] = mapped_column(String(200))  # who asked: an API key id, or "public"
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response_body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class RevocationList(Base):
+    """The current signed revocation list: one row, re-signed under a row lock on each revocation."""
+
+    __tablename__ = "revocation_lists"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    entries: Mapped[int] = mapped_column(Integer)
+    document: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,66 @@
+"""Settings, from LICENSING_* environment variables or an .env file. One object for every command."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "placeholder", "whsec_test", "sk_test_placeholder", "xxx"}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LICENSING_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    database_url: str = "sqlite:///./data/licensing.db"
+    keys_dir: Path = Path("./data/keys")
+    key_passphrase: SecretStr | None = None
+    issuer: str = "licensing-dev"
+    public_url: str = "http://127.0.0.1:8000"
+    catalog_path: Path | None = None
+
+    stripe_secret_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_api_base: str | None = None
+
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    mail_from: str = "licensing@localhost"
+
+    public_rate_limit: int = Field(default=30, ge=0)
+    log_level: str = "INFO"
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+
+    @field_validator("log_level")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    def passphrase(self) -> str | None:
+        return self.key_passphrase.get_secret_value() if self.key_passphrase else None
+
+    def production_problems(self) -> list[str]:
+        """Why this configuration must not serve production (empty when it may)."""
+        problems = []
+        secret = self.stripe_webhook_secret.get_secret_value() if self.stripe_webhook_secret else ""
+        if secret.strip().lower() in PLACEHOLDER_SECRETS:
+            problems.append("LICENSING_STRIPE_WEBHOOK_SECRET is missing or a placeholder")
+        key = self.stripe_secret_key.get_secret_value() if self.stripe_secret_key else ""
+        if key.strip().lower() in PLACEHOLDER_SECRETS:
+            problems.append("LICENSING_STRIPE_SECRET_KEY is missing or a placeholder")
+        return problems
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,515 @@
+"""Offline verification of license files.
+
+Self-hosted servers embed this module: it needs only the standard library and ``cryptography``
+and never touches the network.
+
+    from licensing.verify import Keyring, LicenseError, verify
+    keyring = Keyring.from_jwks(jwks_json_text)
+    lic = verify(license_text, keyring)
+    if lic.has_feature("saml"): ...
+
+A license file is a compact JWS (RFC 7515, ``alg`` EdDSA per RFC 8037) inside an armor block.
+Every failure is a :class:`LicenseError` whose ``code`` is one of :data:`ERROR_CODES`; no other
+exception escapes :func:`verify` or :func:`load_revocations`, whatever the input.
+
+Checks run in this order, so the most useful reason wins: armor and envelope (``malformed``),
+header (``unsupported``), key (``unknown_key``), signature (``bad_signature``), claims
+(``malformed``, ``unsupported`` for another ``ver``), revocation (``revoked``), installation
+binding (``installation_mismatch``), then time: ``clock_skew`` when ``iat`` is more than five
+minutes ahead of the local clock, ``not_yet_valid`` before ``nbf`` (the same five minutes of
+leeway apply, so a license issued a moment ago works on a server whose clock runs a little slow),
+``expired`` after ``exp`` plus the grace period.
+"""
+
+from __future__ import annotations
+
+import binascii
+from datetime import UTC
+
+# Self-hosted products import this module at start-up, so it imports as little as it can up front:
+# json, datetime and cryptography's Rust bindings load on first use, and typing never.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from datetime import datetime
+    from typing import Any, Final
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+__all__ = [
+    "ERROR_CODES",
+    "Keyring",
+    "KeyringError",
+    "License",
+    "LicenseError",
+    "RevocationList",
+    "jwk_thumbprint",
+    "load_revocations",
+    "unarmor",
+    "verify",
+]
+
+LICENSE_LABEL: Final = "LICENSE FILE"
+REVOCATIONS_LABEL: Final = "LICENSE REVOCATIONS"
+LICENSE_TYP: Final = "license+jwt"
+REVOCATIONS_TYP: Final = "license-revocations+jwt"
+FORMAT_VERSION: Final = 1
+ACCEPTED_ALGS: Final = frozenset({"EdDSA", "Ed25519"})
+CLOCK_SKEW_SECONDS: Final = 300
+MAX_INPUT_CHARS: Final = 1_000_000
+_DAY: Final = 86_400
+_MAX_TIME: Final = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second a datetime can hold
+_MAX_GRACE_DAYS: Final = 36_500
+
+ERROR_CODES: Final = frozenset(
+    {
+        "malformed",
+        "unsupported",
+        "unknown_key",
+        "bad_signature",
+        "not_yet_valid",
+        "clock_skew",
+        "expired",
+        "revoked",
+        "installation_mismatch",
+    }
+)
+
+_B64URL_CHARS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+_WHITESPACE: Final = str.maketrans("", "", " \t\r\n\f\v")
+
+
+class LicenseError(Exception):
+    """A license (or revocation list) was rejected. ``code`` is stable; ``message`` is for people."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class KeyringError(ValueError):
+    """The JWKS given to :meth:`Keyring.from_jwks` is unusable."""
+
+
+def _b64url_decode(segment: str, what: str) -> bytes:
+    """Decode unpadded base64url strictly: only its alphabet, and only the canonical encoding."""
+    if not _B64URL_CHARS.issuperset(segment) or len(segment) % 4 == 1:
+        raise LicenseError("malformed", f"The {what} is not valid base64url text.")
+    data = binascii.a2b_base64(segment.replace("-", "+").replace("_", "/") + "=" * (-len(segment) % 4))
+    # Base64 leaves a few spare bits in the last character; a license whose text changed there but
+    # whose bytes did not is still a changed license.
+    if _b64url_encode(data) != segment:
+        raise LicenseError("malformed", f"The {what} is not canonical base64url text.")
+    return data
+
+
+def _b64url_encode(data: bytes) -> str:
+    return binascii.b2a_base64(data, newline=False).decode("ascii").rstrip("=").replace("+", "-").replace("/", "_")
+
+
+def _json_object(data: bytes, what: str) -> dict[str, Any]:
+    import json
+
+    try:
+        value = json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError):
+        value = None
+    if not isinstance(value, dict):
+        raise LicenseError("malformed", f"The {what} is not a JSON object.")
+    return value
+
+
+def jwk_thumbprint(x: str) -> str:
+    """The RFC 7638 thumbprint (SHA-256, base64url) of an Ed25519 public key given as its JWK ``x``."""
+    import hashlib
+    import json
+
+    canonical = json.dumps({"crv": "Ed25519", "kty": "OKP", "x": x}, separators=(",", ":"), sort_keys=True)
+    return _b64url_encode(hashlib.sha256(canonical.encode("ascii")).digest())
+
+
+class Keyring:
+    """The public keys a verifier trusts, by key id."""
+
+    __slots__ = ("_keys",)
+
+    def __init__(self, keys: Mapping[str, Ed25519PublicKey]) -> None:
+        self._keys = dict(keys)
+
+    @classmethod
+    def from_jwks(cls, jwks: str | bytes | Mapping[str, Any]) -> Keyring:
+        """Read a JWKS (RFC 7517). Ed25519 keys are kept; keys of other types are skipped.
+
+        A key without ``kid`` is known by its RFC 7638 thumbprint. Raises :class:`KeyringError`
+        when the document is not a JWKS or holds no usable Ed25519 key.
+        """
+        import json
+        from collections.abc import Mapping
+
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+        if isinstance(jwks, (str, bytes)):
+            try:
+                document = json.loads(jwks)
+            except (ValueError, RecursionError) as exc:
+                raise KeyringError(f"The JWKS is not JSON: {exc}") from None
+        else:
+            document = jwks
+        entries = document.get("keys") if isinstance(document, Mapping) else None
+        if not isinstance(entries, list):
+            raise KeyringError('The JWKS must be a JSON object with a "keys" array.')
+        keys: dict[str, Ed25519PublicKey] = {}
+        for entry in entries:
+            if not isinstance(entry, Mapping) or entry.get("kty") != "OKP" or entry.get("crv") != "Ed25519":
+                continue
+            if entry.get("use", "sig") != "sig" or entry.get("alg", "EdDSA") not in ACCEPTED_ALGS:
+                continue
+            x = entry.get("x")
+            try:
+                raw = _b64url_decode(x, "key") if isinstance(x, str) else b""
+            except LicenseError:
+                raw = b""
+            if not isinstance(x, str) or len(raw) != 32:
+                raise KeyringError(f'The JWKS holds an Ed25519 key whose "x" is not 32 bytes of base64url: {x!r}.')
+            kid = entry.get("kid")
+            keys[kid if isinstance(kid, str) and kid else jwk_thumbprint(x)] = Ed25519PublicKey.from_public_bytes(raw)
+        if not keys:
+            raise KeyringError("The JWKS holds no Ed25519 signing key.")
+        return cls(keys)
+
+    @property
+    def key_ids(self) -> frozenset[str]:
+        return frozenset(self._keys)
+
+    def _verify(self, kid: object, signature: bytes, signed: bytes) -> str:
+        key = self._keys.get(kid) if isinstance(kid, str) else None
+        if key is None or not isinstance(kid, str):
+            raise LicenseError(
+                "unknown_key",
+                f"The file was signed with key {kid!r}, which this installation does not know. "
+                "Update the product, or import the issuer's current public keys.",
+            )
+        from cryptography.exceptions import InvalidSignature
+
+        try:
+            key.verify(signature, signed)
+        except InvalidSignature:
+            raise LicenseError(
+                "bad_signature",
+                "The signature does not match the contents: the file was altered or damaged. "
+                "Download it again from the issuer.",
+            ) from None
+        return kid
+
+
+def unarmor(text: str | bytes, label: str = LICENSE_LABEL) -> str:
+    """The compact JWS inside an armor block, or a bare JWS given alone.
+
+    Tolerates CRLF line ends, indentation and text around the block.
+    """
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        try:
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError:
+            raise LicenseError("malformed", "The file is not UTF-8 text.") from None
+    if not isinstance(text, str):
+        raise LicenseError("malformed", "A license file must be text.")
+    if len(text) > MAX_INPUT_CHARS:
+        raise LicenseError("malformed", "The file is far too large to be a license file.")
+    begin_marker, end_marker = f"-----BEGIN {label}-----", f"-----END {label}-----"
+    begin = text.find(begin_marker)
+    if begin >= 0:
+        start = begin + len(begin_marker)
+        end = text.find(end_marker, start)
+        if end < 0:
+            raise LicenseError("malformed", f"The {label.lower()} block has no END line: it was cut short.")
+        body = text[start:end]
+    elif "-----BEGIN " in text:
+        raise LicenseError("malformed", f"The text holds an armor block, but not a {label.lower()}.")
+    else:
+        body = text
+    return body.translate(_WHITESPACE)
+
+
+def _decode(text: str | bytes, label: str, typ: str, keyring: Keyring) -> tuple[dict[str, Any], str]:
+    """Check armor, header and signature; the verified claims and the key id."""
+    compact = unarmor(text, label)
+    parts = compact.split(".")
+    if len(parts) != 3 or not all(parts):
+        raise LicenseError(
+            "malformed", f"No {label.lower()} was found in the text: expected an armor block or a compact JWS."
+        )
+    header = _json_object(_b64url_decode(parts[0], "header"), "header")
+    alg = header.get("alg")
+    if alg not in ACCEPTED_ALGS:
+        raise LicenseError("unsupported", f"Signature algorithm {alg!r} is not accepted; only EdDSA (Ed25519) is.")
+    found_typ = header.get("typ")
+    if not isinstance(found_typ, str) or found_typ.lower().removeprefix("application/") != typ:
+        raise LicenseError("unsupported", f"The file is of type {found_typ!r}, not {typ!r}.")
+    if "crit" in header:
+        raise LicenseError("unsupported", "The file requires header extensions this verifier does not know.")
+    signature = _b64url_decode(parts[2], "signature")
+    kid = keyring._verify(header.get("kid"), signature, f"{parts[0]}.{parts[1]}".encode("ascii"))
+    claims = _json_object(_b64url_decode(parts[1], "payload"), "payload")
+    ver = claims.get("ver")
+    if type(ver) is not int or ver != FORMAT_VERSION:
+        raise LicenseError(
+            "unsupported", f"Format version {ver!r} is not supported by this verifier (it reads version 1)."
+        )
+    return claims, kid
+
+
+def _time(claims: Mapping[str, Any], name: str) -> int:
+    value = claims.get(name)
+    if type(value) is not int or not 0 <= value <= _MAX_TIME:
+        raise LicenseError("malformed", f"Claim {name!r} must be a NumericDate (whole seconds since 1970).")
+    return value
+
+
+def _string(claims: Mapping[str, Any], name: str) -> str:
+    value = claims.get(name)
+    if not isinstance(value, str) or not value:
+        raise LicenseError("malformed", f"Claim {name!r} must be a non-empty string.")
+    return value
+
+
+def _optional_string(claims: Mapping[str, Any], name: str) -> str | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    return _string(claims, name)
+
+
+def _utc(timestamp: int) -> datetime:
+    from datetime import datetime
+
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+def _now_seconds(now: datetime | int | float | None) -> int:
+    if now is None:
+        import time
+
+        return int(time.time())
+    from datetime import datetime
+
+    if isinstance(now, datetime):
+        if now.tzinfo is None:
+            raise ValueError("now must be an aware datetime (with a timezone)")
+        return int(now.timestamp())
+    return int(now)
+
+
+class License:
+    """A verified license. Times are aware UTC datetimes; ``expires_at`` is None when perpetual."""
+
+    __slots__ = (
+        "_exp",
+        "_iat",
+        "_nbf",
+        "claims",
+        "customer",
+        "features",
+        "grace_days",
+        "id",
+        "installation_id",
+        "issuer",
+        "key_id",
+        "seats",
+        "status",
+        "subject",
+        "subscription_id",
+        "supersedes",
+        "tier",
+        "trial",
+    )
+
+    def __init__(self, claims: dict[str, Any], status: str, key_id: str) -> None:
+        self.claims = claims
+        self.status = status
+        self.key_id = key_id
+        self.id: str = claims["jti"]
+        self.issuer: str = claims["iss"]
+        self.subject: str = claims["sub"]
+        self.tier: str = claims["tier"]
+        self.trial: bool = claims["trial"]
+        self.seats: int | None = claims["seats"]
+        self.features: tuple[str, ...] = tuple(claims["features"])
+        self.grace_days: int = claims["grace_days"]
+        self.customer: Mapping[str, Any] = claims["customer"]
+        self.installation_id: str | None = claims.get("installation_id")
+        self.subscription_id: str | None = claims.get("subscription_id")
+        self.supersedes: str | None = claims.get("supersedes")
+        self._iat: int = claims["iat"]
+        self._nbf: int = claims["nbf"]
+        self._exp: int | None = claims.get("exp")
+
+    @property
+    def issued_at(self) -> datetime:
+        return _utc(self._iat)
+
+    @property
+    def not_before(self) -> datetime:
+        return _utc(self._nbf)
+
+    @property
+    def expires_at(self) -> datetime | None:
+        return None if self._exp is None else _utc(self._exp)
+
+    @property
+    def grace_ends_at(self) -> datetime | None:
+        if self._exp is None:
+            return None
+        return _utc(min(self._exp + self.grace_days * _DAY, _MAX_TIME))
+
+    def has_feature(self, name: str) -> bool:
+        return name in self.features
+
+    def __repr__(self) -> str:
+        return f"<License {self.id} {self.tier}{' trial' if self.trial else ''} {self.status}>"
+
+
+def _check_claims(claims: dict[str, Any]) -> None:
+    for name in ("iss", "jti", "sub", "tier"):
+        _string(claims, name)
+    _time(claims, "iat")
+    nbf = _time(claims, "nbf")
+    if claims.get("exp") is not None and _time(claims, "exp") < nbf:
+        raise LicenseError("malformed", "The license expires before it becomes valid.")
+    if type(claims.get("trial")) is not bool:
+        raise LicenseError("malformed", "Claim 'trial' must be true or false.")
+    seats = claims.get("seats")
+    if seats is not None and (type(seats) is not int or seats < 1):
+        raise LicenseError("malformed", "Claim 'seats' must be a positive whole number, or null for unlimited.")
+    features = claims.get("features")
+    if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
+        raise LicenseError("malformed", "Claim 'features' must be an array of strings.")
+    grace_days = claims.get("grace_days")
+    if type(grace_days) is not int or not 0 <= grace_days <= _MAX_GRACE_DAYS:
+        raise LicenseError("malformed", "Claim 'grace_days' must be a whole number of days, 0 or more.")
+    customer = claims.get("customer")
+    if not isinstance(customer, dict) or not all(
+        customer.get(k) is None or isinstance(customer.get(k), str) for k in ("name", "email", "company")
+    ):
+        raise LicenseError("malformed", "Claim 'customer' must be an object of name, email and company.")
+    for name in ("installation_id", "subscription_id", "supersedes"):
+        _optional_string(claims, name)
+
+
+class RevocationList:
+    """A verified revocation list: license ids and when each was revoked."""
+
+    __slots__ = ("issued_at", "issuer", "key_id", "revoked")
+
+    def __init__(self, issuer: str, issued_at: datetime, revoked: Mapping[str, datetime], key_id: str) -> None:
+        self.issuer = issuer
+        self.issued_at = issued_at
+        self.revoked = dict(revoked)
+        self.key_id = key_id
+
+    def __contains__(self, license_id: object) -> bool:
+        return license_id in self.revoked
+
+    def __len__(self) -> int:
+        return len(self.revoked)
+
+
+def load_revocations(text: str | bytes, keyring: Keyring) -> RevocationList:
+    """Verify an armored (or bare) revocation list signed by a key of ``keyring``."""
+    if not isinstance(keyring, Keyring):
+        raise TypeError("keyring must be a licensing.verify.Keyring")
+    try:
+        return _load_revocations(text, keyring)
+    except LicenseError:
+        raise
+    except Exception as exc:  # pragma: no cover - a safety net: the contract is LicenseError only
+        raise LicenseError("malformed", f"The revocation list could not be read ({type(exc).__name__}).") from exc
+
+
+def _load_revocations(text: str | bytes, keyring: Keyring) -> RevocationList:
+    claims, kid = _decode(text, REVOCATIONS_LABEL, REVOCATIONS_TYP, keyring)
+    issuer = _string(claims, "iss")
+    issued_at = _utc(_time(claims, "iat"))
+    entries = claims.get("revoked")
+    if not isinstance(entries, list):
+        raise LicenseError("malformed", "The revocation list has no 'revoked' array.")
+    revoked: dict[str, datetime] = {}
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise LicenseError("malformed", "Each revocation must be an object with 'jti' and 'revoked_at'.")
+        revoked[_string(entry, "jti")] = _utc(_time(entry, "revoked_at"))
+    return RevocationList(issuer, issued_at, revoked, kid)
+
+
+def verify(
+    license_text: str | bytes,
+    keyring: Keyring,
+    now: datetime | int | float | None = None,
+    installation_id: str | None = None,
+    revocations: RevocationList | str | bytes | Iterable[str] | None = None,
+) -> License:
+    """Verify a license file offline; the license, with ``status`` "valid" or "grace".
+
+    ``now`` defaults to the system clock (an aware datetime, or POSIX seconds). ``installation_id``
+    is this installation's id: a license bound to another one, or bound while none is given, is
+    rejected. ``revocations`` is a :class:`RevocationList`, the armored text of one (verified with
+    the same keyring), or plain license ids.
+    """
+    if not isinstance(keyring, Keyring):
+        raise TypeError("keyring must be a licensing.verify.Keyring")
+    now_s = _now_seconds(now)
+    try:
+        return _verify(license_text, keyring, now_s, installation_id, revocations)
+    except LicenseError:
+        raise
+    except Exception as exc:  # pragma: no cover - a safety net: the contract is LicenseError only
+        raise LicenseError("malformed", f"The license could not be read ({type(exc).__name__}).") from exc
+
+
+def _verify(
+    license_text: str | bytes,
+    keyring: Keyring,
+    now_s: int,
+    installation_id: str | None,
+    revocations: RevocationList | str | bytes | Iterable[str] | None,
+) -> License:
+    claims, kid = _decode(license_text, LICENSE_LABEL, LICENSE_TYP, keyring)
+    _check_claims(claims)
+    jti = claims["jti"]
+
+    if revocations is not None:
+        if isinstance(revocations, (str, bytes)):
+            revocations = _load_revocations(revocations, keyring)
+        if jti in revocations:
+            raise LicenseError("revoked", f"License {jti} has been revoked by its issuer. Contact them for a new one.")
+
+    bound_to = claims.get("installation_id")
+    if bound_to is not None and bound_to != installation_id:
+        if installation_id is None:
+            message = f"The license is bound to installation {bound_to!r}, and no installation id was given to check."
+        else:
+            message = f"The license is bound to installation {bound_to!r}, not to this one ({installation_id!r})."
+        raise LicenseError("installation_mismatch", message)
+
+    iat, nbf, exp = claims["iat"], claims["nbf"], claims.get("exp")
+    if iat > now_s + CLOCK_SKEW_SECONDS:
+        raise LicenseError(
+            "clock_skew",
+            f"The license was issued at {_utc(iat):%Y-%m-%d %H:%M:%S} UTC, later than this machine's clock says it is "
+            f"({_utc(now_s):%Y-%m-%d %H:%M:%S} UTC). Check the system clock.",
+        )
+    if now_s + CLOCK_SKEW_SECONDS < nbf:
+        raise LicenseError("not_yet_valid", f"The license becomes valid at {_utc(nbf):%Y-%m-%d %H:%M:%S} UTC.")
+    status = "valid"
+    if exp is not None and now_s >= exp:
+        grace_end = exp + claims["grace_days"] * _DAY
+        if now_s >= grace_end:
+            raise LicenseError(
+                "expired",
+                f"The license expired at {_utc(exp):%Y-%m-%d %H:%M:%S} UTC"
+                + (f" and its {claims['grace_days']}-day grace period has ended." if claims["grace_days"] else ".")
+                + " Renew it, or install a newer license file.",
+            )
+        status = "grace"
+    return License(claims, status, kid)
