@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 
 from api import errors, pages, public, sales
-from api.deps import RateLimiter
+from api.deps import RateLimiter, reject_nul_in_url
 from api.middleware import BodySizeLimit
 from licensing import __version__
 from licensing.core import Core
@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None, *, core: Core | None = None, en
         title="Licensing service",
         version=__version__,
         description=DESCRIPTION,
+        dependencies=[Depends(reject_nul_in_url)],
         openapi_tags=[
             {"name": "public", "description": "No authentication."},
             {"name": "customers"},

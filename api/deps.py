@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from licensing.apikeys import authenticate, require_role
 from licensing.core import Core
-from licensing.errors import DomainError, Unauthorized
+from licensing.errors import DomainError, Unauthorized, ValidationFailed
 from licensing.models import ApiKey
 
 
@@ -29,6 +29,14 @@ def get_session(request: Request) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def reject_nul_in_url(request: Request) -> None:
+    """Refuse NUL in the path or query: PostgreSQL cannot compare text with it, so a lookup would fail."""
+    if "\x00" in request.scope.get("path", "") or any(
+        "\x00" in name or "\x00" in value for name, value in request.query_params.multi_items()
+    ):
+        raise ValidationFailed("The address must not contain NUL (%00) characters.", code="invalid_url")
 
 
 def get_core(request: Request) -> Core:

@@ -64,7 +64,11 @@ def install(app: FastAPI) -> None:
         return problem(422, "validation_error", "Invalid request", detail, errors=invalid)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        is_json = "json" in request.headers.get("content-type", "")
+        if exc.status_code == 400 and is_json and isinstance(exc.__cause__, (ValueError, RecursionError)):
+            # FastAPI's "error parsing the body": JSON that is not UTF-8, or nested past the parser's limit.
+            return problem(400, "malformed_json", "Malformed JSON", "The request body is not valid JSON.")
         code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
         return problem(exc.status_code, code, title, str(exc.detail), headers=getattr(exc, "headers", None))
 

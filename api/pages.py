@@ -16,6 +16,13 @@ from licensing.errors import DomainError
 from licensing.selfserve import request_trial
 
 router = APIRouter(include_in_schema=False)
+# What to tell a person about a field the form's validation refused (pydantic's wording is for programs).
+_FIELD_HELP = {
+    "email": "Enter your work e-mail address (up to 320 characters).",
+    "company": "Enter your company's name (up to 200 characters).",
+    "seats": "Seats must be a whole number from 1 to 1000.",
+    "installation_id": "The installation id may contain only letters, digits and . _ : - (up to 200 characters).",
+}
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 
@@ -41,7 +48,13 @@ def trial_submit(
     installation_id: Annotated[str, Form()] = "",
     accept_terms: Annotated[str | None, Form()] = None,
 ) -> Response:
-    form = {"email": email, "company": company, "seats": seats, "installation_id": installation_id}
+    form = {
+        "email": email,
+        "company": company,
+        "seats": seats,
+        "installation_id": installation_id,
+        "accept_terms": accept_terms == "on",
+    }
     try:
         payload = TrialRequest.model_validate(
             {
@@ -63,7 +76,7 @@ def trial_submit(
             actor=f"public:{client}",
         )
     except ValidationError as exc:
-        message = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        message = " ".join(dict.fromkeys(_FIELD_HELP.get(str(e["loc"][0]), e["msg"]) for e in exc.errors()))
         return templates.TemplateResponse(request, "trial.html", {"form": form, "error": message}, status_code=422)
     except DomainError as exc:
         session.rollback()

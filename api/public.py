@@ -75,7 +75,7 @@ def create_trial(
         )
         return issued(lic, core)
 
-    return respond(request, session, "public", payload, produce)
+    return respond(request, session, f"public:{client}", payload, produce)
 
 
 @router.post(
@@ -100,7 +100,7 @@ def create_free_license(
         )
         return issued(lic, core)
 
-    return respond(request, session, "public", payload, produce)
+    return respond(request, session, f"public:{client}", payload, produce)
 
 
 @router.post(

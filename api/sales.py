@@ -119,6 +119,10 @@ def post_license(
     def produce() -> IssuedLicense:
         customer = get_customer(session, payload.customer_id)
         offer = core.catalog.offer_for(payload.tier, payload.trial)
+        if "seats" in payload.model_fields_set and payload.seats is None and payload.tier != "enterprise":
+            raise ValidationFailed(
+                "Only enterprise licenses can have unlimited seats (seats: null).", field="seats", code="invalid_seats"
+            )
         if payload.trial and payload.tier != "professional":
             raise ValidationFailed("Only professional licenses have trials.", field="trial", code="invalid_trial")
         enterprise_extra = payload.features if payload.tier == "enterprise" and payload.features is not None else None
@@ -280,7 +284,7 @@ def list_audit_events(
     """The audit log, newest first: who changed what, and when."""
     query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit + 1)
     if cursor is not None:
-        if not cursor.isdigit() or len(cursor) > 18:
+        if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 18:
             raise ValidationFailed("The cursor is not one this API gave out.", field="cursor", code="invalid_cursor")
         query = query.where(AuditEvent.id < int(cursor))
     if subject_id:

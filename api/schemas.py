@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from licensing.models import AuditEvent, Customer, License
 
@@ -24,8 +24,22 @@ def _aware(value: datetime) -> datetime:
 AwareDatetime = Annotated[datetime, Field(strict=False), AfterValidator(_aware)]
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    return isinstance(value, list) and any(_has_nul(v) for v in value)
+
+
 class Input(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _reject_nul(cls, value: Any) -> Any:
+        # PostgreSQL cannot store NUL in text, and no name, address or id has one.
+        if _has_nul(value):
+            raise ValueError("text must not contain NUL (\\u0000) characters")
+        return value
 
 
 # --- customers ---------------------------------------------------------------------------------
@@ -200,6 +214,18 @@ class FreeLicenseRequest(Input):
 
 class RefreshRequest(Input):
     license_file: Annotated[str, Field(min_length=1, max_length=20_000)]
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "license_file": "-----BEGIN LICENSE FILE-----\n"
+                    "eyJhbGciOiJFZERTQSIsImtpZCI6Ii4uLiIsInR5cCI6ImxpY2Vuc2Urand0In0...\n"
+                    "-----END LICENSE FILE-----\n"
+                }
+            ]
+        }
+    )
 
 
 class RefreshOut(BaseModel):

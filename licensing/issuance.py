@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import exists, select
@@ -28,6 +28,7 @@ MAX_TERM_DAYS = 36_500
 MAX_GRACE_DAYS = 3_650
 _FEATURE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 REVOCATION_LIST_ID = 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,14 @@ def _features(core: Core, request: IssueRequest) -> list[str]:
 
 def _term(core: Core, request: IssueRequest, now: datetime) -> tuple[datetime, datetime | None]:
     starts_at = request.starts_at or now
+    # Bounded before any arithmetic on it: far-off dates overflow datetime, and a license signed with a
+    # NumericDate before 1970 is one no verifier accepts.
+    if starts_at > now + timedelta(days=MAX_TERM_DAYS):
+        raise ValidationFailed(
+            "The license may start at most 100 years from now.", field="starts_at", code="invalid_term"
+        )
+    if starts_at < _EPOCH:
+        raise ValidationFailed("The license may not start before 1970.", field="starts_at", code="invalid_term")
     if request.expires_at is not None and request.duration_days is not None:
         raise ValidationFailed("Give expires_at or duration_days, not both.", field="expires_at", code="invalid_term")
     if request.expires_at is not None:
@@ -121,6 +130,8 @@ def _term(core: Core, request: IssueRequest, now: datetime) -> tuple[datetime, d
         expires_at = starts_at + timedelta(days=request.offer.term_days)
     else:
         expires_at = None
+    if expires_at is not None and request.offer.tier == "free":
+        raise ValidationFailed("Free licenses are perpetual: give no end.", field="expires_at", code="invalid_term")
     if expires_at is None and request.offer.tier != "free":
         raise ValidationFailed(
             f"{request.offer.tier.title()} licenses need an end: give expires_at or duration_days.",
@@ -130,14 +141,12 @@ def _term(core: Core, request: IssueRequest, now: datetime) -> tuple[datetime, d
     if expires_at is not None:
         if expires_at <= starts_at:
             raise ValidationFailed("The license must expire after it starts.", field="expires_at", code="invalid_term")
+        if expires_at <= now:
+            raise ValidationFailed("That license would have expired already.", field="expires_at", code="invalid_term")
         if expires_at > now + timedelta(days=MAX_TERM_DAYS):
             raise ValidationFailed(
                 "The license may run for at most 100 years.", field="expires_at", code="invalid_term"
             )
-    if starts_at > now + timedelta(days=MAX_TERM_DAYS):
-        raise ValidationFailed(
-            "The license may start at most 100 years from now.", field="starts_at", code="invalid_term"
-        )
     return starts_at, expires_at
 
 
@@ -227,10 +236,13 @@ def successor_of(session: Session, lic: License) -> License | None:
     return session.scalars(select(License).where(License.supersedes_id == lic.id)).first()
 
 
+# Built once: an alias of a 23-column table is costly to build, and refresh asks for one on every call.
+_LATER = aliased(License, name="later")
+
+
 def newest_of_line(session: Session, line_id: str) -> License:
-    later = aliased(License)
     return session.scalars(
-        select(License).where(License.line_id == line_id, ~exists().where(later.supersedes_id == License.id))
+        select(License).where(License.line_id == line_id, ~exists().where(_LATER.supersedes_id == License.id))
     ).one()
 
 
@@ -262,6 +274,8 @@ def renew_license(
         )
     if expires_at is None and duration_days is None:
         raise ValidationFailed("Give expires_at or duration_days.", field="expires_at", code="invalid_term")
+    if expires_at is not None and duration_days is not None:
+        raise ValidationFailed("Give expires_at or duration_days, not both.", field="expires_at", code="invalid_term")
     now = core.now()
     starts_at = old.starts_at if old.starts_at > now else now
     if duration_days is not None and expires_at is None:

@@ -103,7 +103,8 @@ def pg_database() -> Iterator[str]:
     """This worker's PostgreSQL database, migrated to head once."""
     if not _pg_available():
         pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}; run `make postgres`")
-    name = f"licensing_test_{_worker()}"
+    # Named per run as well as per worker, so two test runs at once never drop each other's database.
+    name = f"licensing_test_{_worker()}_{os.getpid()}"
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

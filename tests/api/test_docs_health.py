@@ -1,0 +1,123 @@
+"""OpenAPI document, /docs, /healthz and /readyz."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import api.schemas
+from licensing.keys import KeyStore
+
+# SPEC section 5 endpoints that exist today, with their methods.
+ENDPOINTS = {
+    "/.well-known/jwks.json": {"get"},
+    "/v1/revocations": {"get"},
+    "/v1/trials": {"post"},
+    "/v1/free-licenses": {"post"},
+    "/v1/licenses/refresh": {"post"},
+    "/v1/customers": {"get", "post"},
+    "/v1/customers/{customer_id}": {"get"},
+    "/v1/licenses": {"get", "post"},
+    "/v1/licenses/{license_id}": {"get"},
+    "/v1/licenses/{license_id}/file": {"get"},
+    "/v1/licenses/{license_id}/renew": {"post"},
+    "/v1/licenses/{license_id}/revoke": {"post"},
+    "/v1/audit-events": {"get"},
+    "/healthz": {"get"},
+    "/readyz": {"get"},
+}
+SALES_OPS = {path for path in ENDPOINTS if path.startswith(("/v1/customers", "/v1/audit-events"))} | {
+    "/v1/licenses",
+    "/v1/licenses/{license_id}",
+    "/v1/licenses/{license_id}/file",
+    "/v1/licenses/{license_id}/renew",
+    "/v1/licenses/{license_id}/revoke",
+}
+
+
+@pytest.fixture
+def openapi(client: Any) -> dict[str, Any]:
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    document: dict[str, Any] = response.json()
+    return document
+
+
+def test_openapi_lists_every_endpoint(openapi: dict[str, Any]) -> None:
+    assert openapi["openapi"].startswith("3.")
+    for path, methods in ENDPOINTS.items():
+        assert path in openapi["paths"], path
+        assert methods <= set(openapi["paths"][path]), (path, set(openapi["paths"][path]))
+        for method in methods:
+            operation = openapi["paths"][path][method]
+            assert operation.get("summary") or operation.get("description"), (method, path)
+
+
+def test_sales_endpoints_declare_bearer_auth(openapi: dict[str, Any]) -> None:
+    schemes = openapi["components"]["securitySchemes"]
+    assert any(s["type"] == "http" and s["scheme"].lower() == "bearer" for s in schemes.values())
+    for path in SALES_OPS:
+        for method in ENDPOINTS[path]:
+            assert openapi["paths"][path][method].get("security"), (method, path)
+    for path in ("/v1/trials", "/v1/free-licenses", "/v1/licenses/refresh", "/.well-known/jwks.json"):
+        for method in ENDPOINTS[path]:
+            assert not openapi["paths"][path][method].get("security"), (method, path)
+
+
+def test_every_json_request_body_has_a_valid_example(openapi: dict[str, Any]) -> None:
+    seen = set()
+    for path, operations in openapi["paths"].items():
+        for method, operation in operations.items():
+            content = operation.get("requestBody", {}).get("content", {})
+            if "application/json" not in content:
+                continue
+            ref = content["application/json"]["schema"]["$ref"]
+            name = ref.rsplit("/", 1)[1]
+            schema = openapi["components"]["schemas"][name]
+            examples = schema.get("examples") or ([schema["example"]] if "example" in schema else [])
+            assert examples, f"{method.upper()} {path}: request schema {name} has no example"
+            # The examples are real requests: the API's own model accepts them.
+            model = getattr(api.schemas, name)
+            for example in examples:
+                model.model_validate(example)
+            seen.add(path)
+    assert {p for p, m in ENDPOINTS.items() if "post" in m} <= seen
+
+
+def test_docs_page(client: Any) -> None:
+    response = client.get("/docs")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "/openapi.json" in response.text
+
+
+def test_healthz(client: Any) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_readyz(client: Any, keystore: KeyStore) -> None:
+    response = client.get("/readyz")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "ready"
+    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["signing_key"].startswith("ok")
+    [key] = keystore.list_keys()
+    assert key.kid in body["checks"]["signing_key"]
+
+
+def test_readyz_without_a_signing_key_is_503(client: Any, keystore: KeyStore) -> None:
+    state = keystore.directory / "keyring.json"
+    assert state.exists()
+    state.rename(state.with_suffix(".away"))
+    try:
+        response = client.get("/readyz")
+    finally:
+        state.with_suffix(".away").rename(state)
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "not_ready" and body["checks"]["database"] == "ok"
+    assert not body["checks"]["signing_key"].startswith("ok")
+    assert client.get("/readyz").status_code == 200

@@ -1,0 +1,121 @@
+"""Idempotency-Key on POSTs: replay for the same key and body, 409 for another body, per API key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api_testkit import Api, check_problem
+
+
+def _key(value: str) -> dict[str, str]:
+    return {"Idempotency-Key": value}
+
+
+def test_same_key_and_body_replays_the_first_answer(api: Api) -> None:
+    customer = api.customer()["id"]
+    body = {"customer_id": customer, "tier": "enterprise", "seats": 10, "duration_days": 30}
+    first = api.post("/v1/licenses", body, headers=_key("order-1"))
+    assert first.status_code == 201, first.text
+    assert "idempotent-replayed" not in first.headers
+    before = api.counts()
+
+    second = api.post("/v1/licenses", body, headers=_key("order-1"))
+    assert second.status_code == 201
+    assert second.headers["idempotent-replayed"] == "true"
+    assert second.headers["content-type"].startswith("application/json")
+    assert second.json() == first.json()
+    assert second.json()["license"]["id"] == first.json()["license"]["id"]
+
+    # The same body in other JSON spelling (key order, spaces) is the same request.
+    respelled = api.client.post(
+        "/v1/licenses",
+        content=f'{{ "duration_days": 30, "seats": 10, "tier": "enterprise", "customer_id": "{customer}" }}',
+        headers={**api.auth, **_key("order-1"), "Content-Type": "application/json"},
+    )
+    assert respelled.status_code == 201 and respelled.json() == first.json()
+
+    assert api.counts() == before, "a replay writes nothing"
+    licenses = api.list_all("/v1/licenses")
+    assert [lic["id"] for lic in licenses] == [first.json()["license"]["id"]]
+    issued = api.get("/v1/audit-events", params={"action": "license.issued"}).json()["data"]
+    assert len(issued) == 1
+
+
+def test_same_key_with_another_body_is_a_conflict(api: Api) -> None:
+    customer = api.customer()["id"]
+    assert api.post("/v1/licenses", {"customer_id": customer, "tier": "free"}, headers=_key("k")).status_code == 201
+    before = api.counts()
+    other = {"customer_id": customer, "tier": "enterprise", "duration_days": 30}
+    check_problem(api.post("/v1/licenses", other, headers=_key("k")), 409, "idempotency_conflict")
+    # Another endpoint with the same key is another request too.
+    check_problem(api.post("/v1/customers", {"name": "X", "email": "x@x.example"}, headers=_key("k")), 409)
+    assert api.counts() == before
+
+
+def test_keys_belong_to_one_api_key(api: Api, make_api_key: Any) -> None:
+    customer = api.customer()["id"]
+    body = {"customer_id": customer, "tier": "free"}
+    mine = api.post("/v1/licenses", body, headers=_key("shared-string"))
+    other_auth = {"Authorization": f"Bearer {make_api_key('sales', 'sam')}"}
+    theirs = api.client.post("/v1/licenses", json=body, headers={**other_auth, **_key("shared-string")})
+    assert mine.status_code == theirs.status_code == 201
+    assert "idempotent-replayed" not in theirs.headers
+    assert mine.json()["license"]["id"] != theirs.json()["license"]["id"]
+    assert theirs.json()["license"]["created_by"].startswith("sam")
+    assert len(api.list_all("/v1/licenses")) == 2
+
+
+def test_a_failed_request_does_not_use_up_its_key(api: Api) -> None:
+    check_problem(
+        api.post("/v1/licenses", {"customer_id": "cus_nope", "tier": "free"}, headers=_key("retry-me")),
+        404,
+        "customer_not_found",
+    )
+    customer = api.customer()["id"]
+    retried = api.post("/v1/licenses", {"customer_id": customer, "tier": "free"}, headers=_key("retry-me"))
+    assert retried.status_code == 201, retried.text
+    assert "idempotent-replayed" not in retried.headers
+
+
+def test_customers_renewals_and_revocations_replay_too(api: Api) -> None:
+    first = api.post("/v1/customers", {"name": "Ada", "email": "ada@example.com"}, headers=_key("c1"))
+    again = api.post("/v1/customers", {"name": "Ada", "email": "ada@example.com"}, headers=_key("c1"))
+    assert first.status_code == again.status_code == 201 and first.json() == again.json()
+    assert len(api.list_all("/v1/customers")) == 1
+
+    lic = api.issue(first.json()["id"], tier="enterprise")["license"]
+    renew = [api.post(f"/v1/licenses/{lic['id']}/renew", {"duration_days": 30}, headers=_key("r1")) for _ in range(2)]
+    assert [r.status_code for r in renew] == [201, 201]
+    assert renew[0].json() == renew[1].json()
+    assert renew[1].headers["idempotent-replayed"] == "true"
+
+    new_id = renew[0].json()["license"]["id"]
+    revoke = [api.post(f"/v1/licenses/{new_id}/revoke", {"reason": "test"}, headers=_key("v1")) for _ in range(2)]
+    assert [r.status_code for r in revoke] == [200, 200], "a replayed revocation is not 409 already_revoked"
+    assert revoke[0].json() == revoke[1].json()
+    check_problem(api.post(f"/v1/licenses/{new_id}/revoke", {"reason": "test"}), 409, "already_revoked")
+
+
+def test_public_trials_replay_instead_of_409(client: Any, api: Api) -> None:
+    body = {"email": "it@replay.example", "company": "Replay", "accept_terms": True}
+    first = client.post("/v1/trials", json=body, headers=_key("trial-1"))
+    second = client.post("/v1/trials", json=body, headers=_key("trial-1"))
+    assert first.status_code == second.status_code == 201
+    assert second.headers["idempotent-replayed"] == "true"
+    assert first.json() == second.json()
+    check_problem(client.post("/v1/trials", json=body), 409, "trial_already_used")
+    free = [client.post("/v1/free-licenses", json={"email": "f@replay.example"}, headers=_key("free-1")) for _ in "ab"]
+    assert free[0].json() == free[1].json()
+    assert len(api.list_all("/v1/licenses")) == 2
+
+
+def test_unusable_keys_are_refused(api: Api) -> None:
+    customer = api.customer()["id"]
+    before = api.counts()
+    for unusable in ("x" * 256, ""):
+        check_problem(
+            api.post("/v1/licenses", {"customer_id": customer, "tier": "free"}, headers=_key(unusable)),
+            422,
+            "invalid_idempotency_key",
+        )
+    assert api.counts() == before
