@@ -17,7 +17,12 @@ import typer
 
 from licensing.settings import Settings, get_settings
 
-app = typer.Typer(help="Issue, manage and verify signed license files.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Issue, manage and verify signed license files.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # a traceback must never show a private key or a token
+)
 keys_app = typer.Typer(help="Signing keys: generate, list, rotate, retire, publish.", no_args_is_help=True)
 apikeys_app = typer.Typer(help="API keys for the sales-ops API.", no_args_is_help=True)
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
@@ -119,7 +124,9 @@ def keys_retire(kid: Annotated[str, typer.Argument(help="The key id to withdraw 
         info = store.retire(kid)
     except KeyStoreError as exc:
         _fail(str(exc))
-    if live:
+    if live is None:
+        _warn(f"could not check the database for unexpired licenses signed by {kid}; re-issue any that remain.")
+    elif live:
         _warn(
             f"{live} unexpired license(s) were signed by {kid}; installs that update their JWKS will reject them "
             "(unknown_key) unless they are re-issued."
@@ -127,8 +134,8 @@ def keys_retire(kid: Annotated[str, typer.Argument(help="The key id to withdraw 
     typer.echo(f"key {info.kid} is {info.state}")
 
 
-def _unexpired_licenses_signed_by(kid: str) -> int:
-    """How many live licenses a key signed; 0 when the database is not there yet."""
+def _unexpired_licenses_signed_by(kid: str) -> int | None:
+    """How many live licenses a key signed; None when the database cannot be read (not migrated, down)."""
     from sqlalchemy import func, or_, select
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -146,7 +153,7 @@ def _unexpired_licenses_signed_by(kid: str) -> int:
             )
             return int(session.scalar(query) or 0)
     except SQLAlchemyError:
-        return 0
+        return None
     finally:
         engine.dispose()
 
@@ -165,7 +172,10 @@ def keys_jwks(
     if out is None:
         typer.echo(document, nl=False)
     else:
-        out.write_text(document, "utf-8")
+        try:
+            out.write_text(document, "utf-8")
+        except OSError as exc:
+            _fail(f"cannot write {out}: {exc}")
         typer.echo(f"wrote {out}", err=True)
 
 
@@ -189,12 +199,20 @@ def _unit_of_work() -> Any:
     return transaction(make_sessionmaker(make_engine(_settings().database_url)))
 
 
+def _database_error(exc: Exception) -> NoReturn:
+    """A plain message for a database error, without the statement's parameters (they may hold secrets)."""
+    reason = str(getattr(exc, "orig", None) or type(exc).__name__).strip().splitlines()[0]
+    _fail(f"database error: {reason} (is LICENSING_DATABASE_URL right, and has `licensing db upgrade` run?)")
+
+
 @apikeys_app.command("create")
 def apikeys_create(
     name: Annotated[str, typer.Option("--name", help="Who uses the key; shown as the actor in the audit log.")],
     role: Annotated[str, typer.Option("--role", help="admin, sales or readonly.")] = "sales",
 ) -> None:
     """Create an API key. Its token is printed once, alone on the last line."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from licensing.apikeys import create_api_key
     from licensing.errors import DomainError
 
@@ -203,6 +221,8 @@ def apikeys_create(
             key, token = create_api_key(session, name=name, role=role)
     except DomainError as exc:
         _fail(exc.message, EXIT_USAGE)
+    except SQLAlchemyError as exc:
+        _database_error(exc)
     typer.echo(
         f"created API key {key.id} ({key.role}) named {key.name!r}; store this token now, it is not shown again:"
     )
@@ -212,11 +232,18 @@ def apikeys_create(
 @apikeys_app.command("list")
 def apikeys_list() -> None:
     """List API keys (never their tokens)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from licensing.apikeys import list_api_keys
 
-    with _unit_of_work() as session:
-        keys = list_api_keys(session)
-        rows = [(k.id, k.role, k.name, k.created_at.isoformat(), "revoked" if k.revoked_at else "active") for k in keys]
+    try:
+        with _unit_of_work() as session:
+            keys = list_api_keys(session)
+            rows = [
+                (k.id, k.role, k.name, k.created_at.isoformat(), "revoked" if k.revoked_at else "active") for k in keys
+            ]
+    except SQLAlchemyError as exc:
+        _database_error(exc)
     typer.echo(f"{'ID':<32} {'ROLE':<9} {'STATE':<8} {'CREATED':<26} NAME")
     for key_id, role, name, created, state in rows:
         typer.echo(f"{key_id:<32} {role:<9} {state:<8} {created:<26} {name}")
@@ -225,6 +252,8 @@ def apikeys_list() -> None:
 @apikeys_app.command("revoke")
 def apikeys_revoke(key_id: Annotated[str, typer.Argument(help="The key id (key_...).")]) -> None:
     """Revoke an API key; it stops working at once."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from licensing.apikeys import revoke_api_key
     from licensing.errors import DomainError
 
@@ -233,6 +262,8 @@ def apikeys_revoke(key_id: Annotated[str, typer.Argument(help="The key id (key_.
             revoke_api_key(session, key_id)
     except DomainError as exc:
         _fail(exc.message)
+    except SQLAlchemyError as exc:
+        _database_error(exc)
     typer.echo(f"revoked {key_id}")
 
 
@@ -266,12 +297,15 @@ def verify_command(
     """Verify a license file offline. Exit 0 when valid or in grace, 1 when rejected, 2 on a usage error."""
     from licensing.verify import Keyring, KeyringError, LicenseError, RevocationList, load_revocations, verify
 
-    license_text = _read(file, "license file")
+    try:
+        license_bytes = file.read_bytes()
+    except OSError as exc:
+        _fail(f"cannot read the license file {file}: {exc}", EXIT_USAGE)
     try:
         keyring = Keyring.from_jwks(_read(jwks, "JWKS"))
     except KeyringError as exc:
         _fail(f"{jwks}: {exc}", EXIT_USAGE)
-    now = _parse_time(at) if at else None
+    now = _parse_time(at) if at is not None else None
     result: dict[str, Any]
     try:
         revocation_list: RevocationList | None = None
@@ -280,7 +314,7 @@ def verify_command(
                 revocation_list = load_revocations(_read(revocations, "revocation list"), keyring)
             except LicenseError as exc:
                 _fail(f"the revocation list {revocations} was rejected ({exc.code}): {exc.message}", EXIT_USAGE)
-        lic = verify(license_text, keyring, now=now, installation_id=installation_id, revocations=revocation_list)
+        lic = verify(license_bytes, keyring, now=now, installation_id=installation_id, revocations=revocation_list)
     except LicenseError as exc:
         result = {"ok": False, "status": "rejected", "code": exc.code, "message": exc.message, "license": None}
     else:
@@ -321,6 +355,7 @@ def serve(
 
     from licensing import migrate
     from licensing.keys import KeyStoreError
+    from licensing.logs import uvicorn_log_config
 
     settings = _settings()
     store = _keystore()
@@ -360,6 +395,7 @@ def serve(
         port=port,
         workers=workers,
         log_level=settings.log_level.lower(),
+        log_config=uvicorn_log_config(settings.log_level),
         access_log=False,
         proxy_headers=True,
     )

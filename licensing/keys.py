@@ -116,6 +116,7 @@ class KeyStore:
     def generate(self, *, development: bool = False) -> KeyInfo:
         """Make a new key: active if it is the first, pending otherwise."""
         keys = self._read()
+        self._check_passphrase(keys)
         private_key = Ed25519PrivateKey.generate()
         x = public_x(private_key.public_key())
         kid = jwk_thumbprint(x)
@@ -155,6 +156,7 @@ class KeyStore:
             if not pending:  # it was the first key, and is active already
                 return RotateResult(active=next(k for k in keys if k.state == "active"), previous=None, created=True)
         incoming = min(pending, key=lambda k: k.created_at)
+        self._load_private(incoming.kid)  # never make a key active that this passphrase cannot open
         now = _now()
         previous = None
         for key in keys:
@@ -164,6 +166,14 @@ class KeyStore:
         incoming.state, incoming.activated_at = "active", now
         self._write(keys)
         return RotateResult(active=incoming, previous=previous, created=created)
+
+    def _check_passphrase(self, keys: list[KeyInfo]) -> None:
+        """One directory, one passphrase: refuse to add a key when the current one cannot open the others."""
+        probe = next((k for k in keys if k.state == "active"), None) or next(
+            (k for k in keys if k.state != "withdrawn"), None
+        )
+        if probe is not None:
+            self._load_private(probe.kid)
 
     def retire(self, kid: str) -> KeyInfo:
         """Withdraw a key from the JWKS. The active key cannot be retired."""

@@ -9,7 +9,18 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "placeholder", "whsec_test", "sk_test_placeholder", "xxx"}
+PLACEHOLDER_WORDS = ("change", "replace", "placeholder", "example", "dummy", "secret", "xxx", "todo", "fixme", "test")
+MIN_SECRET_LENGTH = 20
+
+
+def is_placeholder(value: str) -> bool:
+    """Empty, short, or made of words people put in templates (``whsec_xxx``, ``REPLACE_ME``...).
+
+    Stripe's own test-mode prefix (``sk_test_``) is not a placeholder: staging runs on it.
+    """
+    value = value.strip()
+    body = value.lower().removeprefix("whsec_").removeprefix("sk_live_").removeprefix("sk_test_").removeprefix("rk_")
+    return len(value) < MIN_SECRET_LENGTH or any(word in body for word in PLACEHOLDER_WORDS) or len(set(body)) < 6
 
 
 class Settings(BaseSettings):
@@ -53,10 +64,10 @@ class Settings(BaseSettings):
         """Why this configuration must not serve production (empty when it may)."""
         problems = []
         secret = self.stripe_webhook_secret.get_secret_value() if self.stripe_webhook_secret else ""
-        if secret.strip().lower() in PLACEHOLDER_SECRETS:
+        if is_placeholder(secret):
             problems.append("LICENSING_STRIPE_WEBHOOK_SECRET is missing or a placeholder")
         key = self.stripe_secret_key.get_secret_value() if self.stripe_secret_key else ""
-        if key.strip().lower() in PLACEHOLDER_SECRETS:
+        if is_placeholder(key):
             problems.append("LICENSING_STRIPE_SECRET_KEY is missing or a placeholder")
         return problems
 
