@@ -24,13 +24,12 @@ leeway apply, so a license issued a moment ago works on a server whose clock run
 from __future__ import annotations
 
 import binascii
-from datetime import UTC
 
 # Self-hosted products import this module at start-up, so it imports as little as it can up front:
 # json, datetime and cryptography's Rust bindings load on first use, and typing never.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
     from datetime import datetime
     from typing import Any, Final
 
@@ -75,8 +74,11 @@ ERROR_CODES: Final = frozenset(
     }
 )
 
-_B64URL_CHARS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-_WHITESPACE: Final = str.maketrans("", "", " \t\r\n\f\v")
+_B64URL_ALPHABET: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_B64URL_VALUES: Final = {byte: value for value, byte in enumerate(_B64URL_ALPHABET)}
+_TO_STANDARD_BASE64: Final = bytes.maketrans(b"-_", b"+/")
+_WHITESPACE_BYTES: Final = b" \t\r\n\f\v"
+_WHITESPACE: Final = str.maketrans("", "", _WHITESPACE_BYTES.decode("ascii"))
 
 
 class LicenseError(Exception):
@@ -92,27 +94,55 @@ class KeyringError(ValueError):
     """The JWKS given to :meth:`Keyring.from_jwks` is unusable."""
 
 
-def _b64url_decode(segment: str, what: str) -> bytes:
+def _b64url_decode(segment: str | bytes, what: str) -> bytes:
     """Decode unpadded base64url strictly: only its alphabet, and only the canonical encoding."""
-    if not _B64URL_CHARS.issuperset(segment) or len(segment) % 4 == 1:
+    if isinstance(segment, str):
+        if not segment.isascii():
+            raise LicenseError("malformed", f"The {what} is not valid base64url text.")
+        segment = segment.encode("ascii")
+    tail = len(segment) % 4
+    # Deleting every base64url byte leaves nothing, unless there is something else.
+    if tail == 1 or segment.translate(None, _B64URL_ALPHABET):
         raise LicenseError("malformed", f"The {what} is not valid base64url text.")
-    data = binascii.a2b_base64(segment.replace("-", "+").replace("_", "/") + "=" * (-len(segment) % 4))
     # Base64 leaves a few spare bits in the last character; a license whose text changed there but
     # whose bytes did not is still a changed license.
-    if _b64url_encode(data) != segment:
+    if tail and _B64URL_VALUES[segment[-1]] & (0x0F if tail == 2 else 0x03):
         raise LicenseError("malformed", f"The {what} is not canonical base64url text.")
-    return data
+    return binascii.a2b_base64(segment.translate(_TO_STANDARD_BASE64) + b"=" * (-tail % 4))
 
 
 def _b64url_encode(data: bytes) -> str:
     return binascii.b2a_base64(data, newline=False).decode("ascii").rstrip("=").replace("+", "-").replace("/", "_")
 
 
-def _json_object(data: bytes, what: str) -> dict[str, Any]:
+def _first_json_loads(text: str) -> Any:
+    """Import json on first use, then parse with :func:`_json_loads`'s fast path from then on."""
+    global _json_loads
     import json
 
+    # The C scanner json.loads uses (typeshed does not declare the attribute).
+    scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+    def loads(text: str) -> Any:
+        # json.loads without its two whitespace regexes: a compact document (every JOSE library writes
+        # them) scanned from 0 to its end is exactly what json.loads returns. Anything else, such as
+        # surrounding whitespace, extra data or invalid JSON, goes to json.loads, which decides.
+        try:
+            value, end = scan_once(text, 0)
+        except StopIteration:
+            return json.loads(text)
+        return value if end == len(text) else json.loads(text)
+
+    _json_loads = loads
+    return loads(text)
+
+
+_json_loads: Callable[[str], Any] = _first_json_loads
+
+
+def _json_object(data: bytes, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(data.decode("utf-8"))
+        value = _json_loads(data.decode("utf-8"))
     except (ValueError, RecursionError):
         value = None
     if not isinstance(value, dict):
@@ -163,7 +193,8 @@ class Keyring:
         for entry in entries:
             if not isinstance(entry, Mapping) or entry.get("kty") != "OKP" or entry.get("crv") != "Ed25519":
                 continue
-            if entry.get("use", "sig") != "sig" or entry.get("alg", "EdDSA") not in ACCEPTED_ALGS:
+            alg = entry.get("alg", "EdDSA")
+            if entry.get("use", "sig") != "sig" or not isinstance(alg, str) or alg not in ACCEPTED_ALGS:
                 continue
             x = entry.get("x")
             try:
@@ -190,11 +221,13 @@ class Keyring:
                 f"The file was signed with key {kid!r}, which this installation does not know. "
                 "Update the product, or import the issuer's current public keys.",
             )
-        from cryptography.exceptions import InvalidSignature
-
         try:
             key.verify(signature, signed)
-        except InvalidSignature:
+        except Exception as exc:
+            from cryptography.exceptions import InvalidSignature  # only when needed: the hot path is a valid file
+
+            if not isinstance(exc, InvalidSignature):
+                raise
             raise LicenseError(
                 "bad_signature",
                 "The signature does not match the contents: the file was altered or damaged. "
@@ -208,6 +241,14 @@ def unarmor(text: str | bytes, label: str = LICENSE_LABEL) -> str:
 
     Tolerates CRLF line ends, indentation and text around the block.
     """
+    body = _armor_body(text, label)
+    if body.isascii():  # every license is; bytes.translate is much faster
+        return body.encode("ascii").translate(None, _WHITESPACE_BYTES).decode("ascii")
+    return body.translate(_WHITESPACE)
+
+
+def _armor_body(text: str | bytes, label: str) -> str:
+    """The text between the armor lines (or all of it, for a bare JWS), whitespace and all."""
     if isinstance(text, (bytes, bytearray, memoryview)):
         try:
             text = bytes(text).decode("utf-8")
@@ -229,29 +270,58 @@ def unarmor(text: str | bytes, label: str = LICENSE_LABEL) -> str:
         raise LicenseError("malformed", f"The text holds an armor block, but not a {label.lower()}.")
     else:
         body = text
-    return body.translate(_WHITESPACE)
+    return body
 
 
-def _decode(text: str | bytes, label: str, typ: str, keyring: Keyring) -> tuple[dict[str, Any], str]:
-    """Check armor, header and signature; the verified claims and the key id."""
-    compact = unarmor(text, label)
-    parts = compact.split(".")
-    if len(parts) != 3 or not all(parts):
-        raise LicenseError(
-            "malformed", f"No {label.lower()} was found in the text: expected an armor block or a compact JWS."
-        )
-    header = _json_object(_b64url_decode(parts[0], "header"), "header")
+# Protected headers that passed _header_kid, by (segment, typ): every file signed by a key has the
+# same header, so a product re-verifying its license skips decoding it again. Bounded: only short
+# segments are kept, and the memo is emptied when full.
+_HEADER_KIDS: dict[tuple[bytes, str], object] = {}
+_HEADER_KIDS_MAX: Final = 64
+_HEADER_MAX_MEMO_BYTES: Final = 512
+_MISSING: Final = object()
+
+
+def _header_kid(segment: bytes, typ: str) -> object:
+    """Check the protected header (alg, typ, crit); its ``kid``, whatever that is (the keyring judges)."""
+    memo_key = (segment, typ)
+    kid = _HEADER_KIDS.get(memo_key, _MISSING)
+    if kid is not _MISSING:
+        return kid
+    header = _json_object(_b64url_decode(segment, "header"), "header")
     alg = header.get("alg")
-    if alg not in ACCEPTED_ALGS:
+    if not isinstance(alg, str) or alg not in ACCEPTED_ALGS:
         raise LicenseError("unsupported", f"Signature algorithm {alg!r} is not accepted; only EdDSA (Ed25519) is.")
     found_typ = header.get("typ")
     if not isinstance(found_typ, str) or found_typ.lower().removeprefix("application/") != typ:
         raise LicenseError("unsupported", f"The file is of type {found_typ!r}, not {typ!r}.")
     if "crit" in header:
         raise LicenseError("unsupported", "The file requires header extensions this verifier does not know.")
+    kid = header.get("kid")
+    if len(segment) <= _HEADER_MAX_MEMO_BYTES:
+        if len(_HEADER_KIDS) >= _HEADER_KIDS_MAX:
+            _HEADER_KIDS.clear()
+        _HEADER_KIDS[memo_key] = kid
+    return kid
+
+
+def _decode(text: str | bytes, label: str, typ: str, keyring: Keyring) -> tuple[dict[str, Any], str]:
+    """Check armor, header and signature; the verified claims and the key id."""
+    body = _armor_body(text, label)
+    if not body.isascii():  # a compact JWS is base64url and dots; tolerated whitespace is ASCII too
+        raise LicenseError("malformed", f"The {label.lower()} holds characters that cannot be part of one.")
+    compact = body.encode("ascii").translate(None, _WHITESPACE_BYTES)
+    parts = compact.split(b".")
+    # An empty signature is left to the header check: an unsecured JWS (alg none) is "unsupported".
+    if len(parts) != 3 or not parts[0] or not parts[1]:
+        raise LicenseError(
+            "malformed", f"No {label.lower()} was found in the text: expected an armor block or a compact JWS."
+        )
+    kid = _header_kid(parts[0], typ)
     signature = _b64url_decode(parts[2], "signature")
-    kid = keyring._verify(header.get("kid"), signature, f"{parts[0]}.{parts[1]}".encode("ascii"))
-    claims = _json_object(_b64url_decode(parts[1], "payload"), "payload")
+    payload = _b64url_decode(parts[1], "payload")  # before the signature: the envelope is checked first
+    kid = keyring._verify(kid, signature, compact[: len(parts[0]) + 1 + len(parts[1])])
+    claims = _json_object(payload, "payload")
     ver = claims.get("ver")
     if type(ver) is not int or ver != FORMAT_VERSION:
         raise LicenseError(
@@ -282,7 +352,7 @@ def _optional_string(claims: Mapping[str, Any], name: str) -> str | None:
 
 
 def _utc(timestamp: int) -> datetime:
-    from datetime import datetime
+    from datetime import UTC, datetime
 
     return datetime.fromtimestamp(timestamp, UTC)
 
@@ -292,6 +362,8 @@ def _now_seconds(now: datetime | int | float | None) -> int:
         import time
 
         return int(time.time())
+    if type(now) is int:
+        return now
     from datetime import datetime
 
     if isinstance(now, datetime):

@@ -1,0 +1,14 @@
+"""Fixtures for the offline verifier tests (the ``keystore`` and ``keyring`` ones are in tests/conftest.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from licensing.keys import KeyStore
+from licensing.signing import Signer
+
+
+@pytest.fixture
+def signer(keystore: KeyStore) -> Signer:
+    """The keystore's active key."""
+    return keystore.signer()
