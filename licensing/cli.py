@@ -112,7 +112,7 @@ def keys_rotate() -> None:
     typer.echo(f"active key is now {result.active.kid}{previous}")
 
 
-@keys_app.command("retire")
+@keys_app.command("retire", context_settings={"ignore_unknown_options": True})
 def keys_retire(kid: Annotated[str, typer.Argument(help="The key id to withdraw from the JWKS.")]) -> None:
     """Withdraw a key from the JWKS (refused for the active key)."""
     from licensing.keys import KeyStoreError

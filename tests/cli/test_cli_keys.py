@@ -309,3 +309,11 @@ def test_jwks_out_to_an_unwritable_place_is_a_plain_error(cli: Cli) -> None:
 
 def test_jwks_of_an_empty_directory_is_an_empty_key_set(cli: Cli) -> None:
     assert jwks(cli) == {"keys": []}
+
+
+def test_retire_takes_a_kid_that_starts_with_a_dash(cli: Cli) -> None:
+    """About one thumbprint in 64 starts with "-"; it is a kid, not an option."""
+    generate(cli)
+    result = cli("keys", "retire", "-Zx9_not_a_key")
+    assert_plain_error(result, code=1)
+    assert "no key '-Zx9_not_a_key'" in result.stderr
