@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi import Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
@@ -23,7 +23,7 @@ def respond(
     """Run ``produce`` and answer its result; with an Idempotency-Key, at most once per key and body."""
     key = request.headers.get("idempotency-key")
     if key is None:
-        return JSONResponse(produce().model_dump(mode="json"), status_code=status_code)
+        return Response(produce().model_dump_json(), status_code=status_code, media_type="application/json")
     body = payload.model_dump_json().encode() if payload is not None else b""
     fingerprint = idempotency.request_fingerprint(request.method, request.url.path, body)
     reserved = idempotency.reserve(session, scope, key, fingerprint)
