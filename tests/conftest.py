@@ -8,7 +8,6 @@ Each pytest-xdist worker gets its own PostgreSQL database; every test starts fro
 
 from __future__ import annotations
 
-import os
 import shutil
 import warnings
 from collections.abc import Callable, Iterator
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from pgtools import fresh_database, unique_name
 from sqlalchemy import Engine
 
 from licensing import migrate
@@ -29,7 +29,6 @@ from licensing.verify import Keyring
 
 warnings.filterwarnings("ignore", message=".*httpx2.*")
 
-PG_ADMIN_URL = os.environ.get("LICENSING_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 ISSUER = "test-issuer"
 
 
@@ -75,10 +74,6 @@ def core(keystore: KeyStore, clock: Clock) -> Core:
 
 
 # --- databases -----------------------------------------------------------------------------------
-def _worker() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
-
-
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite database migrated to head once; each test gets a copy."""
@@ -87,34 +82,12 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _pg_available() -> bool:
-    try:
-        engine = sa.create_engine(PG_ADMIN_URL)
-        with engine.connect():
-            pass
-        engine.dispose()
-        return True
-    except sa.exc.OperationalError:
-        return False
-
-
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     """This worker's PostgreSQL database, migrated to head once."""
-    if not _pg_available():
-        pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}; run `make postgres`")
-    # Named per run as well as per worker, so two test runs at once never drop each other's database.
-    name = f"licensing_test_{_worker()}_{os.getpid()}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    migrate.upgrade(url)
-    yield url
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    with fresh_database(unique_name("licensing_test")) as url:
+        migrate.upgrade(url)
+        yield url
 
 
 def _reset_postgres(url: str) -> None:

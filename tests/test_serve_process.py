@@ -21,13 +21,12 @@ from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
+from pgtools import fresh_database, unique_name
 
 from licensing.verify import Keyring, load_revocations, verify
 
 BIN = Path(sys.executable).parent
 LICENSING = str(BIN / "licensing")
-PG_ADMIN_URL = os.environ.get("LICENSING_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
 RATE_LIMIT = 5
@@ -129,17 +128,8 @@ def sqlite_server(tmp_path: Path) -> Iterator[Served]:
 @pytest.fixture
 def pg_served_database() -> Iterator[str]:
     """A new, empty PostgreSQL database for the served process; dropped afterwards."""
-    name = f"licensing_serve_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with fresh_database(unique_name("licensing_serve")) as url:
+        yield url
 
 
 @pytest.fixture

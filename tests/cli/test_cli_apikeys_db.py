@@ -7,22 +7,20 @@ listing never shows tokens or hashes. `db upgrade` builds the schema on SQLite a
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from cli_support import Cli, assert_plain_error
+from pgtools import fresh_database, unique_name
 
 from licensing import migrate
 from licensing.apikeys import authenticate
 from licensing.db import make_engine, make_sessionmaker, transaction
 from licensing.errors import DomainError
 
-PG_ADMIN_URL = os.environ.get("LICENSING_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 TOKEN = re.compile(r"^lsk_[0-9a-z]{26}_[A-Za-z0-9_-]{20,}$")
 SCHEMA_TABLES = {"api_keys", "audit_events", "customers", "licenses", "revocation_lists", "alembic_version"}
 
@@ -207,20 +205,8 @@ def test_db_upgrade_migrates_a_new_sqlite_database(cli: Cli, tmp_path: Path, exi
 @pytest.fixture
 def empty_pg_database() -> Iterator[str]:
     """A new, empty PostgreSQL database of this test's own."""
-    name = f"licensing_cli_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except sa.exc.OperationalError:
-        admin.dispose()
-        pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}; run `make postgres`")
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with fresh_database(unique_name("licensing_cli")) as url:
+        yield url
 
 
 @pytest.mark.postgres
