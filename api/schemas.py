@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -24,10 +25,14 @@ def _aware(value: datetime) -> datetime:
 AwareDatetime = Annotated[datetime, Field(strict=False), AfterValidator(_aware)]
 
 
-def _has_nul(value: Any) -> bool:
+# C0 controls but tab, line feed and carriage return (notes, reasons and license files have lines), and DEL.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _has_control(value: Any) -> bool:
     if isinstance(value, str):
-        return "\x00" in value
-    return isinstance(value, list) and any(_has_nul(v) for v in value)
+        return _CONTROL.search(value) is not None
+    return isinstance(value, list) and any(_has_control(v) for v in value)
 
 
 class Input(BaseModel):
@@ -35,10 +40,10 @@ class Input(BaseModel):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _reject_nul(cls, value: Any) -> Any:
-        # PostgreSQL cannot store NUL in text, and no name, address or id has one.
-        if _has_nul(value):
-            raise ValueError("text must not contain NUL (\\u0000) characters")
+    def _reject_control_characters(cls, value: Any) -> Any:
+        # PostgreSQL cannot store NUL in text, and no name, address or id has a control character.
+        if _has_control(value):
+            raise ValueError("text must not contain control characters such as NUL (\\u0000)")
         return value
 
 

@@ -13,7 +13,7 @@ from licensing.errors import NotFound, ValidationFailed
 from licensing.models import Customer
 
 _EMAIL = re.compile(
-    r"^[^@\s]+@([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+)$"
+    r"^[^@\s\x00-\x1f\x7f]+@([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+)$"
 )
 
 
@@ -38,6 +38,7 @@ def create_customer(
     session: Session, catalog: Catalog, actor: str, *, name: str, email: str, company: str | None
 ) -> Customer:
     email = normalize_email(email)
+    company = company.strip() if company and company.strip() else None
     customer = Customer(name=name.strip(), email=email, company=company, organisation=organisation_of(email, catalog))
     session.add(customer)
     session.flush()

@@ -112,6 +112,8 @@ def common_body_cases(valid: dict[str, Any]) -> list[tuple[str, Any, int, str | 
     if any(isinstance(v, str) for v in valid.values()):
         nul = {k: (v + "\x00" if isinstance(v, str) else v) for k, v in valid.items()}
         cases.append(("NUL in a string", nul, 422, None))
+        control = {k: (v[:1] + "\x01" + v[1:] if isinstance(v, str) else v) for k, v in valid.items()}
+        cases.append(("a control character in a string", control, 422, None))
     return cases
 
 

@@ -68,3 +68,8 @@ def test_empty_list(api: Api) -> None:
 def test_unknown_customer_is_404(api: Api) -> None:
     body = check_problem(api.get("/v1/customers/cus_00000000000000000000000000"), 404, "customer_not_found")
     assert "cus_00000000000000000000000000" in body["detail"]
+
+
+def test_an_empty_company_is_no_company(api: Api) -> None:
+    customer = api.customer(email="blank@example.com", company="   ")
+    assert customer["company"] is None
