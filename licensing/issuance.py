@@ -6,6 +6,7 @@ The API, the Stripe webhooks and the reconcile job all issue through :func:`issu
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ MAX_TERM_DAYS = 36_500
 MAX_GRACE_DAYS = 3_650
 _FEATURE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 REVOCATION_LIST_ID = 1
+log = logging.getLogger("licensing.issuance")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -219,6 +221,10 @@ def issue_license(session: Session, core: Core, request: IssueRequest) -> Licens
         note=lic.note,
         key_id=lic.key_id,
     )
+    log.info(
+        "license.issued",
+        extra={"license_id": lic.id, "tier": lic.tier, "trial": lic.trial, "source": lic.source, "by": request.actor},
+    )
     return lic
 
 
@@ -326,6 +332,7 @@ def revoke_license(session: Session, core: Core, actor: str, license_id: str, re
     session.flush()
     _resign(session, core, listing, now)
     audit.record(session, actor, "license.revoked", "license", lic.id, reason=reason)
+    log.info("license.revoked", extra={"license_id": lic.id, "actor": actor, "revocations": listing.entries})
     return lic
 
 
