@@ -26,6 +26,14 @@ _FIELD_HELP = {
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 
+def _form_int(text: str) -> int | None:
+    """A form's number field: None when empty, -1 (refused by validation) when not a small whole number."""
+    text = text.strip()
+    if not text:
+        return None
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else -1
+
+
 @router.get("/")
 def index() -> Response:
     return RedirectResponse("/trial", status_code=307)
@@ -60,7 +68,7 @@ def trial_submit(
             {
                 "email": email,
                 "company": company,
-                "seats": int(seats) if seats.strip().isdigit() else (None if not seats.strip() else -1),
+                "seats": _form_int(seats),
                 "installation_id": installation_id.strip() or None,
                 "accept_terms": accept_terms == "on",
             }

@@ -165,6 +165,8 @@ def test_browser_refuses_a_malformed_installation_id(page: Page, live_server: Li
         ("installation_id", "my server", "may contain only letters, digits"),
         ("seats", "lots", "whole number from 1 to 1000"),
         ("seats", "1001", "whole number from 1 to 1000"),
+        ("seats", "²", "whole number from 1 to 1000"),
+        ("seats", "9" * 5000, "whole number from 1 to 1000"),
     ],
 )
 def test_form_errors_the_browser_does_not_catch_are_explained_in_words(
