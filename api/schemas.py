@@ -47,6 +47,60 @@ class Input(BaseModel):
         return value
 
 
+# --- response examples (shown at /docs) --------------------------------------------------------
+_FILE = (
+    "-----BEGIN LICENSE FILE-----\n"
+    "eyJhbGciOiJFZERTQSIsImtpZCI6Ii4uLiIsInR5cCI6ImxpY2Vuc2Urand0In0...\n"
+    "-----END LICENSE FILE-----\n"
+)
+CUSTOMER_EXAMPLE: dict[str, Any] = {
+    "id": "cus_01jd8r5k3m2xq9w7v6t5s4r3p2",
+    "name": "Ada Lovelace",
+    "email": "ada@example.com",
+    "company": "Example Ltd",
+    "organisation": "example.com",
+    "created_at": "2026-11-23T12:00:00Z",
+}
+LICENSE_EXAMPLE: dict[str, Any] = {
+    "id": "lic_01jd8r6a0b1c2d3e4f5g6h7j8k",
+    "customer_id": CUSTOMER_EXAMPLE["id"],
+    "line_id": "lic_01jd8r6a0b1c2d3e4f5g6h7j8k",
+    "status": "active",
+    "tier": "enterprise",
+    "trial": False,
+    "seats": 500,
+    "features": ["cluster", "compliance_export", "custom_branding", "saml"],
+    "grace_days": 30,
+    "issued_at": "2026-11-23T12:00:00Z",
+    "starts_at": "2027-01-01T00:00:00Z",
+    "expires_at": "2030-01-01T00:00:00Z",
+    "grace_ends_at": "2030-01-31T00:00:00Z",
+    "installation_id": None,
+    "subscription_id": None,
+    "supersedes": None,
+    "superseded_by": None,
+    "key_id": "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k",
+    "source": "api",
+    "note": "3-year deal, PO 4471",
+    "created_by": "sally (key_01jd8r4...)",
+    "revoked_at": None,
+    "revoked_reason": None,
+}
+AUDIT_EXAMPLE: dict[str, Any] = {
+    "id": 42,
+    "occurred_at": "2026-11-23T12:00:00Z",
+    "actor": "sally (key_01jd8r4...)",
+    "action": "license.revoked",
+    "subject_type": "license",
+    "subject_id": LICENSE_EXAMPLE["id"],
+    "data": {"reason": "chargeback on invoice 1042"},
+}
+
+
+def _examples(*examples: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": list(examples)})
+
+
 # --- customers ---------------------------------------------------------------------------------
 class CustomerCreate(Input):
     name: Text
@@ -59,6 +113,8 @@ class CustomerCreate(Input):
 
 
 class CustomerOut(BaseModel):
+    model_config = _examples(CUSTOMER_EXAMPLE)
+
     id: str
     name: str
     email: str
@@ -79,6 +135,8 @@ class CustomerOut(BaseModel):
 
 
 class CustomerList(BaseModel):
+    model_config = _examples({"data": [CUSTOMER_EXAMPLE], "next_cursor": CUSTOMER_EXAMPLE["id"]})
+
     data: list[CustomerOut]
     next_cursor: str | None
 
@@ -131,29 +189,31 @@ class LicenseRevoke(Input):
 
 
 class LicenseOut(BaseModel):
+    model_config = _examples(LICENSE_EXAMPLE)
+
     id: str
     customer_id: str
     line_id: str
     status: str
     tier: str
     trial: bool
-    seats: int | None
+    seats: int | None = None
     features: list[str]
     grace_days: int
     issued_at: datetime
     starts_at: datetime
-    expires_at: datetime | None
-    grace_ends_at: datetime | None
-    installation_id: str | None
-    subscription_id: str | None
-    supersedes: str | None
-    superseded_by: str | None
+    expires_at: datetime | None = None
+    grace_ends_at: datetime | None = None
+    installation_id: str | None = None
+    subscription_id: str | None = None
+    supersedes: str | None = None
+    superseded_by: str | None = None
     key_id: str
     source: str
-    note: str | None
+    note: str | None = None
     created_by: str
-    revoked_at: datetime | None
-    revoked_reason: str | None
+    revoked_at: datetime | None = None
+    revoked_reason: str | None = None
 
     @classmethod
     def of(cls, lic: License, now: datetime, superseded_by: str | None) -> LicenseOut:
@@ -185,11 +245,15 @@ class LicenseOut(BaseModel):
 
 
 class IssuedLicense(BaseModel):
+    model_config = _examples({"license": LICENSE_EXAMPLE, "license_file": _FILE})
+
     license: LicenseOut
     license_file: str
 
 
 class LicenseList(BaseModel):
+    model_config = _examples({"data": [LICENSE_EXAMPLE], "next_cursor": LICENSE_EXAMPLE["id"]})
+
     data: list[LicenseOut]
     next_cursor: str | None
 
@@ -234,12 +298,16 @@ class RefreshRequest(Input):
 
 
 class RefreshOut(BaseModel):
+    model_config = _examples({"license_file": _FILE, "changed": True})
+
     license_file: str
     changed: bool
 
 
 # --- audit -------------------------------------------------------------------------------------
 class AuditEventOut(BaseModel):
+    model_config = _examples(AUDIT_EXAMPLE)
+
     id: int
     occurred_at: datetime
     actor: str
@@ -262,5 +330,7 @@ class AuditEventOut(BaseModel):
 
 
 class AuditEventList(BaseModel):
+    model_config = _examples({"data": [AUDIT_EXAMPLE], "next_cursor": "41"})
+
     data: list[AuditEventOut]
     next_cursor: str | None

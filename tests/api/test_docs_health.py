@@ -85,6 +85,25 @@ def test_every_json_request_body_has_a_valid_example(openapi: dict[str, Any]) ->
     assert {p for p, m in ENDPOINTS.items() if "post" in m} <= seen
 
 
+def test_every_json_response_model_has_a_valid_example(openapi: dict[str, Any]) -> None:
+    """/docs shows an example answer for every endpoint that answers with a JSON model."""
+    checked = set()
+    for path, operations in openapi["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation.get("responses", {}).items():
+                schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+                if not status.startswith("2") or "$ref" not in schema:
+                    continue
+                name = schema["$ref"].rsplit("/", 1)[1]
+                examples = openapi["components"]["schemas"][name].get("examples")
+                assert examples, f"{method.upper()} {path}: response schema {name} has no example"
+                for example in examples:
+                    getattr(api.schemas, name).model_validate(example)
+                checked.add((method, path))
+    assert ("get", "/v1/licenses") in checked
+    assert ("post", "/v1/licenses/refresh") in checked
+
+
 def test_docs_page(client: Any) -> None:
     response = client.get("/docs")
     assert response.status_code == 200
