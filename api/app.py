@@ -58,9 +58,54 @@ def create_app(settings: Settings | None = None, *, core: Core | None = None, en
     app.include_router(public.router)
     app.include_router(sales.router)
     app.include_router(pages.router)
+    _describe_problems(app)
     logging.getLogger("licensing.api").info("app.started", extra={"database": engine.dialect.name})
     return app
 
 
-def openapi_document(app: FastAPI) -> dict[str, Any]:
-    return app.openapi()
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "description": "An error (RFC 9457). `code` is stable; some problems add fields such as `field` or `errors`.",
+    "required": ["type", "title", "status", "detail", "code"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string"},
+    },
+    "examples": [
+        {
+            "type": "https://licensing.invalid/problems/trial_already_used",
+            "title": "Conflict",
+            "status": 409,
+            "detail": "This organisation has already had a trial. Contact sales for an extension.",
+            "code": "trial_already_used",
+        }
+    ],
+}
+
+
+def _describe_problems(app: FastAPI) -> None:
+    """Document errors as they are sent: problem+json, not FastAPI's default validation shape."""
+    default = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = default()
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+        schemas["Problem"] = PROBLEM_SCHEMA
+        problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for operations in document.get("paths", {}).values():
+            for operation in operations.values():
+                for status, response in operation.get("responses", {}).items():
+                    if status[0] in "45":
+                        response["content"] = problem
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

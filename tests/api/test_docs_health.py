@@ -104,6 +104,20 @@ def test_every_json_response_model_has_a_valid_example(openapi: dict[str, Any]) 
     assert ("post", "/v1/licenses/refresh") in checked
 
 
+def test_errors_are_documented_as_problems(openapi: dict[str, Any]) -> None:
+    assert "HTTPValidationError" not in openapi["components"]["schemas"]
+    problem = openapi["components"]["schemas"]["Problem"]
+    assert {"type", "title", "status", "detail", "code"} <= set(problem["required"])
+    documented = 0
+    for operations in openapi["paths"].values():
+        for operation in operations.values():
+            for status, response in operation["responses"].items():
+                if status[0] in "45":
+                    assert set(response["content"]) == {"application/problem+json"}
+                    documented += 1
+    assert documented > 20
+
+
 def test_docs_page(client: Any) -> None:
     response = client.get("/docs")
     assert response.status_code == 200
