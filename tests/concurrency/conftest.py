@@ -8,15 +8,13 @@ together by a ``threading.Barrier``.
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
-import uvicorn
+from livetools import serve_in_thread
 from sqlalchemy import Engine
 
 from licensing.settings import Settings
@@ -46,26 +44,8 @@ def live_server(settings: Settings, core, engine: Engine) -> Iterator[LiveServer
     pool_capacity = engine.pool.size() + engine.pool._max_overflow  # type: ignore[attr-defined]
     assert pool_capacity >= CONCURRENCY, f"the pool holds {pool_capacity} connections, fewer than {CONCURRENCY}"
     app = create_app(settings, core=core, engine=engine)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                pytest.fail("the uvicorn server did not start")
-            time.sleep(0.02)
-        yield LiveServer(base_url=f"http://127.0.0.1:{port}", engine=engine)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
-        assert not thread.is_alive(), "the uvicorn server did not stop"
+    with serve_in_thread(app) as base_url:
+        yield LiveServer(base_url=base_url, engine=engine)
 
 
 Send = Callable[[httpx.Client, int], httpx.Response]

@@ -16,15 +16,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
+from livetools import serve_in_thread
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from licensing.core import Core
@@ -61,31 +58,11 @@ def live_server(settings: Settings, core: Core) -> Iterator[LiveServer]:
     from api.app import create_app
 
     app = create_app(settings, core=core)
-    # Bind the socket here so the port is ours before the server starts (no free-port race).
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    host, port = sock.getsockname()
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="live-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + SERVER_START_SECONDS
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    if not server.started:
-        server.should_exit = True
-        thread.join(5)
-        sock.close()
-        pytest.fail(f"the live server did not start on {host}:{port}")
     try:
-        yield LiveServer(url=f"http://{host}:{port}", app=app)
+        with serve_in_thread(app) as url:
+            yield LiveServer(url=url, app=app)
     finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
         app.state.engine.dispose()
-        assert not thread.is_alive(), "the live server did not stop"
 
 
 @pytest.fixture(scope="module")
