@@ -11,9 +11,9 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
 from api.deps import CoreDep, RateLimitedClient, SessionDep
+from api.public import start_trial
 from api.schemas import TrialRequest
 from licensing.errors import DomainError
-from licensing.selfserve import request_trial
 
 router = APIRouter(include_in_schema=False)
 # What to tell a person about a field the form's validation refused (pydantic's wording is for programs).
@@ -73,16 +73,7 @@ def trial_submit(
                 "accept_terms": accept_terms == "on",
             }
         )
-        lic = request_trial(
-            session,
-            core,
-            email=payload.email,
-            company=payload.company,
-            installation_id=payload.installation_id,
-            seats=payload.seats,
-            accept_terms=payload.accept_terms,
-            actor=f"public:{client}",
-        )
+        lic = start_trial(session, core, payload, client)
     except ValidationError as exc:
         message = " ".join(dict.fromkeys(_FIELD_HELP.get(str(e["loc"][0]), e["msg"]) for e in exc.errors()))
         return templates.TemplateResponse(request, "trial.html", {"form": form, "error": message}, status_code=422)

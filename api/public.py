@@ -7,11 +7,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from api.deps import CoreDep, RateLimitedClient, SessionDep
 from api.idempotent import respond
 from api.schemas import FreeLicenseRequest, IssuedLicense, LicenseOut, RefreshOut, RefreshRequest, TrialRequest
+from licensing.core import Core
 from licensing.issuance import refresh_license, revocation_list
+from licensing.models import License
 from licensing.selfserve import request_free, request_trial
 
 router = APIRouter()
@@ -28,7 +31,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def issued(lic: Any, core: Any) -> IssuedLicense:
+def issued(lic: License, core: Core) -> IssuedLicense:
     return IssuedLicense(license=LicenseOut.of(lic, core.now(), None), license_file=lic.license_file)
 
 
@@ -51,6 +54,20 @@ def revocations(session: SessionDep, core: CoreDep) -> Response:
     )
 
 
+def start_trial(session: Session, core: Core, payload: TrialRequest, client: str) -> License:
+    """A trial for a validated request from ``client`` (the API and the /trial page)."""
+    return request_trial(
+        session,
+        core,
+        email=payload.email,
+        company=payload.company,
+        installation_id=payload.installation_id,
+        seats=payload.seats,
+        accept_terms=payload.accept_terms,
+        actor=f"public:{client}",
+    )
+
+
 @router.post(
     "/v1/trials",
     tags=["public"],
@@ -63,17 +80,7 @@ def create_trial(
     payload: TrialRequest, request: Request, session: SessionDep, core: CoreDep, client: RateLimitedClient
 ) -> Response:
     def produce() -> IssuedLicense:
-        lic = request_trial(
-            session,
-            core,
-            email=payload.email,
-            company=payload.company,
-            installation_id=payload.installation_id,
-            seats=payload.seats,
-            accept_terms=payload.accept_terms,
-            actor=f"public:{client}",
-        )
-        return issued(lic, core)
+        return issued(start_trial(session, core, payload, client), core)
 
     return respond(request, session, f"public:{client}", payload, produce)
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, aliased
 
 from api.deps import CoreDep, ReadKey, SalesKey, SessionDep
 from api.idempotent import respond
-from api.public import PROBLEM_RESPONSES
+from api.public import PROBLEM_RESPONSES, issued
 from api.schemas import (
     AuditEventList,
     AuditEventOut,
@@ -150,7 +150,7 @@ def post_license(
                 note=payload.note,
             ),
         )
-        return IssuedLicense(license=LicenseOut.of(lic, core.now(), None), license_file=lic.license_file)
+        return issued(lic, core)
 
     return respond(request, session, key.id, payload, produce)
 
@@ -253,7 +253,7 @@ def renew(
             seats=payload.seats,
             note=payload.note,
         )
-        return IssuedLicense(license=LicenseOut.of(lic, core.now(), None), license_file=lic.license_file)
+        return issued(lic, core)
 
     return respond(request, session, key.id, payload, produce)
 
