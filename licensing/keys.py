@@ -74,8 +74,8 @@ class KeyStore:
         self.directory = Path(directory)
         self._passphrase = passphrase.encode("utf-8") if passphrase else None
         self._lock = threading.Lock()
-        self._signer: tuple[float, Signer] | None = None
-        self._keyring: tuple[float, Keyring] | None = None
+        self._signer: tuple[tuple[int, int], Signer] | None = None
+        self._keyring: tuple[tuple[int, int], Keyring] | None = None
 
     def __repr__(self) -> str:
         return f"KeyStore({str(self.directory)!r}, encrypted={self._passphrase is not None})"
@@ -211,35 +211,37 @@ class KeyStore:
             raise KeyStoreError(f"{path} does not hold the key {kid}")
         return key
 
-    def _mtime(self) -> float:
+    def _version(self) -> tuple[int, int]:
+        """Which write of ``keyring.json`` is on disk: every write replaces the file, so a new inode."""
         try:
-            return self._state_path.stat().st_mtime
+            stat = self._state_path.stat()
+            return stat.st_ino, stat.st_mtime_ns
         except FileNotFoundError:
             raise KeyStoreError(f"no signing key in {self.directory}: run `licensing keys generate`") from None
 
     def signer(self) -> Signer:
         """The active key as a Signer; re-read when ``keyring.json`` changes (after a rotation)."""
-        mtime = self._mtime()
+        version = self._version()
         cached = self._signer
-        if cached is not None and cached[0] == mtime:
+        if cached is not None and cached[0] == version:
             return cached[1]
         with self._lock:
             active = self.active()
             if active is None:
                 raise KeyStoreError(f"no active signing key in {self.directory}: run `licensing keys rotate`")
             signer = Signer(active.kid, self._load_private(active.kid))
-            self._signer = (mtime, signer)
+            self._signer = (version, signer)
             return signer
 
     def keyring(self) -> Keyring:
         """The published public keys as a verifier sees them; re-read when ``keyring.json`` changes."""
-        mtime = self._mtime()
+        version = self._version()
         cached = self._keyring
-        if cached is not None and cached[0] == mtime:
+        if cached is not None and cached[0] == version:
             return cached[1]
         try:
             keyring = Keyring.from_jwks(self.jwks())
         except KeyringError:
             raise KeyStoreError(f"no published key in {self.directory}") from None
-        self._keyring = (mtime, keyring)
+        self._keyring = (version, keyring)
         return keyring
