@@ -13,10 +13,13 @@ Private keys are never printed or logged; :class:`~licensing.signing.Signer` hid
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -112,9 +115,21 @@ class KeyStore:
                 return key
         raise KeyStoreError(f"no key {kid!r} in {self.directory}")
 
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Hold the directory's lock: two `licensing keys` commands at once change keyring.json in turn."""
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(self.directory / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
     # --- operations --------------------------------------------------------------------------
     def generate(self, *, development: bool = False) -> KeyInfo:
         """Make a new key: active if it is the first, pending otherwise."""
+        with self._exclusive():
+            return self._generate(development)
+
+    def _generate(self, development: bool) -> KeyInfo:
         keys = self._read()
         self._check_passphrase(keys)
         private_key = Ed25519PrivateKey.generate()
@@ -146,11 +161,15 @@ class KeyStore:
 
     def rotate(self) -> RotateResult:
         """Make the oldest pending key active (or a new key, when none is pending)."""
+        with self._exclusive():
+            return self._rotate()
+
+    def _rotate(self) -> RotateResult:
         keys = self._read()
         pending = [k for k in keys if k.state == "pending"]
         created = not pending
         if created:
-            self.generate()
+            self._generate(development=False)
             keys = self._read()
             pending = [k for k in keys if k.state == "pending"]
             if not pending:  # it was the first key, and is active already
@@ -177,6 +196,10 @@ class KeyStore:
 
     def retire(self, kid: str) -> KeyInfo:
         """Withdraw a key from the JWKS. The active key cannot be retired."""
+        with self._exclusive():
+            return self._retire(kid)
+
+    def _retire(self, kid: str) -> KeyInfo:
         keys = self._read()
         for key in keys:
             if key.kid == kid:

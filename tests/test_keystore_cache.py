@@ -17,3 +17,19 @@ def test_signer_and_keyring_follow_each_rotation_at_once(tmp_path: Path) -> None
         result = operator.rotate()
         assert serving.signer().kid == result.active.kid
         assert result.active.kid in serving.keyring().key_ids
+
+
+def test_concurrent_key_commands_lose_no_key(tmp_path: Path) -> None:
+    """`licensing keys generate` run many times at once: every key lands in keyring.json."""
+    import subprocess
+    import sys
+
+    directory = tmp_path / "keys"
+    KeyStore(directory).generate()
+    code = f"from licensing.keys import KeyStore; KeyStore({str(directory)!r}).generate()"
+    procs = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(8)]
+    assert [p.wait(timeout=60) for p in procs] == [0] * 8
+    keys = KeyStore(directory).list_keys()
+    assert len(keys) == 9
+    assert len(list(directory.glob("*.pem"))) == 9
+    assert [k.state for k in keys].count("active") == 1
