@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from licensing.errors import DomainError
 
@@ -27,6 +28,7 @@ _HTTP_CODES = {
     415: ("unsupported_media_type", "Unsupported media type"),
     429: ("rate_limited", "Too many requests"),
 }
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 def problem(
@@ -39,6 +41,17 @@ def problem(
 def _describe(error: dict[str, Any]) -> str:
     where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
     return f"{where}: {error.get('msg')}" if where else str(error.get("msg"))
+
+
+def _allowed_methods(request: Request) -> str:
+    """``Allow`` of a 405: every method the app routes for this path. FastAPI has a route per method,
+    and Starlette's 405 names only the first route's (``Allow: POST`` where GET is served too)."""
+
+    def routed(method: str) -> bool:
+        scope = {**request.scope, "method": method}
+        return any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes)
+
+    return ", ".join(method for method in _METHODS if routed(method))
 
 
 def install(app: FastAPI) -> None:
@@ -70,7 +83,10 @@ def install(app: FastAPI) -> None:
             # FastAPI's "error parsing the body": JSON that is not UTF-8, or nested past the parser's limit.
             return problem(400, "malformed_json", "Malformed JSON", "The request body is not valid JSON.")
         code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
-        return problem(exc.status_code, code, title, str(exc.detail), headers=getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405 and (allowed := _allowed_methods(request)):
+            headers = {**(headers or {}), "Allow": allowed}
+        return problem(exc.status_code, code, title, str(exc.detail), headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

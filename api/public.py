@@ -117,7 +117,11 @@ def create_free_license(
     summary="The newest license of a license's line",
     description="A connected server sends its current license file and gets the newest one of the same line "
     "(after a renewal or a seat change). `changed` says whether it differs. A revoked license gets 403 `revoked`.",
-    responses={403: {"description": "Revoked", "content": {"application/problem+json": {}}}, **PROBLEM_RESPONSES},
+    responses={
+        403: {"description": "Revoked", "content": {"application/problem+json": {}}},
+        404: {"description": "Not a license this service issued", "content": {"application/problem+json": {}}},
+        **PROBLEM_RESPONSES,
+    },
 )
 def refresh(payload: RefreshRequest, session: SessionDep, core: CoreDep, client: RateLimitedClient) -> RefreshOut:
     result = refresh_license(session, core, payload.license_file)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
@@ -39,6 +39,9 @@ Limit = Annotated[int, Query(ge=1, le=200, description="Page size.")]
 Cursor = Annotated[str | None, Query(max_length=64, description="`next_cursor` of the previous page.")]
 LicenseId = Annotated[str, Path(max_length=40, description="A license id (lic_...).")]
 Status = Literal["active", "grace", "expired", "scheduled", "superseded", "revoked"]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such customer or license", "content": {"application/problem+json": {}}}
+}
 
 
 def actor(key: ApiKey) -> str:
@@ -99,14 +102,20 @@ def list_customers(
     return CustomerList(data=[CustomerOut.of(c) for c in page], next_cursor=page[-1].id if len(rows) > limit else None)
 
 
-@router.get("/customers/{customer_id}", tags=["customers"], response_model=CustomerOut)
+@router.get("/customers/{customer_id}", tags=["customers"], response_model=CustomerOut, responses=NOT_FOUND)
 def read_customer(customer_id: Annotated[str, Path(max_length=40)], session: SessionDep, key: ReadKey) -> CustomerOut:
     """One customer."""
     return CustomerOut.of(get_customer(session, customer_id))
 
 
 # --- licenses ----------------------------------------------------------------------------------
-@router.post("/licenses", tags=["licenses"], status_code=201, response_model=IssuedLicense, responses=PROBLEM_RESPONSES)
+@router.post(
+    "/licenses",
+    tags=["licenses"],
+    status_code=201,
+    response_model=IssuedLicense,
+    responses={**PROBLEM_RESPONSES, **NOT_FOUND},
+)
 def post_license(
     payload: LicenseCreate, request: Request, session: SessionDep, core: CoreDep, key: SalesKey
 ) -> Response:
@@ -208,7 +217,7 @@ def list_licenses(
     )
 
 
-@router.get("/licenses/{license_id}", tags=["licenses"], response_model=LicenseOut)
+@router.get("/licenses/{license_id}", tags=["licenses"], response_model=LicenseOut, responses=NOT_FOUND)
 def read_license(license_id: LicenseId, session: SessionDep, core: CoreDep, key: ReadKey) -> LicenseOut:
     """One license, with its status."""
     return license_out(session, get_license(session, license_id), core.now())
@@ -218,7 +227,10 @@ def read_license(license_id: LicenseId, session: SessionDep, core: CoreDep, key:
     "/licenses/{license_id}/file",
     tags=["licenses"],
     response_class=Response,
-    responses={200: {"content": {"application/x-license-file": {}}, "description": "The armored license file"}},
+    responses={
+        200: {"content": {"application/x-license-file": {}}, "description": "The armored license file"},
+        **NOT_FOUND,
+    },
 )
 def download_license(license_id: LicenseId, session: SessionDep, key: ReadKey) -> Response:
     """The armored license file, as an attachment."""
@@ -235,7 +247,7 @@ def download_license(license_id: LicenseId, session: SessionDep, key: ReadKey) -
     tags=["licenses"],
     status_code=201,
     response_model=IssuedLicense,
-    responses=PROBLEM_RESPONSES,
+    responses={**PROBLEM_RESPONSES, **NOT_FOUND},
 )
 def renew(
     license_id: LicenseId, payload: LicenseRenew, request: Request, session: SessionDep, core: CoreDep, key: SalesKey
@@ -258,7 +270,12 @@ def renew(
     return respond(request, session, key.id, payload, produce)
 
 
-@router.post("/licenses/{license_id}/revoke", tags=["licenses"], response_model=LicenseOut, responses=PROBLEM_RESPONSES)
+@router.post(
+    "/licenses/{license_id}/revoke",
+    tags=["licenses"],
+    response_model=LicenseOut,
+    responses={**PROBLEM_RESPONSES, **NOT_FOUND},
+)
 def revoke(
     license_id: LicenseId, payload: LicenseRevoke, request: Request, session: SessionDep, core: CoreDep, key: SalesKey
 ) -> Response:
