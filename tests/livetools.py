@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 
@@ -38,3 +40,19 @@ def serve_in_thread(app: Any) -> Iterator[str]:
         thread.join(15)
         sock.close()
         assert not thread.is_alive(), "the live server did not stop"
+
+
+def wait_until_answering(proc: subprocess.Popen[Any], url: str, output: Callable[[], str], timeout: float) -> None:
+    """Wait until ``url`` answers 200, failing the test (with the process's output) if it exits or never does."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"the server exited with {proc.returncode}:\n{output()}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"{url} did not answer 200 within {timeout:.0f} s:\n{output()}")
+        time.sleep(0.1)

@@ -14,13 +14,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from livetools import wait_until_answering
 from pgtools import fresh_database, unique_name
 
 from licensing.verify import Keyring, load_revocations, verify
@@ -99,19 +99,7 @@ def _serve(tmp_path: Path, env: dict[str, str], *args: str) -> Iterator[Served]:
         )
     served = Served(proc, f"http://127.0.0.1:{port}", log, env, cwd)
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"licensing serve exited with {proc.returncode}:\n{served.output()}")
-            try:
-                with served.client() as client:
-                    if client.get("/readyz").status_code == 200:
-                        break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"licensing serve was not ready in {START_TIMEOUT:.0f} s:\n{served.output()}")
-            time.sleep(0.1)
+        wait_until_answering(proc, f"{served.base_url}/readyz", served.output, START_TIMEOUT)
         yield served
     finally:
         _stop(proc)

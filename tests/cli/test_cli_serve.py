@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from cli_support import Cli, Result, assert_plain_error, licensing_command
+from livetools import wait_until_answering
 
 from licensing.keys import KeyStore
 
@@ -114,19 +114,9 @@ def serving(cli: Cli, port: int, **env: str | None) -> Iterator[str]:
             stderr=err,
         )
     try:
-        deadline = time.monotonic() + START_DEADLINE
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"serve exited with {proc.returncode}:\n{out_path.read_text()}{err_path.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:  # noqa: S310 - loopback
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"serve did not answer /healthz:\n{out_path.read_text()}{err_path.read_text()}")
-            time.sleep(0.2)
+        wait_until_answering(
+            proc, f"{base}/healthz", lambda: out_path.read_text() + err_path.read_text(), START_DEADLINE
+        )
         yield base
     finally:
         proc.terminate()

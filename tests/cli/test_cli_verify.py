@@ -15,13 +15,14 @@ from typing import Any
 
 import pytest
 from cli_support import Cli, Result, assert_plain_error
+from licensetools import OMIT, license_claims
 
 from licensing.keys import KeyStore
 from licensing.signing import Signer, armor
 
 AT = datetime(2030, 6, 1, 12, 0, 0, tzinfo=UTC)
 AT_TEXT = "2030-06-01T12:00:00Z"
-DROP = object()  # a claim to leave out
+DROP = OMIT  # a claim to leave out
 JSON_KEYS = {"ok", "status", "code", "message", "license"}
 
 
@@ -31,23 +32,17 @@ def ts(moment: datetime) -> int:
 
 def claims(**changes: Any) -> dict[str, Any]:
     """An enterprise license valid from 30 days before AT to 335 days after it; DROP leaves a claim out."""
-    base: dict[str, Any] = {
-        "iss": "test-issuer",
+    enterprise = {
         "jti": "lic_cli_verify_0001",
-        "sub": "cus_0001",
-        "ver": 1,
-        "iat": ts(AT - timedelta(days=30)),
-        "nbf": ts(AT - timedelta(days=30)),
-        "exp": ts(AT + timedelta(days=335)),
         "tier": "enterprise",
-        "trial": False,
         "seats": 25,
         "features": ["cluster", "saml"],
         "grace_days": 30,
-        "customer": {"name": "Ada Lovelace", "email": "ada@example.com", "company": "Example Ltd"},
+        "subscription_id": OMIT,
     }
-    base.update(changes)
-    return {k: v for k, v in base.items() if v is not DROP}
+    return license_claims(
+        issued=ts(AT - timedelta(days=30)), expires=ts(AT + timedelta(days=335)), **{**enterprise, **changes}
+    )
 
 
 @dataclass

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from licensetools import OMIT, license_claims
+from licensetools import PROFESSIONAL_FEATURES as PROFESSIONAL_FEATURES  # re-exported for the tests
 
 from licensing.signing import Signer, armor
 from licensing.verify import LICENSE_LABEL, LICENSE_TYP, _b64url_encode
@@ -22,41 +24,11 @@ DAY = 86_400
 NOW = int(datetime(2025, 6, 15, tzinfo=UTC).timestamp())
 ISSUED = NOW - 30 * DAY
 EXPIRES = NOW + 335 * DAY
-PROFESSIONAL_FEATURES = sorted(["saml", "ldap", "openid", "guest_accounts", "mfa_enforcement", "custom_branding"])
-
-
-class _Omit:
-    def __repr__(self) -> str:
-        return "OMIT"
-
-
-OMIT: Any = _Omit()
 
 
 def make_claims(**overrides: Any) -> dict[str, Any]:
-    """SPEC section 2 claims of a paid professional license; ``name=OMIT`` drops a claim."""
-    claims: dict[str, Any] = {
-        "iss": "test-issuer",
-        "jti": "lic_0001",
-        "sub": "cus_0001",
-        "ver": 1,
-        "iat": ISSUED,
-        "nbf": ISSUED,
-        "exp": EXPIRES,
-        "tier": "professional",
-        "trial": False,
-        "seats": 250,
-        "features": PROFESSIONAL_FEATURES,
-        "grace_days": 10,
-        "customer": {"name": "Ada Lovelace", "email": "ada@example.com", "company": "Example Ltd"},
-        "subscription_id": "sub_0001",
-    }
-    for name, value in overrides.items():
-        if value is OMIT:
-            claims.pop(name, None)
-        else:
-            claims[name] = value
-    return claims
+    """Claims of a paid professional license valid around :data:`NOW`; ``name=OMIT`` drops a claim."""
+    return license_claims(issued=ISSUED, expires=EXPIRES, **overrides)
 
 
 def segment(value: Mapping[str, Any] | bytes) -> str:
