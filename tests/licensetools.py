@@ -33,9 +33,10 @@ def license_claims(*, issued: int, expires: int, **overrides: Any) -> dict[str, 
         "customer": {"name": "Ada Lovelace", "email": "ada@example.com", "company": "Example Ltd"},
         "subscription_id": "sub_0001",
     }
-    for name, value in overrides.items():
-        if value is OMIT:
-            claims.pop(name, None)
-        else:
-            claims[name] = value
-    return claims
+    return with_overrides(claims, overrides)
+
+
+def with_overrides(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with each override set, or removed where its value is OMIT."""
+    merged = {**base, **overrides}
+    return {name: value for name, value in merged.items() if value is not OMIT}

@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from licensetools import OMIT, license_claims
+from licensetools import OMIT as OMIT  # re-exported for the tests
 from licensetools import PROFESSIONAL_FEATURES as PROFESSIONAL_FEATURES  # re-exported for the tests
+from licensetools import license_claims, with_overrides
 
 from licensing.signing import Signer, armor
 from licensing.verify import LICENSE_LABEL, LICENSE_TYP, _b64url_encode
@@ -44,13 +45,7 @@ def sign_jws(private_key: Ed25519PrivateKey, header: Mapping[str, Any], payload:
 
 
 def license_header(signer: Signer, **overrides: Any) -> dict[str, Any]:
-    header: dict[str, Any] = {"alg": "EdDSA", "typ": LICENSE_TYP, "kid": signer.kid}
-    for name, value in overrides.items():
-        if value is OMIT:
-            header.pop(name, None)
-        else:
-            header[name] = value
-    return header
+    return with_overrides({"alg": "EdDSA", "typ": LICENSE_TYP, "kid": signer.kid}, overrides)
 
 
 def sign_custom(signer: Signer, claims: Mapping[str, Any], **header: Any) -> str:
