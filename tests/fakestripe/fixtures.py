@@ -1,6 +1,5 @@
-"""Pytest fixtures for the fake Stripe. Use them from a conftest.py with
-
-    from fakestripe.fixtures import fake_stripe, fake_stripe_server, stripe_client, stripe_webhook_secret, webhook_sink  # noqa: F401
+"""Pytest fixtures for the fake Stripe, a plugin of tests/conftest.py (``pytest_plugins``), so every test
+can ask for them:
 
 * ``fake_stripe_server``: one ``FakeStripe`` served on 127.0.0.1 per test session (per xdist worker);
 * ``fake_stripe``: that fake, emptied before each test (no objects, events, endpoints; clock at real time);

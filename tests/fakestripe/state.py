@@ -677,6 +677,7 @@ class FakeStripe:
                 "invoice_creation": None,
                 "livemode": False,
                 "locale": locale,
+                "managed_payments": None,
                 "metadata": dict(metadata or {}),
                 "mode": mode,
                 "origin_context": None,
