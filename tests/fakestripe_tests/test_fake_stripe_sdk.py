@@ -70,6 +70,7 @@ def test_customers_create_retrieve_update_list_by_email(stripe_client: stripe.St
     stripe_client.v1.customers.create(params={"email": "bob@example.com"})
     assert stripe_client.v1.customers.retrieve(created.id).email == "ada@example.com"
     updated = stripe_client.v1.customers.update(created.id, params={"metadata": {"org": "o1"}})
+    assert updated.metadata is not None
     assert updated.metadata.to_dict() == {"org": "o1"}
     found = stripe_client.v1.customers.list(params={"email": "ada@example.com"})
     assert [c.id for c in found.data] == [created.id]

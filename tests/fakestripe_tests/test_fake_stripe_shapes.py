@@ -28,15 +28,15 @@ class Raw:
 
     def __call__(self, method: str, path: str, **params: Any) -> JSON:
         if method == "GET":
-            response = self.http.request(method, path, params=_flatten(params))
+            response = self.http.request(method, path, params=urlencode(_flatten(params)))
         else:
-            body = urlencode(_flatten(params))
+            form = urlencode(_flatten(params))
             headers = {"Content-Type": "application/x-www-form-urlencoded"}
-            response = self.http.request(method, path, content=body, headers=headers)
+            response = self.http.request(method, path, content=form, headers=headers)
         assert response.status_code == 200, response.text
-        body: JSON = response.json()
-        self.check(body, f"{method} {path}")
-        return body
+        answer: JSON = response.json()
+        self.check(answer, f"{method} {path}")
+        return answer
 
     def check(self, obj: JSON, where: str) -> None:
         kind = str(obj.get("object"))
