@@ -782,7 +782,7 @@ class FakeStripe:
                 if digits != CARD_OK and digits not in OTHER_OK_CARDS:
                     raise PaymentDeclined("generic_decline", "Your card was declined.")
             now = self.now()
-            email = email or session["customer_email"]
+            email = session["customer_email"] or email  # the page shows a session's e-mail read-only
             if session["customer"] is not None:
                 customer = self.customers[session["customer"]]
             else:
@@ -798,8 +798,8 @@ class FakeStripe:
                 metadata=self._session_sub_metadata.get(session_id, {}),
                 at=now,
             )
-            self._emit("customer.subscription.created", self.render(sub))
             invoice = self._new_invoice(sub, "subscription_create", self._period_lines(sub), now, now)
+            self._emit("customer.subscription.created", self.render(sub))  # with its latest_invoice, as Stripe's
             self._emit("invoice.created", invoice)
             self._finalize(invoice)
             session["customer"] = customer["id"]
