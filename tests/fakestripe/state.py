@@ -216,6 +216,13 @@ class FakeStripe:
     def now_datetime(self) -> datetime:
         return datetime.fromtimestamp(self.now(), UTC)
 
+    def freeze(self, at: int | datetime | None = None) -> int:
+        """Stop Stripe's clock (at ``at``, or now); it then moves only by ``advance``. Returns the instant."""
+        with self.lock:
+            moment = self.now() if at is None else int(at.timestamp()) if isinstance(at, datetime) else at
+            self.clock = Clock(moment)
+            return moment
+
     # --- bookkeeping ----------------------------------------------------------------------------------
     def _store(self, table: dict[str, JSON], obj: JSON) -> JSON:
         table[obj["id"]] = obj

@@ -205,6 +205,13 @@ def test_a_frozen_clock_moves_only_when_told() -> None:
         fake.close()
 
 
+def test_the_shared_fake_can_be_frozen_for_one_test(fake_stripe: FakeStripe) -> None:
+    moment = fake_stripe.freeze(datetime(2031, 5, 1, tzinfo=UTC))
+    assert fake_stripe.now() == moment == ts("2031-05-01T00:00:00")
+    fake_stripe.advance(hours=2)
+    assert fake_stripe.now() == moment + 7200
+
+
 def test_clock_over_http(fake_stripe: FakeStripe, subscription: stripe.Subscription) -> None:
     before = fake_stripe.now()
     answer = httpx.post(f"{fake_stripe.base_url}/_fake/advance", json={"days": 32}).json()
