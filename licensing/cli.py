@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -136,26 +139,23 @@ def keys_retire(kid: Annotated[str, typer.Argument(help="The key id to withdraw 
 
 def _unexpired_licenses_signed_by(kid: str) -> int | None:
     """How many live licenses a key signed; None when the database cannot be read (not migrated, down)."""
-    from sqlalchemy import func, or_, select
+    from sqlalchemy import func, select
     from sqlalchemy.exc import SQLAlchemyError
 
-    from licensing.db import make_engine, make_sessionmaker, transaction, utcnow
     from licensing.models import License
+    from licensing.queries import not_ended
 
-    engine = make_engine(_settings().database_url)
+    runtime = _runtime()
     try:
-        with transaction(make_sessionmaker(engine)) as session:
-            now = utcnow()
+        with runtime.unit_of_work() as session:
             query = select(func.count()).where(
-                License.key_id == kid,
-                License.revoked_at.is_(None),
-                or_(License.grace_ends_at.is_(None), License.grace_ends_at > now),
+                License.key_id == kid, License.revoked_at.is_(None), not_ended(runtime.core.now())
             )
             return int(session.scalar(query) or 0)
     except SQLAlchemyError:
         return None
     finally:
-        engine.dispose()
+        runtime.close()
 
 
 @keys_app.command("jwks")
@@ -184,19 +184,46 @@ def keys_jwks(
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Apply the migrations up to REVISION (head)."""
     from licensing import migrate
+    from licensing.db import describe_database
 
+    settings = _settings()
+    _say_database(settings)
     try:
-        migrate.upgrade(_settings().database_url, revision)
+        migrate.upgrade(settings.database_url, revision)
     except Exception as exc:
         _fail(f"migration failed: {exc}")
-    typer.echo(f"database is at {revision}")
+    typer.echo(f"database {describe_database(settings.database_url)} is at {revision}")
 
 
 # --- API keys ----------------------------------------------------------------------------------
-def _unit_of_work() -> Any:
-    from licensing.db import make_engine, make_sessionmaker, transaction
+def _say_database(settings: Settings) -> None:
+    """Every command that touches the database says which one (never a password), on stderr."""
+    from licensing.db import describe_database
 
-    return transaction(make_sessionmaker(make_engine(_settings().database_url)))
+    typer.echo(f"database: {describe_database(settings.database_url)}", err=True)
+
+
+def _runtime() -> Any:
+    """The runtime every database command shares with the service (licensing.bootstrap), without the
+    production checks, which guard serving, not administration."""
+    from licensing.bootstrap import Runtime
+    from licensing.core import Core
+    from licensing.db import make_engine, make_sessionmaker
+
+    settings = _settings()
+    _say_database(settings)
+    engine = make_engine(settings.database_url)
+    return Runtime(settings, engine, make_sessionmaker(engine), Core.from_settings(settings))
+
+
+@contextmanager
+def _unit_of_work() -> Iterator[Any]:
+    runtime = _runtime()
+    try:
+        with runtime.unit_of_work() as session:
+            yield session, runtime.core.now()
+    finally:
+        runtime.close()
 
 
 def _database_error(exc: Exception) -> NoReturn:
@@ -217,8 +244,8 @@ def apikeys_create(
     from licensing.errors import DomainError
 
     try:
-        with _unit_of_work() as session:
-            key, token = create_api_key(session, name=name, role=role)
+        with _unit_of_work() as (session, now):
+            key, token = create_api_key(session, name=name, role=role, now=now)
     except DomainError as exc:
         _fail(exc.message, EXIT_USAGE)
     except SQLAlchemyError as exc:
@@ -237,7 +264,7 @@ def apikeys_list() -> None:
     from licensing.apikeys import list_api_keys
 
     try:
-        with _unit_of_work() as session:
+        with _unit_of_work() as (session, _now):
             keys = list_api_keys(session)
             rows = [
                 (k.id, k.role, k.name, k.created_at.isoformat(), "revoked" if k.revoked_at else "active") for k in keys
@@ -258,8 +285,8 @@ def apikeys_revoke(key_id: Annotated[str, typer.Argument(help="The key id (key_.
     from licensing.errors import DomainError
 
     try:
-        with _unit_of_work() as session:
-            revoke_api_key(session, key_id)
+        with _unit_of_work() as (session, now):
+            revoke_api_key(session, key_id, now=now)
     except DomainError as exc:
         _fail(exc.message)
     except SQLAlchemyError as exc:
@@ -354,6 +381,7 @@ def serve(
     import uvicorn
 
     from licensing import migrate
+    from licensing.bootstrap import StartupRefused, check_production, development_key_warning
     from licensing.keys import KeyStoreError
     from licensing.logs import uvicorn_log_config
 
@@ -363,27 +391,25 @@ def serve(
         active = store.active()
     except KeyStoreError as exc:
         _fail(str(exc))
-    if active is None and not store.list_keys():
-        if settings.is_production:
-            _fail(f"no signing key in {settings.keys_dir}; run `licensing keys generate` first")
+    if active is None and not store.list_keys() and not settings.is_production:
         active = store.generate(development=True)
-        typer.echo("=" * 78, err=True)
-        typer.echo(f"  DEVELOPMENT SIGNING KEY CREATED: {active.kid}", err=True)
-        typer.echo(f"  in {store.directory}. Licenses it signs are for trying the service only.", err=True)
-        typer.echo("  Production refuses to start with it: generate a real key there.", err=True)
-        typer.echo("=" * 78, err=True)
-    elif active is None:
+        typer.echo(f"created a development signing key {active.kid} in {store.directory}", err=True)
+    try:
+        check_production(settings, store)
+    except StartupRefused as exc:
+        _fail(str(exc))
+    if active is None:
         _fail(f"no active signing key in {settings.keys_dir}; run `licensing keys rotate`")
-    if settings.is_production:
-        problems = settings.production_problems()
-        if active.development:
-            problems.append(f"the active signing key {active.kid} is a development key")
-        if problems:
-            _fail("refusing to start in production: " + "; ".join(problems))
     try:
         store.signer()
     except KeyStoreError as exc:
         _fail(str(exc))
+    if warning := development_key_warning(store):
+        typer.echo("=" * 78, err=True)
+        for line in textwrap.wrap(warning, 74):
+            typer.echo(f"  {line}", err=True)
+        typer.echo("=" * 78, err=True)
+    _say_database(settings)
     try:
         migrate.upgrade(settings.database_url)
     except Exception as exc:
@@ -397,7 +423,9 @@ def serve(
         log_level=settings.log_level.lower(),
         log_config=uvicorn_log_config(settings.log_level),
         access_log=False,
-        proxy_headers=True,
+        # The app believes X-Forwarded-For from LICENSING_TRUSTED_PROXIES alone (api.app); uvicorn's own
+        # handling would believe it from any peer on 127.0.0.1 before the app could check.
+        proxy_headers=False,
     )
 
 

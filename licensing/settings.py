@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_WORDS = ("change", "replace", "placeholder", "example", "dummy", "secret", "xxx", "todo", "fixme", "test")
 MIN_SECRET_LENGTH = 20
@@ -45,8 +46,26 @@ class Settings(BaseSettings):
     mail_from: str = "licensing@localhost"
 
     public_rate_limit: int = Field(default=30, ge=0)
+    # Addresses or networks (CIDR) whose X-Forwarded-For is believed: the load balancer's. None by default.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: str = "INFO"
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: Any) -> Any:
+        items = [v.strip() for v in value.split(",")] if isinstance(value, str) else value
+        if not isinstance(items, list):
+            return items
+        items = [v for v in items if v]
+        for item in items:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"LICENSING_TRUSTED_PROXIES: {item!r} is not an IP address or network (CIDR)"
+                ) from None
+        return items
 
     @field_validator("log_level")
     @classmethod

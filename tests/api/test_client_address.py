@@ -80,5 +80,5 @@ def test_the_setting_reads_a_comma_separated_list() -> None:
     settings = Settings(trusted_proxies="10.0.0.1, 10.1.0.0/16", _env_file=None)  # type: ignore[call-arg]
     assert settings.trusted_proxies == ["10.0.0.1", "10.1.0.0/16"]
     assert Settings(_env_file=None).trusted_proxies == []  # type: ignore[call-arg]
-    with pytest.raises(ValueError, match="LICENSING_TRUSTED_PROXIES|trusted_proxies"):
+    with pytest.raises(ValueError, match=r"LICENSING_TRUSTED_PROXIES"):
         Settings(trusted_proxies="not-an-address", _env_file=None)  # type: ignore[call-arg]

@@ -145,10 +145,17 @@ def test_development_serve_creates_a_development_key_and_says_so_loudly(cli: Cli
     assert database_path(cli).exists()  # migrated on the way up
     served = cli.results[-1]
     banner = served.stderr
-    assert "DEVELOPMENT SIGNING KEY CREATED" in banner and entry["kid"] in banner
-    assert "production" in banner.lower()
+    assert "created a development signing key" in banner and "DEVELOPMENT SIGNING KEY" in banner
+    assert entry["kid"] in banner and "production" in banner.lower()
+    assert f"database: sqlite {database_path(cli)}" in banner
     listed = cli("keys", "list")
     assert "(development)" in listed.stdout
+
+    # Every start says so while the development key signs, not only the one that made it.
+    with serving(cli, free_port()):
+        pass
+    again = cli.results[-1].stderr
+    assert "DEVELOPMENT SIGNING KEY" in again and entry["kid"] in again and "created a" not in again
 
     # The same directory is refused in production.
     database_path(cli).unlink()

@@ -99,7 +99,7 @@ def test_second_trial_for_the_same_organisation_is_refused_on_the_form(
     page.goto("/trial")
     fill_trial_form(page, email="Bob@EXAMPLE.COM", company="Example Limited", seats=77)
 
-    expect(page.get_by_role("alert")).to_contain_text("already had a trial")
+    expect(page.get_by_role("alert")).to_contain_text("no longer available")
     expect(page.get_by_role("heading", level=1)).to_have_text("Try Professional free for 30 days")
     expect(page.get_by_label("Work e-mail")).to_have_value("Bob@EXAMPLE.COM")
     expect(page.get_by_label("Company")).to_have_value("Example Limited")
@@ -143,7 +143,7 @@ def test_second_trial_for_the_same_installation_is_refused(
     # Another organisation, the same server.
     page.goto("/trial")
     fill_trial_form(page, email="carol@other.example", company="Other Co", seats=10, installation_id="srv-01.prod")
-    expect(page.get_by_role("alert")).to_contain_text("installation has already had a trial")
+    expect(page.get_by_role("alert")).to_contain_text("no longer available")
     expect(page.get_by_label("Installation id")).to_have_value("srv-01.prod")
     assert license_count(live_server) == 1
 
