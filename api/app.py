@@ -46,6 +46,8 @@ def create_app(settings: Settings | None = None, *, core: Core | None = None, en
         version=__version__,
         description=DESCRIPTION,
         dependencies=[Depends(reject_nul_in_url)],
+        docs_url=None,  # /docs and /redoc are pages (api/pages.py): assets served here, a strict CSP
+        redoc_url=None,
         openapi_tags=[
             {"name": "public", "description": "No authentication."},
             {"name": "customers"},
@@ -69,7 +71,7 @@ def create_app(settings: Settings | None = None, *, core: Core | None = None, en
     errors.install(app)
     app.include_router(public.router)
     app.include_router(sales.router)
-    app.include_router(pages.router)
+    pages.install(app)
     _describe_problems(app)
     log.info("app.started", extra={"database": runtime.database})
     return app
