@@ -71,7 +71,6 @@ _FETCH_DIRECTIVES: Final = frozenset(
     {"script-src", "style-src", "img-src", "font-src", "connect-src", "worker-src", "manifest-src", "media-src"}
 )
 _DIRECTIVES: Final = _FETCH_DIRECTIVES | PAGE_POLICY.keys()
-_KEYWORDS: Final = frozenset({"'self'", "'none'"})
 _SCHEMES: Final = frozenset({"data:", "blob:"})
 _ORIGIN: Final = re.compile(
     r"https?://(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])(?::\d{1,5})?"
@@ -114,7 +113,7 @@ class ContentSecurityPolicy:
     def add(self, directive: str, *sources: str) -> ContentSecurityPolicy:
         if directive not in _DIRECTIVES:
             raise ValueError(f"{directive!r} is not a directive a page may widen")
-        checked = [s if s in _KEYWORDS or s in _SCHEMES or _NONCE.fullmatch(s) else _checked_origin(s) for s in sources]
+        checked = [s if s in {"'self'", *_SCHEMES} or _NONCE.fullmatch(s) else _checked_origin(s) for s in sources]
         current = self._directives.get(directive)
         if current is None:
             # A fetch directive given at all replaces default-src for its kind: start from it.
@@ -133,9 +132,6 @@ class ContentSecurityPolicy:
 
     def allow_form_action(self, origin: str) -> ContentSecurityPolicy:
         return self.add("form-action", _checked_origin(origin))
-
-    def directives(self) -> dict[str, list[str]]:
-        return {name: list(sources) for name, sources in self._directives.items()}
 
     def header(self) -> str:
         return "; ".join(" ".join([name, *sources]) for name, sources in self._directives.items())
