@@ -80,6 +80,10 @@ _B64URL_TO_BASE64: Final = bytes.maketrans(b"-_+/=", b"+/!!!")
 _PADDING: Final = (b"", b"", b"==", b"=")
 _WHITESPACE_BYTES: Final = b" \t\r\n\f\v"
 _WHITESPACE: Final = str.maketrans("", "", _WHITESPACE_BYTES.decode("ascii"))
+# What e-mail clients and editors put into text, tolerated like whitespace (SPEC section 3): no-break
+# spaces read as a space, a byte-order mark and zero-width spaces and joiners as nothing at all.
+_E_MAIL_SPACES: Final = ("\u00a0", "\u202f")
+_E_MAIL_INVISIBLES: Final = ("\ufeff", "\u200b", "\u200c", "\u200d", "\u2060")
 
 
 class LicenseError(Exception):
@@ -242,7 +246,9 @@ class Keyring:
 def unarmor(text: str | bytes, label: str = LICENSE_LABEL) -> str:
     """The compact JWS inside an armor block, or a bare JWS given alone.
 
-    Tolerates CRLF line ends, indentation and text around the block.
+    Tolerates CRLF line ends, indentation, text around the block, and what e-mail clients add: a
+    byte-order mark, no-break spaces (U+00A0, U+202F), zero-width spaces and joiners (U+200B,
+    U+200C, U+200D, U+2060).
     """
     body = _armor_body(text, label)
     if body.isascii():  # every license is; bytes.translate is much faster
@@ -266,6 +272,8 @@ def _armor_body(text: str | bytes, label: str) -> str:
         raise LicenseError("malformed", "A license file must be text.")
     if len(text) > MAX_INPUT_CHARS:
         raise LicenseError("malformed", "The file is far too large to be a license file.")
+    if not text.isascii():  # O(1) for a str: every file as issued takes the fast path
+        text = _without_e_mail_whitespace(text)
     begin_marker, end_marker = _MARKERS.get(label) or (f"-----BEGIN {label}-----", f"-----END {label}-----")
     begin = text.find(begin_marker)
     if begin >= 0:
@@ -279,6 +287,17 @@ def _armor_body(text: str | bytes, label: str) -> str:
     else:
         body = text
     return body
+
+
+def _without_e_mail_whitespace(text: str) -> str:
+    """``text`` with no-break spaces made spaces, and byte-order marks and zero-width characters removed."""
+    for char in _E_MAIL_SPACES:
+        if char in text:
+            text = text.replace(char, " ")
+    for char in _E_MAIL_INVISIBLES:
+        if char in text:
+            text = text.replace(char, "")
+    return text
 
 
 # Protected headers that passed _header_kid, by (segment, typ): every file signed by a key has the

@@ -427,6 +427,63 @@ def test_unarmor_returns_the_compact_jws(signer: Signer) -> None:
     assert unarmor(compact) == compact
 
 
+# What e-mail clients and editors put into text (SPEC section 3): tolerated like whitespace.
+BOM, NBSP, NNBSP = "\ufeff", "\u00a0", "\u202f"
+ZERO_WIDTH = ("\u200b", "\u200c", "\u200d", "\u2060")
+TOLERATED_CHARACTERS = (BOM, NBSP, NNBSP, *ZERO_WIDTH)
+
+
+def e_mail_variants(text: str, label: str = "LICENSE FILE") -> dict[str, str | bytes]:
+    compact = unarmor(text, label)
+    lines = text.strip("\n").split("\n")
+    variants: dict[str, str | bytes] = {
+        "bom before the block": BOM + text,
+        "bom as utf-8 bytes": (BOM + text).encode(),
+        "bom before a bare jws": BOM + compact,
+        "bom before a bare jws, as bytes": (BOM + compact + "\r\n").encode(),
+        "nbsp indentation": "".join(f"{NBSP}{NBSP}{line}{NBSP}\n" for line in lines),
+        "narrow nbsp indentation": "".join(f"{NNBSP}{line}\n" for line in lines),
+        "nbsp in the armor lines": text.replace("LICENSE FILE", f"LICENSE{NBSP}FILE").replace(
+            "LICENSE REVOCATIONS", f"LICENSE{NBSP}REVOCATIONS"
+        ),
+        "zero-width joiners in the armor lines": text.replace("-----", f"--{ZERO_WIDTH[2]}---"),
+        "quoted in an e-mail with nbsp": f"Hello,{NBSP}here is your license:\n\n{text}\nRegards,{NBSP}Sales\n",
+        "invisibles between every two characters": "".join((BOM, *ZERO_WIDTH)).join(text),
+    }
+    for char in TOLERATED_CHARACTERS:
+        variants[f"U+{ord(char):04X} at each line end"] = text.replace("\n", f"{char}\n")
+        variants[f"U+{ord(char):04X} inside the base64url"] = text.replace("e", f"e{char}", 5)
+        variants[f"U+{ord(char):04X} around a bare jws"] = f"{char}{compact[:40]}{char}{compact[40:]}{char}"
+    return variants
+
+
+def test_e_mail_characters_are_tolerated_like_whitespace(signer: Signer, keyring: Keyring) -> None:
+    text = make_license(signer)
+    expected = verify(text, keyring, now=NOW).claims
+    for name, variant in e_mail_variants(text).items():
+        assert verify(variant, keyring, now=NOW).claims == expected, name
+        assert unarmor(variant) == unarmor(text), name
+
+
+def test_e_mail_characters_are_tolerated_in_revocation_lists(signer: Signer, keyring: Keyring) -> None:
+    text = signer.sign_revocations(revocation_claims("lic_0001"))
+    for name, variant in e_mail_variants(text, "LICENSE REVOCATIONS").items():
+        assert "lic_0001" in load_revocations(variant, keyring), name
+
+
+@pytest.mark.parametrize(
+    "char",
+    ["\u00e9", "\u0085", "\u2028", "\u2029", "\u3000", "\u2003", "\u00ad", "\u200e", "\u202e", "\ufffe", "\U0001f600"],
+)
+def test_other_non_ascii_characters_inside_the_block_are_malformed(signer: Signer, keyring: Keyring, char: str) -> None:
+    text = make_license(signer)
+    assert code_of(text.replace("\n", f"{char}\n", 2), keyring) == "malformed"  # at a line end
+    assert code_of(text.replace("e", f"e{char}", 1), keyring) == "malformed"  # inside the base64url
+    assert code_of(char + unarmor(text), keyring) == "malformed"  # before a bare JWS
+    # Outside the block, any text is fine.
+    assert verify(f"{char} {text} {char}", keyring, now=NOW).status == "valid"
+
+
 @pytest.mark.parametrize(
     "mangle",
     [
