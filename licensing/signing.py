@@ -49,5 +49,6 @@ def _segment(value: Mapping[str, Any]) -> str:
 
 def armor(compact: str, label: str = LICENSE_LABEL) -> str:
     """Wrap a compact JWS at 64 columns between BEGIN and END lines."""
-    body = "\n".join(compact[i : i + ARMOR_WIDTH] for i in range(0, len(compact), ARMOR_WIDTH))
+    # A list, not a generator: join makes one anyway, and a revocation list has 100,000s of lines.
+    body = "\n".join([compact[i : i + ARMOR_WIDTH] for i in range(0, len(compact), ARMOR_WIDTH)])
     return f"-----BEGIN {label}-----\n{body}\n-----END {label}-----\n"

@@ -29,9 +29,9 @@ import binascii
 # json, datetime and cryptography's Rust bindings load on first use, and typing never.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping
     from datetime import datetime
-    from typing import Any, Final
+    from typing import Any, Final, Self
 
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -55,7 +55,9 @@ REVOCATIONS_TYP: Final = "license-revocations+jwt"
 FORMAT_VERSION: Final = 1
 ACCEPTED_ALGS: Final = frozenset({"EdDSA", "Ed25519"})
 CLOCK_SKEW_SECONDS: Final = 300
-MAX_INPUT_CHARS: Final = 1_000_000
+MAX_INPUT_CHARS: Final = 1_000_000  # a license file's size limit; one is about 1,500 characters
+# A revocation list's own limit: 100,000 entries are about 8.5 MB armored, so this leaves room to grow.
+MAX_REVOCATIONS_CHARS: Final = 64 * 1024 * 1024
 _DAY: Final = 86_400
 _MAX_TIME: Final = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second a datetime can hold
 _MAX_GRACE_DAYS: Final = 36_500
@@ -259,19 +261,31 @@ def unarmor(text: str | bytes, label: str = LICENSE_LABEL) -> str:
 _MARKERS: Final = {
     label: (f"-----BEGIN {label}-----", f"-----END {label}-----") for label in (LICENSE_LABEL, REVOCATIONS_LABEL)
 }
+_SIZE_LIMITS: Final = {LICENSE_LABEL: MAX_INPUT_CHARS, REVOCATIONS_LABEL: MAX_REVOCATIONS_CHARS}
+
+
+_NAMES: Final = {LICENSE_LABEL: "license file", REVOCATIONS_LABEL: "revocation list"}
+
+
+def _name(label: str) -> str:
+    """What people call the file an armor label stands for: "license file", "revocation list"."""
+    return _NAMES.get(label) or label.lower()
 
 
 def _armor_body(text: str | bytes, label: str) -> str:
     """The text between the armor lines (or all of it, for a bare JWS), whitespace and all."""
+    limit = _SIZE_LIMITS.get(label, MAX_INPUT_CHARS)
     if isinstance(text, (bytes, bytearray, memoryview)):
+        if len(text) > 4 * limit:  # more characters than the limit, however they are encoded
+            raise LicenseError("malformed", f"The file is far too large to be a {_name(label)}.")
         try:
             text = bytes(text).decode("utf-8")
         except UnicodeDecodeError:
             raise LicenseError("malformed", "The file is not UTF-8 text.") from None
     if not isinstance(text, str):
-        raise LicenseError("malformed", "A license file must be text.")
-    if len(text) > MAX_INPUT_CHARS:
-        raise LicenseError("malformed", "The file is far too large to be a license file.")
+        raise LicenseError("malformed", f"A {_name(label)} must be text.")
+    if len(text) > limit:
+        raise LicenseError("malformed", f"The file is far too large to be a {_name(label)}.")
     if not text.isascii():  # O(1) for a str: every file as issued takes the fast path
         text = _without_e_mail_whitespace(text)
     begin_marker, end_marker = _MARKERS.get(label) or (f"-----BEGIN {label}-----", f"-----END {label}-----")
@@ -505,21 +519,64 @@ def _check_claims(claims: dict[str, Any]) -> None:
 
 
 class RevocationList:
-    """A verified revocation list: license ids and when each was revoked."""
+    """A verified revocation list: which licenses its issuer revoked, and when.
 
-    __slots__ = ("issued_at", "issuer", "key_id", "revoked")
+    ``seq`` grows by one with every re-signing: keep the list with the highest ``seq`` seen, and
+    refuse an older one. ``license_id in revocations`` is a dict lookup, however long the list.
+    """
 
-    def __init__(self, issuer: str, issued_at: datetime, revoked: Mapping[str, datetime], key_id: str) -> None:
+    __slots__ = ("_ids", "_revoked", "_seconds", "issued_at", "issuer", "key_id", "seq")
+
+    def __init__(
+        self, issuer: str, issued_at: datetime, revoked: Mapping[str, datetime], key_id: str, seq: int = 0
+    ) -> None:
         self.issuer = issuer
         self.issued_at = issued_at
-        self.revoked = dict(revoked)
         self.key_id = key_id
+        self.seq = seq
+        self._revoked: dict[str, datetime] | None = dict(revoked)
+        self._seconds: dict[str, int] | None = None
+        self._ids: Mapping[str, object] = self._revoked
+
+    @classmethod
+    def _verified(cls, issuer: str, issued_at: datetime, seconds: dict[str, int], key_id: str, seq: int) -> Self:
+        """A list as loaded: revocation times stay POSIX seconds until someone asks for them."""
+        revocations = cls.__new__(cls)
+        revocations.issuer = issuer
+        revocations.issued_at = issued_at
+        revocations.key_id = key_id
+        revocations.seq = seq
+        revocations._revoked = None
+        revocations._seconds = seconds
+        revocations._ids = seconds
+        return revocations
+
+    @property
+    def revoked(self) -> Mapping[str, datetime]:
+        """Each revoked license id and when it was revoked (an aware UTC datetime)."""
+        if self._revoked is None:
+            seconds = self._seconds or {}
+            self._revoked = {jti: _utc(at) for jti, at in seconds.items()}
+        return self._revoked
+
+    def revoked_at(self, license_id: str) -> datetime | None:
+        """When ``license_id`` was revoked, or None when it is not on the list."""
+        if self._seconds is not None:
+            at = self._seconds.get(license_id)
+            return None if at is None else _utc(at)
+        return self.revoked.get(license_id)
 
     def __contains__(self, license_id: object) -> bool:
-        return license_id in self.revoked
+        return license_id in self._ids
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
 
     def __len__(self) -> int:
-        return len(self.revoked)
+        return len(self._ids)
+
+    def __repr__(self) -> str:
+        return f"<RevocationList seq {self.seq}, {len(self)} licenses, issued {self.issued_at:%Y-%m-%d %H:%M:%S} UTC>"
 
 
 def load_revocations(text: str | bytes, keyring: Keyring) -> RevocationList:
@@ -538,15 +595,25 @@ def _load_revocations(text: str | bytes, keyring: Keyring) -> RevocationList:
     claims, kid = _decode(text, REVOCATIONS_LABEL, REVOCATIONS_TYP, keyring)
     issuer = _string(claims, "iss")
     issued_at = _utc(_time(claims, "iat"))
+    seq = claims.get("seq", 0)  # lists signed before seq existed read as the first one
+    if type(seq) is not int or seq < 0:
+        raise LicenseError("malformed", "Claim 'seq' of the revocation list must be a whole number, 0 or more.")
     entries = claims.get("revoked")
-    if not isinstance(entries, list):
+    if type(entries) is not list:
         raise LicenseError("malformed", "The revocation list has no 'revoked' array.")
-    revoked: dict[str, datetime] = {}
+    # Written for speed (a list may hold 100,000 entries): exact types, as JSON gives them, and times
+    # kept as seconds; RevocationList makes datetimes of them only when asked.
+    seconds: dict[str, int] = {}
     for entry in entries:
-        if not isinstance(entry, dict):
+        if type(entry) is not dict:
             raise LicenseError("malformed", "Each revocation must be an object with 'jti' and 'revoked_at'.")
-        revoked[_string(entry, "jti")] = _utc(_time(entry, "revoked_at"))
-    return RevocationList(issuer, issued_at, revoked, kid)
+        jti, at = entry.get("jti"), entry.get("revoked_at")
+        if type(jti) is not str or not jti:
+            raise LicenseError("malformed", "Each revocation's 'jti' must be a non-empty string.")
+        if type(at) is not int or not 0 <= at <= _MAX_TIME:
+            raise LicenseError("malformed", "Each revocation's 'revoked_at' must be a NumericDate.")
+        seconds[jti] = at
+    return RevocationList._verified(issuer, issued_at, seconds, kid, seq)
 
 
 def verify(
