@@ -61,6 +61,8 @@ MAX_REVOCATIONS_CHARS: Final = 64 * 1024 * 1024
 _DAY: Final = 86_400
 _MAX_TIME: Final = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second a datetime can hold
 _MAX_GRACE_DAYS: Final = 36_500
+_INFINITY: Final = float("inf")
+_BINARY: Final = (bytes, bytearray, memoryview)
 
 ERROR_CODES: Final = frozenset(
     {
@@ -275,7 +277,7 @@ def _name(label: str) -> str:
 def _armor_body(text: str | bytes, label: str) -> str:
     """The text between the armor lines (or all of it, for a bare JWS), whitespace and all."""
     limit = _SIZE_LIMITS.get(label, MAX_INPUT_CHARS)
-    if isinstance(text, (bytes, bytearray, memoryview)):
+    if isinstance(text, _BINARY):
         if len(text) > 4 * limit:  # more characters than the limit, however they are encoded
             raise LicenseError("malformed", f"The file is far too large to be a {_name(label)}.")
         try:
@@ -399,19 +401,35 @@ def _utc(timestamp: int) -> datetime:
 
 
 def _now_seconds(now: datetime | int | float | None) -> int:
+    """``now`` as whole POSIX seconds; TypeError or ValueError, at once, when it is not a time."""
     if now is None:
         import time
 
         return int(time.time())
-    if type(now) is int:
-        return now
-    from datetime import datetime
+    if type(now) is int:  # the usual case
+        seconds: int | float = now
+    elif isinstance(now, bool) or not isinstance(now, (int, float)):
+        from datetime import datetime
 
-    if isinstance(now, datetime):
-        if now.tzinfo is None:
+        if not isinstance(now, datetime):
+            raise TypeError(f"now must be an aware datetime or POSIX seconds (int or float), not {type(now).__name__}")
+        if now.utcoffset() is None:
             raise ValueError("now must be an aware datetime (with a timezone)")
-        return int(now.timestamp())
-    return int(now)
+        seconds = now.replace(microsecond=0).timestamp()  # exact: a float holds whole seconds to 2**53
+    else:
+        seconds = now
+        if isinstance(now, float) and (now != now or now in (_INFINITY, -_INFINITY)):
+            raise ValueError(f"now must be a finite number of seconds, not {now!r}")
+    if not 0 <= seconds < _MAX_TIME + 1:
+        raise ValueError(f"now must be a time between 1970 and 9999 (UTC), not {_describe(now)}")
+    return int(seconds)
+
+
+def _describe(value: object) -> str:
+    """``value`` for an error message: a datetime as ISO 8601, anything else as a short repr."""
+    isoformat = getattr(value, "isoformat", None)
+    text = isoformat() if callable(isoformat) else repr(value)
+    return text if len(text) <= 60 else f"{text[:40]}... ({len(text)} characters)"
 
 
 class License:
@@ -629,10 +647,28 @@ def verify(
     is this installation's id: a license bound to another one, or bound while none is given, is
     rejected. ``revocations`` is a :class:`RevocationList`, the armored text of one (verified with
     the same keyring), or plain license ids.
+
+    A bad argument is the calling program's mistake, raised at once rather than blamed on the
+    license: TypeError for a ``keyring`` that is not a Keyring, a ``now`` that is neither a datetime
+    nor a number (a bool or a str), an ``installation_id`` that is not a str, or ``revocations`` of
+    another kind; ValueError for a naive datetime, NaN, an infinity, or a time before 1970 or after
+    9999.
     """
     if not isinstance(keyring, Keyring):
         raise TypeError("keyring must be a licensing.verify.Keyring")
     now_s = _now_seconds(now)
+    if installation_id is not None and not isinstance(installation_id, str):
+        raise TypeError(f"installation_id must be a str or None, not {type(installation_id).__name__}")
+    if (
+        revocations is not None
+        and type(revocations) is not RevocationList
+        and not isinstance(revocations, (RevocationList, str, *_BINARY))
+        and not hasattr(revocations, "__contains__")
+        and not hasattr(revocations, "__iter__")
+    ):
+        raise TypeError(
+            f"revocations must be a RevocationList, the text of one, or license ids, not {type(revocations).__name__}"
+        )
     try:
         return _verify(license_text, keyring, now_s, installation_id, revocations)
     except LicenseError:
@@ -655,6 +691,8 @@ def _verify(
     if revocations is not None:
         if isinstance(revocations, (str, bytes)):
             revocations = _load_revocations(revocations, keyring)
+        elif isinstance(revocations, (bytearray, memoryview)):
+            revocations = _load_revocations(bytes(revocations), keyring)
         if jti in revocations:
             raise LicenseError("revoked", f"License {jti} has been revoked by its issuer. Contact them for a new one.")
 

@@ -305,7 +305,7 @@ def test_revoked_license_in_every_accepted_form(signer: Signer, keyring: Keyring
     license_text = make_license(signer, jti="lic_0001")
     text = signer.sign_revocations(revocation_claims("lic_0001"))
     forms: list[Any] = [load_revocations(text, keyring), text, text.encode(), {"lic_0001"}, ["x", "lic_0001"]]
-    forms.append(frozenset({"lic_0001"}))
+    forms += [frozenset({"lic_0001"}), bytearray(text.encode()), memoryview(text.encode()), {"lic_0001": "why"}]
     for revocations in forms:
         err = rejected(license_text, keyring, revocations=revocations)
         assert err.code == "revoked", revocations
@@ -520,6 +520,28 @@ def test_keyring_of_another_type_is_a_programming_error(signer: Signer, keystore
         verify(make_license(signer), keystore.jwks(), now=NOW)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         load_revocations(signer.sign_revocations(revocation_claims()), keystore.jwks())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("installation_id", [5, b"inst-1", ["inst-1"], True])
+def test_installation_id_of_another_type_is_a_programming_error(
+    signer: Signer, keyring: Keyring, installation_id: Any
+) -> None:
+    with pytest.raises(TypeError, match="installation_id"):
+        verify(make_license(signer, installation_id="inst-1"), keyring, now=NOW, installation_id=installation_id)
+
+
+@pytest.mark.parametrize("revocations", [5, 1.5, True, object()])
+def test_revocations_of_another_type_is_a_programming_error(signer: Signer, keyring: Keyring, revocations: Any) -> None:
+    with pytest.raises(TypeError, match="revocations"):
+        verify(make_license(signer), keyring, now=NOW, revocations=revocations)
+
+
+def test_arguments_are_checked_before_the_license_is_read(keyring: Keyring) -> None:
+    for kwargs in ({"now": "now"}, {"installation_id": 5}, {"revocations": 5}):
+        with pytest.raises(TypeError):
+            verify("not a license", keyring, **kwargs)
+    with pytest.raises(TypeError):
+        load_revocations("not a list", None)  # type: ignore[arg-type]
 
 
 # --- the License object --------------------------------------------------------------------------
