@@ -296,10 +296,13 @@ def _armor_body(text: str | bytes, label: str) -> str:
         start = begin + len(begin_marker)
         end = text.find(end_marker, start)
         if end < 0:
-            raise LicenseError("malformed", f"The {label.lower()} block has no END line: it was cut short.")
+            raise LicenseError(
+                "malformed",
+                f"The {_name(label)} has no END line: it was cut short. Copy the whole block, BEGIN and END lines too.",
+            )
         body = text[start:end]
     elif "-----BEGIN " in text:
-        raise LicenseError("malformed", f"The text holds an armor block, but not a {label.lower()}.")
+        raise LicenseError("malformed", f"The text holds an armor block, but not a {_name(label)}.")
     else:
         body = text
     return body
@@ -352,13 +355,13 @@ def _decode(text: str | bytes, label: str, typ: str, keyring: Keyring) -> tuple[
     """Check armor, header and signature; the verified claims and the key id."""
     body = _armor_body(text, label)
     if not body.isascii():  # a compact JWS is base64url and dots; tolerated whitespace is ASCII too
-        raise LicenseError("malformed", f"The {label.lower()} holds characters that cannot be part of one.")
+        raise LicenseError("malformed", f"The {_name(label)} holds characters that cannot be part of one.")
     compact = body.encode("ascii").translate(None, _WHITESPACE_BYTES)
     parts = compact.split(b".")
     # An empty signature is left to the header check: an unsecured JWS (alg none) is "unsupported".
     if len(parts) != 3 or not parts[0] or not parts[1]:
         raise LicenseError(
-            "malformed", f"No {label.lower()} was found in the text: expected an armor block or a compact JWS."
+            "malformed", f"No {_name(label)} was found in the text: expected an armor block or a compact JWS."
         )
     kid = _header_kid(parts[0], typ)
     signature = _b64url_decode(parts[2], "signature")
@@ -699,7 +702,11 @@ def _verify(
     bound_to = claims.get("installation_id")
     if bound_to is not None and bound_to != installation_id:
         if installation_id is None:
-            message = f"The license is bound to installation {bound_to!r}, and no installation id was given to check."
+            message = (
+                f"The license is bound to installation {bound_to!r}, and no installation id was given to check it "
+                "against. Pass this installation's id: installation_id= to verify() in a program, "
+                "--installation-id to `licensing verify`."
+            )
         else:
             message = f"The license is bound to installation {bound_to!r}, not to this one ({installation_id!r})."
         raise LicenseError("installation_mismatch", message)

@@ -38,6 +38,8 @@ from licensing.keys import KeyStore, public_x
 from licensing.signing import Signer, armor
 from licensing.verify import (
     ERROR_CODES,
+    MAX_INPUT_CHARS,
+    MAX_REVOCATIONS_CHARS,
     Keyring,
     KeyringError,
     License,
@@ -542,6 +544,43 @@ def test_arguments_are_checked_before_the_license_is_read(keyring: Keyring) -> N
             verify("not a license", keyring, **kwargs)
     with pytest.raises(TypeError):
         load_revocations("not a list", None)  # type: ignore[arg-type]
+
+
+# --- messages ------------------------------------------------------------------------------------
+def armor_failures(text: str, label: str) -> dict[str, str]:
+    """Texts refused by the armor checks, whatever the kind of file."""
+    other = "LICENSE FILE" if label != "LICENSE FILE" else "LICENSE REVOCATIONS"
+    return {
+        "cut short": text.replace(f"-----END {label}-----", ""),
+        "another kind of block": text.replace(label, other),
+        "a stray character inside": text.replace("\n", "\u00e9\n", 2),
+        "nothing like one": "hello world",
+        "far too large": text + " " * (MAX_REVOCATIONS_CHARS if label == "LICENSE REVOCATIONS" else MAX_INPUT_CHARS),
+        "not text": 42,  # type: ignore[dict-item]
+    }
+
+
+def test_revocation_list_messages_call_it_a_revocation_list(signer: Signer, keyring: Keyring) -> None:
+    text = signer.sign_revocations(revocation_claims("lic_0001"))
+    for name, damaged in armor_failures(text, "LICENSE REVOCATIONS").items():
+        with pytest.raises(LicenseError) as caught:
+            load_revocations(damaged, keyring)
+        message = caught.value.message
+        assert caught.value.code == "malformed", name
+        assert "revocation list" in message and "license revocations" not in message.lower(), (name, message)
+
+
+def test_license_file_messages_call_it_a_license_file(signer: Signer, keyring: Keyring) -> None:
+    for name, damaged in armor_failures(make_license(signer), "LICENSE FILE").items():
+        message = rejected(damaged, keyring).message
+        assert "license file" in message, (name, message)
+
+
+def test_bound_license_without_an_installation_id_says_to_pass_one(signer: Signer, keyring: Keyring) -> None:
+    err = rejected(make_license(signer, installation_id="inst-1"), keyring)
+    assert err.code == "installation_mismatch"
+    assert "'inst-1'" in err.message
+    assert "installation_id=" in err.message and "--installation-id" in err.message
 
 
 # --- the License object --------------------------------------------------------------------------
