@@ -23,7 +23,8 @@ from licensing.core import Core
 from licensing.db import new_id
 from licensing.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from licensing.models import Customer, License, RevocationList
-from licensing.verify import FORMAT_VERSION, LICENSE_LABEL, LICENSE_TYP, LicenseError, _decode
+from licensing.verify import FORMAT_VERSION, LICENSE_LABEL, LICENSE_TYP, LicenseError
+from licensing.verify import decode_jws as _decode
 
 MAX_TERM_DAYS = 36_500
 MAX_GRACE_DAYS = 3_650

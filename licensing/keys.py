@@ -29,7 +29,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from licensing.signing import Signer
-from licensing.verify import Keyring, KeyringError, _b64url_encode, jwk_thumbprint
+from licensing.verify import Keyring, KeyringError, jwk_thumbprint
+from licensing.verify import b64url_encode as _b64url_encode
 
 STATE_FILE = "keyring.json"
 PUBLISHED_STATES = ("pending", "active", "previous")

@@ -42,6 +42,8 @@ __all__ = [
     "License",
     "LicenseError",
     "RevocationList",
+    "b64url_encode",
+    "decode_jws",
     "jwk_thumbprint",
     "load_revocations",
     "unarmor",
@@ -122,8 +124,16 @@ def _b64url_decode(segment: str | bytes, what: str) -> bytes:
         raise LicenseError("malformed", f"The {what} is not valid base64url text.") from None
 
 
-def _b64url_encode(data: bytes) -> str:
+def b64url_encode(data: bytes) -> str:
+    """``data`` as unpadded base64url (RFC 7515 section 2), the encoding of every JWS segment.
+
+    Public because the service relies on it (licensing.signing, licensing.keys): it encodes
+    signatures, JWS segments and JWK ``x`` values exactly as this verifier decodes them.
+    """
     return binascii.b2a_base64(data, newline=False).decode("ascii").rstrip("=").replace("+", "-").replace("/", "_")
+
+
+_b64url_encode = b64url_encode  # its former name, still used by the test vectors' generator and a benchmark
 
 
 def _first_json_loads(text: str) -> Any:
@@ -167,7 +177,7 @@ def jwk_thumbprint(x: str) -> str:
     import json
 
     canonical = json.dumps({"crv": "Ed25519", "kty": "OKP", "x": x}, separators=(",", ":"), sort_keys=True)
-    return _b64url_encode(hashlib.sha256(canonical.encode("ascii")).digest())
+    return b64url_encode(hashlib.sha256(canonical.encode("ascii")).digest())
 
 
 class Keyring:
@@ -351,8 +361,17 @@ def _header_kid(segment: bytes, typ: str) -> object:
     return kid
 
 
-def _decode(text: str | bytes, label: str, typ: str, keyring: Keyring) -> tuple[dict[str, Any], str]:
-    """Check armor, header and signature; the verified claims and the key id."""
+def decode_jws(text: str | bytes, label: str, typ: str, keyring: Keyring) -> tuple[dict[str, Any], str]:
+    """The verified claims of an armored (or bare) compact JWS, and the id of the key that signed it.
+
+    Checks the armor (``label``, e.g. :data:`LICENSE_LABEL`), the protected header (``alg``, ``typ``
+    as given, no ``crit``), the signature against ``keyring``, and ``ver``; nothing else: the
+    claims are the caller's to judge (use :func:`verify` for a license). Raises
+    :class:`LicenseError` as :func:`verify` does.
+
+    Public because the service relies on it: licensing.issuance reads back the license files it is
+    presented (refresh), whose expiry must not matter.
+    """
     body = _armor_body(text, label)
     if not body.isascii():  # a compact JWS is base64url and dots; tolerated whitespace is ASCII too
         raise LicenseError("malformed", f"The {_name(label)} holds characters that cannot be part of one.")
@@ -613,7 +632,7 @@ def load_revocations(text: str | bytes, keyring: Keyring) -> RevocationList:
 
 
 def _load_revocations(text: str | bytes, keyring: Keyring) -> RevocationList:
-    claims, kid = _decode(text, REVOCATIONS_LABEL, REVOCATIONS_TYP, keyring)
+    claims, kid = decode_jws(text, REVOCATIONS_LABEL, REVOCATIONS_TYP, keyring)
     issuer = _string(claims, "iss")
     issued_at = _utc(_time(claims, "iat"))
     seq = claims.get("seq", 0)  # lists signed before seq existed read as the first one
@@ -687,7 +706,7 @@ def _verify(
     installation_id: str | None,
     revocations: RevocationList | str | bytes | Iterable[str] | None,
 ) -> License:
-    claims, kid = _decode(license_text, LICENSE_LABEL, LICENSE_TYP, keyring)
+    claims, kid = decode_jws(license_text, LICENSE_LABEL, LICENSE_TYP, keyring)
     _check_claims(claims)
     jti = claims["jti"]
 
