@@ -286,9 +286,10 @@ def _name(label: str) -> str:
 
 def _armor_body(text: str | bytes, label: str) -> str:
     """The text between the armor lines (or all of it, for a bare JWS), whitespace and all."""
-    limit = _SIZE_LIMITS.get(label, MAX_INPUT_CHARS)
+    # The limit is looked up only for text over a license file's: the hot path is a license.
     if isinstance(text, _BINARY):
-        if len(text) > 4 * limit:  # more characters than the limit, however they are encoded
+        # More characters than the limit, however they are encoded: refused before decoding.
+        if len(text) > 4 * MAX_INPUT_CHARS and len(text) > 4 * _SIZE_LIMITS.get(label, MAX_INPUT_CHARS):
             raise LicenseError("malformed", f"The file is far too large to be a {_name(label)}.")
         try:
             text = bytes(text).decode("utf-8")
@@ -296,7 +297,7 @@ def _armor_body(text: str | bytes, label: str) -> str:
             raise LicenseError("malformed", "The file is not UTF-8 text.") from None
     if not isinstance(text, str):
         raise LicenseError("malformed", f"A {_name(label)} must be text.")
-    if len(text) > limit:
+    if len(text) > MAX_INPUT_CHARS and len(text) > _SIZE_LIMITS.get(label, MAX_INPUT_CHARS):
         raise LicenseError("malformed", f"The file is far too large to be a {_name(label)}.")
     if not text.isascii():  # O(1) for a str: every file as issued takes the fast path
         text = _without_e_mail_whitespace(text)
@@ -428,8 +429,11 @@ def _now_seconds(now: datetime | int | float | None) -> int:
         import time
 
         return int(time.time())
-    if type(now) is int:  # the usual case
-        seconds: int | float = now
+    if type(now) is int and 0 <= now <= _MAX_TIME:  # the usual case
+        return now
+    seconds: int | float
+    if type(now) is int:
+        seconds = now
     elif isinstance(now, bool) or not isinstance(now, (int, float)):
         from datetime import datetime
 
