@@ -262,6 +262,13 @@ def build() -> dict[str, bytes]:
     add_list("bare JWS", "rev-seq.jws", rev_view(seq_list, kid))
     files["rev-seq-crlf.lic"] = files["rev-seq.lic"].replace("\n", "\r\n")  # type: ignore[union-attr]
     add_list("CRLF", "rev-seq-crlf.lic", rev_view(seq_list, kid))
+    files["rev-seq-e-mail.lic"] = (
+        "\ufeff"
+        + files["rev-seq.lic"]  # type: ignore[operator]
+        .replace("BEGIN LICENSE REVOCATIONS", "BEGIN\u00a0LICENSE\u00a0REVOCATIONS")
+        .replace("\n", "\u200b\n")
+    )
+    add_list("no-break and zero-width spaces", "rev-seq-e-mail.lic", rev_view(seq_list, kid))
     good_lists = {
         "rev-seq-0.lic": ("seq 0", revocation_claims(seq=0)),
         "rev-empty.lic": ("no license revoked", revocation_claims()),
@@ -938,6 +945,13 @@ def build() -> dict[str, bytes]:
         "armor-narrow-nbsp-inside.lic": "\n".join([lines[0], *(f"\u202f{line}" for line in body_lines), lines[-1]])
         + "\n",
         "armor-bare-nbsp.jws": f"\u00a0{compact}\u00a0\n",
+        # In the BEGIN and END lines too: no-break spaces read as spaces, the invisible ones as nothing.
+        "armor-nbsp-in-markers.lic": pro.replace("N LICENSE FILE", "N\u00a0LICENSE\u202fFILE").replace(
+            "D LICENSE FILE", "D\u00a0LICENSE\u00a0FILE"
+        ),
+        "armor-invisibles-in-markers.lic": pro.replace("-----BEGIN", "--\u200b---BEG\ufeffIN").replace(
+            "LICENSE FILE-----\n", "LICENSE\u2060 FILE\u200c-----\n", 1
+        ),
     }
     for name, char in TOLERATED.items():
         if name in ("bom", "nbsp"):
@@ -967,6 +981,7 @@ def build() -> dict[str, bytes]:
         "armor-en-space-inside.lic": inside("\u2002"),
         "armor-fullwidth-letter-inside.lic": inside("\uff21"),
         "armor-quoted.lic": pro.replace("\n", "\n> "),
+        "armor-zwsp-for-marker-space.lic": pro.replace("BEGIN LICENSE FILE", "BEGIN LICENSE\u200bFILE"),
         "armor-pgp.lic": pro.replace("BEGIN LICENSE FILE", "BEGIN PGP MESSAGE"),
         "armor-licence.lic": pro.replace("LICENSE FILE", "LICENCE FILE"),
         "armor-no-end.lic": pro.replace("-----END LICENSE FILE-----", ""),

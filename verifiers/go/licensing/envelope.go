@@ -117,19 +117,37 @@ func b64urlEncode(data []byte) string {
 
 // --- armor ----------------------------------------------------------------------------------------
 
-// tolerated reports the characters e-mail clients and editors put into pasted text, which the armor
-// reads like whitespace: ASCII whitespace, a byte-order mark, no-break spaces and zero-width ones.
-func tolerated(r rune) bool {
-	switch r {
-	case ' ', '\t', '\r', '\n', '\f', '\v',
-		'\uFEFF', '\u00A0', '\u202F', '\u200B', '\u200C', '\u200D', '\u2060':
-		return true
+// withoutEMailSpaces is the text with what e-mail clients and editors put into pasted text made
+// harmless, as the Python verifier does before it looks for the armor: no-break spaces (U+00A0,
+// U+202F) become spaces; a byte-order mark and zero-width spaces and joiners (U+FEFF, U+200B,
+// U+200C, U+200D, U+2060) are dropped. Anywhere: in the BEGIN and END lines too.
+func withoutEMailSpaces(text []byte) []byte {
+	ascii := true
+	for _, c := range text {
+		if c >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
 	}
-	return false
+	if ascii { // every file as issued
+		return text
+	}
+	out := make([]byte, 0, len(text))
+	for i := 0; i < len(text); {
+		r, size := utf8.DecodeRune(text[i:])
+		switch r {
+		case '\u00A0', '\u202F':
+			out = append(out, ' ')
+		case '\uFEFF', '\u200B', '\u200C', '\u200D', '\u2060':
+		default:
+			out = append(out, text[i:i+size]...)
+		}
+		i += size
+	}
+	return out
 }
 
-// armorBody is the text between the armor lines (or all of it, for a bare JWS), tolerated
-// characters and all.
+// armorBody is the text between the armor lines (or all of it, for a bare JWS), whitespace and all.
 func armorBody(text []byte, k *kind) ([]byte, *Error) {
 	if !utf8.Valid(text) {
 		return nil, fail(CodeMalformed, fmt.Sprintf("The %s is not UTF-8 text.", k.what))
@@ -137,6 +155,7 @@ func armorBody(text []byte, k *kind) ([]byte, *Error) {
 	if len(text) > k.maxChars && utf8.RuneCount(text) > k.maxChars {
 		return nil, fail(CodeMalformed, fmt.Sprintf("The text is far too large to be a %s.", k.what))
 	}
+	text = withoutEMailSpaces(text)
 	if begin := bytes.Index(text, k.begin); begin >= 0 {
 		start := begin + len(k.begin)
 		end := bytes.Index(text[start:], k.end)
@@ -151,23 +170,16 @@ func armorBody(text []byte, k *kind) ([]byte, *Error) {
 	return text, nil
 }
 
-// compactJWS is the compact JWS of an armor body: tolerated characters dropped, nothing else non-ASCII.
+// compactJWS is the compact JWS of an armor body: ASCII whitespace dropped, nothing non-ASCII.
 func compactJWS(body []byte, k *kind) ([]byte, *Error) {
 	out := make([]byte, 0, len(body))
-	for i := 0; i < len(body); {
-		c := body[i]
-		if c < utf8.RuneSelf {
-			if c != ' ' && c != '\n' && c != '\r' && c != '\t' && c != '\f' && c != '\v' {
-				out = append(out, c)
-			}
-			i++
-			continue
+	for _, c := range body {
+		switch {
+		case c >= utf8.RuneSelf:
+			return nil, fail(CodeMalformed, fmt.Sprintf("The %s holds characters that cannot be part of one.", k.what))
+		case c != ' ' && c != '\n' && c != '\r' && c != '\t' && c != '\f' && c != '\v':
+			out = append(out, c)
 		}
-		r, size := utf8.DecodeRune(body[i:])
-		if !tolerated(r) {
-			return nil, fail(CodeMalformed, fmt.Sprintf("The %s holds characters that cannot be part of one (%U).", k.what, r))
-		}
-		i += size
 	}
 	return out, nil
 }
