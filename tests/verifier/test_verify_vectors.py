@@ -1,8 +1,7 @@
 """The conformance vectors (tests/vectors/) replay against the Python verifier, and regenerate identically.
 
 ``manifest.json`` is the one suite the Python, Go and TypeScript verifiers each replay in full (the
-Go and TypeScript replays run from ``make test``; tests/verifier/test_verifiers_go_ts.py runs them
-from pytest too). Its sections: license ``vectors`` (file, time, installation id, revocation list,
+Go and TypeScript replays run in ``make test``, as ``make test-go`` and ``make test-ts``). Its sections: license ``vectors`` (file, time, installation id, revocation list,
 JWKS, the expected status and what is read, or the code), ``revocation_lists``, ``keyrings`` and
 ``flips`` (every byte of one license and one revocation list changed). The generator uses fixed seeds
 and fixed times, and Ed25519 is deterministic, so regenerating must give the same bytes; only public
