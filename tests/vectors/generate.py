@@ -273,6 +273,7 @@ def build() -> dict[str, bytes]:
         "rev-seq-0.lic": ("seq 0", revocation_claims(seq=0)),
         "rev-empty.lic": ("no license revoked", revocation_claims()),
         "rev-seq-big.lic": ("seq past 2**53", revocation_claims(("lic_0001", ISSUED), seq=2**53 + 1)),
+        "rev-seq-huge.lic": ("seq past 2**63", revocation_claims(("lic_0001", ISSUED), seq=10**30)),
         "rev-duplicate-jti.lic": (
             "a license listed twice: the last entry counts",
             revocation_claims(("lic_0001", ISSUED), ("lic_0001", START)),
@@ -295,6 +296,7 @@ def build() -> dict[str, bytes]:
         "rev-seq-float.lic": ("seq 1.0", raw_rev(seq=7, edit=('"seq":7', '"seq":7.0')), "malformed"),
         "rev-seq-bool.lic": ("seq true", revocation_claims(seq=True), "malformed"),
         "rev-seq-string.lic": ("seq a string", revocation_claims(seq="7"), "malformed"),
+        "rev-seq-null.lic": ("seq null", revocation_claims(seq=None), "malformed"),
         "rev-ver-2.lic": ("ver 2", revocation_claims(ver=2), "unsupported"),
         "rev-no-ver.lic": ("no ver", revocation_claims(ver=OMIT), "unsupported"),
         "rev-no-revoked.lic": ("no revoked array", revocation_claims(revoked=OMIT), "malformed"),

@@ -90,7 +90,8 @@ var catchPanics = true
 
 // Verify verifies a license file (armored, or a bare compact JWS) offline. It returns the license,
 // with Status "valid" or "grace", or an *Error. A nil keyring is a programming error, returned as
-// a plain error rather than an *Error that would blame the license.
+// a plain error rather than an *Error that would blame the license; so is a Now before 1970 or
+// after 9999.
 func Verify(text []byte, kr *Keyring, opts Options) (lic *License, err error) {
 	if kr == nil {
 		return nil, errors.New("licensing: Verify needs a keyring from ParseKeyring, not nil")
@@ -98,6 +99,9 @@ func Verify(text []byte, kr *Keyring, opts Options) (lic *License, err error) {
 	now := opts.Now
 	if now.IsZero() {
 		now = time.Now()
+	}
+	if seconds := now.Unix(); seconds < 0 || seconds > maxTime {
+		return nil, fmt.Errorf("licensing: Options.Now must be a time between 1970 and 9999 (UTC), not %v", opts.Now)
 	}
 	if catchPanics {
 		defer func() {
@@ -113,14 +117,8 @@ func Verify(text []byte, kr *Keyring, opts Options) (lic *License, err error) {
 	return result, nil
 }
 
-// unixSeconds truncates toward zero, as Python's int(datetime.timestamp()) does.
-func unixSeconds(t time.Time) int64 {
-	s := t.Unix()
-	if s < 0 && t.Nanosecond() > 0 {
-		s++
-	}
-	return s
-}
+// unixSeconds is whole seconds (the time is from 1970 on, so Unix's floor is Python's int()).
+func unixSeconds(t time.Time) int64 { return t.Unix() }
 
 func formatTime(seconds int64) string { return utc(seconds).Format("2006-01-02 15:04:05") + " UTC" }
 

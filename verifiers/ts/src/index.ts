@@ -685,17 +685,22 @@ export interface VerifyOptions {
    * given, is rejected (installation_mismatch).
    */
   installationId?: string | null;
-  /** The issuer's revocation list: loaded with loadRevocations(), or its text (verified with the same keyring). */
-  revocations?: RevocationList | string | Uint8Array | null;
+  /**
+   * The issuer's revocation list: loaded with loadRevocations(), or its text (verified with the same
+   * keyring); or plain revoked license ids.
+   */
+  revocations?: RevocationList | string | Uint8Array | Iterable<string> | null;
 }
 
 function nowSeconds(now: Date | number | undefined): number {
   if (now === undefined) return Math.trunc(Date.now() / 1000);
   let value: number;
-  if (now instanceof Date) value = now.getTime() / 1000;
+  if (now instanceof Date) value = Math.floor(now.getTime() / 1000);
   else if (typeof now === "number") value = now;
   else throw new TypeError("now must be a Date or POSIX seconds");
-  if (!Number.isFinite(value)) throw new RangeError("now must be a finite time");
+  if (!(value >= 0 && value < MAX_TIME + 1)) {
+    throw new RangeError(`now must be a time between 1970 and 9999 (UTC), not ${String(now)}`);
+  }
   return Math.trunc(value); // toward zero, as Python's int() does
 }
 
@@ -716,20 +721,26 @@ export function verify(text: string | Uint8Array, keyring: Keyring, options: Ver
   if (installationId !== null && typeof installationId !== "string") {
     throw new TypeError("installationId must be a string");
   }
-  const revocations = options.revocations ?? null;
+  let revocations = options.revocations ?? null;
   if (
     revocations !== null &&
     !(revocations instanceof RevocationList) &&
     typeof revocations !== "string" &&
     !(revocations instanceof Uint8Array)
   ) {
-    throw new TypeError("revocations must be a RevocationList from loadRevocations(), or its text");
+    if (typeof (revocations as Iterable<unknown>)[Symbol.iterator] !== "function") {
+      throw new TypeError("revocations must be a RevocationList from loadRevocations(), its text, or license ids");
+    }
+    revocations = revocations instanceof Set ? (revocations as Set<string>) : new Set(revocations);
   }
   return guarded("license file", () => {
     const { claims, kid } = decodeJws(text, keyring, LICENSE);
     const fields = readLicense(claims, kid);
     if (revocations !== null) {
-      const list = revocations instanceof RevocationList ? revocations : readRevocations(revocations, keyring);
+      const list =
+        typeof revocations === "string" || revocations instanceof Uint8Array
+          ? readRevocations(revocations, keyring)
+          : (revocations as RevocationList | Set<string>);
       if (list.has(fields.id)) {
         throw new LicenseError("revoked", `License ${fields.id} has been revoked by its issuer. Contact them for a new one.`);
       }

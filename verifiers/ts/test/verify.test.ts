@@ -149,7 +149,8 @@ test("messages say what to do", () => {
   assert.match(e.message, /license file/);
   e = rejected(() => loadRevocations(signLicense(claims()), KEYRING));
   assert.match(e.message, /revocation list/);
-  for (const revocations of [loadRevocations(list, KEYRING), list, new TextEncoder().encode(list)]) {
+  const forms = [loadRevocations(list, KEYRING), list, new TextEncoder().encode(list), ["x", "lic_0001"], new Set(["lic_0001"])];
+  for (const revocations of forms) {
     e = rejected(() => verify(signLicense(claims()), KEYRING, { now: NOW, revocations }));
     assert.equal(e.code, "revoked");
     assert.match(e.message, /lic_0001/);
@@ -167,7 +168,11 @@ test("a bad argument from the program is a TypeError, never a LicenseError", () 
   assert.throws(() => verify(text, KEYRING, { now: new Date("nonsense") }), RangeError);
   assert.throws(() => verify(text, KEYRING, { now: NaN }), RangeError);
   assert.throws(() => verify(text, KEYRING, { now: NOW, installationId: 5 as never }), TypeError);
-  assert.throws(() => verify(text, KEYRING, { now: NOW, revocations: ["lic_0001"] as never }), TypeError);
+  assert.throws(() => verify(text, KEYRING, { now: NOW, revocations: 5 as never }), TypeError);
+  assert.throws(() => verify(text, KEYRING, { now: -1 }), RangeError);
+  assert.throws(() => verify(text, KEYRING, { now: 253_402_300_800 }), RangeError);
+  assert.throws(() => verify(text, KEYRING, { now: new Date("1969-12-31T23:59:59Z") }), RangeError);
+  assert.equal(verify(signLicense(claims({ exp: undefined })), KEYRING, { now: 253_402_300_799.5 }).status, "valid");
   // Text of another type is the license's fault, as in Python.
   for (const value of [null, 42, ["a"], {}]) assert.equal(rejected(() => verify(value as never, KEYRING, { now: NOW })).code, "malformed");
 });
@@ -182,7 +187,6 @@ test("the system clock by default, and time edges with fractions", () => {
   assert.equal(verify(later, KEYRING, { now: new Date((nbf - 300) * 1000) }).status, "valid");
   assert.equal(rejected(() => verify(later, KEYRING, { now: new Date((nbf - 300) * 1000 - 1) })).code, "not_yet_valid");
   assert.equal(rejected(() => verify(later, KEYRING, { now: nbf - 300.5 })).code, "not_yet_valid");
-  assert.equal(rejected(() => verify(later, KEYRING, { now: -1e15 })).code, "clock_skew");
 });
 
 test("revocation lists: accessors and 100,000 entries well under a second", () => {
