@@ -138,7 +138,7 @@ func verify(text []byte, kr *Keyring, now int64, opts Options) (*License, *Error
 		if opts.InstallationID == "" {
 			return nil, fail(CodeInstallationMismatch, fmt.Sprintf(
 				"The license file is bound to installation %q, and no installation id was given to check it against. "+
-					"Pass this installation's id to the verifier.", lic.InstallationID))
+					"Pass this installation's id: Options.InstallationID of licensing.Verify.", lic.InstallationID))
 		}
 		return nil, fail(CodeInstallationMismatch, fmt.Sprintf(
 			"The license file is bound to installation %q, not to this one (%q). "+

@@ -751,7 +751,7 @@ export function verify(text: string | Uint8Array, keyring: Keyring, options: Ver
         "installation_mismatch",
         installationId === null
           ? `The license file is bound to installation ${JSON.stringify(bound)}, and no installation id was given ` +
-              "to check it against. Pass this installation's id to the verifier."
+              "to check it against. Pass this installation's id: the installationId option of verify()."
           : `The license file is bound to installation ${JSON.stringify(bound)}, not to this one ` +
               `(${JSON.stringify(installationId)}). Ask the issuer for a license for this installation.`,
       );
