@@ -210,8 +210,8 @@ func asciiLower(s string) string {
 // has the same header, so re-verifying skips parsing it. Bounded: short segments only, emptied when full.
 var headerMemo = struct {
 	sync.RWMutex
-	kids map[string]any
-}{kids: map[string]any{}}
+	kids map[*kind]map[string]any
+}{kids: map[*kind]map[string]any{licenseKind: {}, revocationsKind: {}}}
 
 const (
 	headerMemoMax      = 64
@@ -232,11 +232,10 @@ func describe(v any) string {
 // headerKid checks the protected header (alg, typ, crit) and returns its kid, whatever that is
 // (the keyring judges).
 func headerKid(segment []byte, k *kind) (any, *Error) {
-	memoKey := ""
-	if len(segment) <= headerMemoMaxBytes {
-		memoKey = k.typ + "." + string(segment)
+	memo := len(segment) <= headerMemoMaxBytes
+	if memo {
 		headerMemo.RLock()
-		kid, found := headerMemo.kids[memoKey]
+		kid, found := headerMemo.kids[k][string(segment)] // no copy of the segment for a lookup
 		headerMemo.RUnlock()
 		if found {
 			return kid, nil
@@ -262,12 +261,12 @@ func headerKid(segment []byte, k *kind) (any, *Error) {
 		return nil, fail(CodeUnsupported, fmt.Sprintf("The %s requires header extensions this verifier does not know. Update the product.", k.what))
 	}
 	kid := header["kid"]
-	if memoKey != "" {
+	if memo {
 		headerMemo.Lock()
-		if len(headerMemo.kids) >= headerMemoMax {
-			headerMemo.kids = map[string]any{}
+		if len(headerMemo.kids[k]) >= headerMemoMax {
+			headerMemo.kids[k] = map[string]any{}
 		}
-		headerMemo.kids[memoKey] = kid
+		headerMemo.kids[k][string(segment)] = kid
 		headerMemo.Unlock()
 	}
 	return kid, nil

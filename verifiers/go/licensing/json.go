@@ -32,14 +32,18 @@ const (
 	surrogateMax  = 0xDFFF
 )
 
+// The reader works on a string: strings and keys it returns are substrings of the document, which
+// costs no copy (and no allocation) when they hold no escape.
 type jsonReader struct {
-	data  []byte
+	data  string
 	pos   int
 	depth int
 }
 
 // parseJSON reads one JSON document; ok is false when Python's json.loads would raise.
-func parseJSON(data []byte) (value any, ok bool) {
+func parseJSON(data []byte) (value any, ok bool) { return parseJSONString(string(data)) }
+
+func parseJSONString(data string) (value any, ok bool) {
 	r := jsonReader{data: data}
 	r.skipSpace()
 	value, ok = r.value()
@@ -52,10 +56,11 @@ func parseJSON(data []byte) (value any, ok bool) {
 
 // parseJSONObject reads a document that must be an object.
 func parseJSONObject(data []byte) (map[string]any, bool) {
-	if !utf8.Valid(data) {
+	text := string(data)
+	if !utf8.ValidString(text) {
 		return nil, false
 	}
-	value, ok := parseJSON(data)
+	value, ok := parseJSONString(text)
 	object, isObject := value.(map[string]any)
 	return object, ok && isObject
 }
@@ -72,7 +77,7 @@ func (r *jsonReader) skipSpace() {
 }
 
 func (r *jsonReader) literal(word string) bool {
-	if len(r.data)-r.pos >= len(word) && string(r.data[r.pos:r.pos+len(word)]) == word {
+	if len(r.data)-r.pos >= len(word) && r.data[r.pos:r.pos+len(word)] == word {
 		r.pos += len(word)
 		return true
 	}
@@ -242,7 +247,7 @@ func (r *jsonReader) number() (any, bool) {
 			isFloat = true
 		}
 	}
-	literal := string(data[start:r.pos])
+	literal := data[start:r.pos]
 	if isFloat {
 		f, err := strconv.ParseFloat(literal, 64)
 		if err != nil { // out of range: Python's float() gives inf or 0 there
@@ -308,7 +313,7 @@ func (r *jsonReader) str() (string, bool) {
 	for r.pos < len(data) {
 		c := data[r.pos]
 		if c == '"' {
-			s := string(data[start:r.pos])
+			s := data[start:r.pos]
 			r.pos++
 			return s, true
 		}

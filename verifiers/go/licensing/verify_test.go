@@ -322,7 +322,7 @@ func TestConcurrentVerification(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	if len(headerMemo.kids) > headerMemoMax {
+	if len(headerMemo.kids[licenseKind]) > headerMemoMax {
 		t.Fatal("the header memo is unbounded")
 	}
 }
