@@ -48,6 +48,7 @@ go:
 ## The Go verifier: vet, its tests (the whole conformance manifest), then each fuzz target for GO_FUZZTIME
 test-go: go
 	cd $(GO_DIR) && $(GO) vet ./...
+	cd benchmarks/go && $(GO) vet .
 	cd $(GO_DIR) && $(GO) test -count=1 ./...
 	cd $(GO_DIR) && $(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(GO_FUZZTIME) -fuzzminimizetime 1s -parallel 1 ./licensing
 	cd $(GO_DIR) && $(GO) test -run '^$$' -fuzz '^FuzzSignedClaims$$' -fuzztime $(GO_FUZZTIME) -fuzzminimizetime 1s -parallel 1 ./licensing
