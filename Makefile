@@ -88,6 +88,7 @@ dist: venv
 
 bench: venv postgres go ts-deps
 	$(BIN)/python benchmarks/verify.py
+	$(BIN)/python benchmarks/revocations.py
 	cd benchmarks/go && $(GO) run .
 	cd $(TS_DIR) && node scripts/build.mjs
 	node benchmarks/verify_ts.mjs

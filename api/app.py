@@ -7,13 +7,14 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api import errors, pages, public, sales
 from api.deps import RateLimiter, reject_nul_in_url
 from api.middleware import BodySizeLimit
-from licensing import __version__
+from api.security import SecurityHeaders
+from licensing import __version__, bootstrap
 from licensing.core import Core
-from licensing.db import make_engine, make_sessionmaker
 from licensing.logs import configure_logging
 from licensing.settings import Settings, get_settings
 
@@ -31,14 +32,22 @@ same key with another body.
 
 
 def create_app(settings: Settings | None = None, *, core: Core | None = None, engine: Engine | None = None) -> FastAPI:
+    """The service's ASGI app. In production it refuses to start (raises
+    :class:`~licensing.bootstrap.StartupRefused`) with a development key or placeholder secrets, however
+    it is started (``licensing serve``, or ``uvicorn --factory api.app:create_app``)."""
     settings = settings or get_settings()
     configure_logging(settings.log_level)
-    engine = engine or make_engine(settings.database_url)
+    runtime = bootstrap.start(settings, core=core, engine=engine)
+    log = logging.getLogger("licensing.api")
+    if warning := bootstrap.development_key_warning(runtime.core.keys):
+        log.warning("keys.development", extra={"detail": warning})
     app = FastAPI(
         title="Licensing service",
         version=__version__,
         description=DESCRIPTION,
         dependencies=[Depends(reject_nul_in_url)],
+        docs_url=None,  # /docs and /redoc are pages (api/pages.py): assets served here, a strict CSP
+        redoc_url=None,
         openapi_tags=[
             {"name": "public", "description": "No authentication."},
             {"name": "customers"},
@@ -48,18 +57,23 @@ def create_app(settings: Settings | None = None, *, core: Core | None = None, en
             {"name": "pages"},
         ],
     )
+    app.state.runtime = runtime
     app.state.settings = settings
-    app.state.engine = engine
-    app.state.sessionmaker = make_sessionmaker(engine)
-    app.state.core = core or Core.from_settings(settings)
+    app.state.engine = runtime.engine
+    app.state.sessionmaker = runtime.sessions
+    app.state.core = runtime.core
     app.state.rate_limiter = RateLimiter(settings.public_rate_limit)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # X-Forwarded-For is believed only from LICENSING_TRUSTED_PROXIES (none by default): from anyone else it
+    # would let a caller choose the address that the rate limit, the audit log and idempotency scopes see.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    app.add_middleware(SecurityHeaders, settings=settings)
     errors.install(app)
     app.include_router(public.router)
     app.include_router(sales.router)
-    app.include_router(pages.router)
+    pages.install(app)
     _describe_problems(app)
-    logging.getLogger("licensing.api").info("app.started", extra={"database": engine.dialect.name})
+    log.info("app.started", extra={"database": runtime.database})
     return app
 
 

@@ -3,6 +3,7 @@ the authenticated API key by role, the client address and the public rate limit.
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from collections.abc import Iterator
@@ -72,7 +73,13 @@ AdminKey = Annotated[ApiKey, Depends(_api_key("admin"))]
 
 
 async def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's IP address: the socket's, or what a trusted proxy forwarded (see api.app). Anything
+    that is not an address (a proxy passing on a client's junk) is not believed."""
+    host = request.client.host if request.client else ""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return "testclient" if host == "testclient" else "unknown"  # Starlette's TestClient has no address
 
 
 ClientAddress = Annotated[str, Depends(client_address)]

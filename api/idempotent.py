@@ -26,7 +26,7 @@ def respond(
         return Response(produce().model_dump_json(), status_code=status_code, media_type="application/json")
     body = payload.model_dump_json().encode() if payload is not None else b""
     fingerprint = idempotency.request_fingerprint(request.method, request.url.path, body)
-    reserved = idempotency.reserve(session, scope, key, fingerprint)
+    reserved = idempotency.reserve(session, scope, key, fingerprint, request.app.state.core.now())
     if isinstance(reserved, idempotency.Replay):
         return Response(
             reserved.body,

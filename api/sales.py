@@ -7,8 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
-from sqlalchemy import Select, and_, exists, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from api.deps import CoreDep, ReadKey, SalesKey, SessionDep
 from api.idempotent import respond
@@ -26,10 +25,11 @@ from api.schemas import (
     LicenseRenew,
     LicenseRevoke,
 )
+from licensing import queries
 from licensing.customers import create_customer, get_customer
-from licensing.errors import ValidationFailed
 from licensing.issuance import IssueRequest, get_license, issue_license, renew_license, revoke_license
-from licensing.models import ApiKey, AuditEvent, Customer, License
+from licensing.models import ApiKey, License
+from licensing.queries import Status, successors
 
 router = APIRouter(
     prefix="/v1", responses={401: {"description": "No or bad API key"}, 403: {"description": "Role too low"}}
@@ -38,7 +38,6 @@ router = APIRouter(
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size.")]
 Cursor = Annotated[str | None, Query(max_length=64, description="`next_cursor` of the previous page.")]
 LicenseId = Annotated[str, Path(max_length=40, description="A license id (lic_...).")]
-Status = Literal["active", "grace", "expired", "scheduled", "superseded", "revoked"]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such customer or license", "content": {"application/problem+json": {}}}
 }
@@ -46,21 +45,6 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 
 def actor(key: ApiKey) -> str:
     return f"{key.name} ({key.id})"
-
-
-def _check_cursor(cursor: str | None, prefix: str) -> str | None:
-    if cursor is not None and not (cursor.startswith(prefix) and cursor[len(prefix) :].isalnum()):
-        raise ValidationFailed("The cursor is not one this API gave out.", field="cursor", code="invalid_cursor")
-    return cursor
-
-
-def successors(session: Session, licenses: list[License]) -> dict[str, str]:
-    """License id -> the id of the license that superseded it, for these licenses (one query)."""
-    ids = [lic.id for lic in licenses]
-    if not ids:
-        return {}
-    rows = session.execute(select(License.supersedes_id, License.id).where(License.supersedes_id.in_(ids))).all()
-    return {old: new for old, new in rows if old is not None}
 
 
 def license_out(session: Session, lic: License, now: datetime) -> LicenseOut:
@@ -76,7 +60,13 @@ def post_customer(
 
     def produce() -> CustomerOut:
         customer = create_customer(
-            session, core.catalog, actor(key), name=payload.name, email=payload.email, company=payload.company
+            session,
+            core.catalog,
+            actor(key),
+            core.now(),
+            name=payload.name,
+            email=payload.email,
+            company=payload.company,
         )
         return CustomerOut.of(customer)
 
@@ -92,14 +82,8 @@ def list_customers(
     email: Annotated[str | None, Query(max_length=320)] = None,
 ) -> CustomerList:
     """List customers, newest first."""
-    query = select(Customer).order_by(Customer.id.desc()).limit(limit + 1)
-    if (after := _check_cursor(cursor, "cus_")) is not None:
-        query = query.where(Customer.id < after)
-    if email:
-        query = query.where(Customer.email == email.strip())
-    rows = list(session.scalars(query))
-    page = rows[:limit]
-    return CustomerList(data=[CustomerOut.of(c) for c in page], next_cursor=page[-1].id if len(rows) > limit else None)
+    page = queries.list_customers(session, limit=limit, cursor=cursor, email=email)
+    return CustomerList(data=[CustomerOut.of(c) for c in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/customers/{customer_id}", tags=["customers"], response_model=CustomerOut, responses=NOT_FOUND)
@@ -127,30 +111,18 @@ def post_license(
 
     def produce() -> IssuedLicense:
         customer = get_customer(session, payload.customer_id)
-        offer = core.catalog.offer_for(payload.tier, payload.trial)
-        if "seats" in payload.model_fields_set and payload.seats is None and payload.tier != "enterprise":
-            raise ValidationFailed(
-                "Only enterprise licenses can have unlimited seats (seats: null).", field="seats", code="invalid_seats"
-            )
-        if payload.trial and payload.tier != "professional":
-            raise ValidationFailed("Only professional licenses have trials.", field="trial", code="invalid_trial")
-        enterprise_extra = payload.features if payload.tier == "enterprise" and payload.features is not None else None
         lic = issue_license(
             session,
             core,
             IssueRequest(
                 customer=customer,
-                offer=offer,
+                offer=core.catalog.offer_for(payload.tier, payload.trial),
                 actor=actor(key),
                 source="api",
                 seats=payload.seats,
                 # "seats": null asks for unlimited seats (enterprise); leaving it out takes the offer's default.
-                unlimited_seats=payload.tier == "enterprise"
-                and "seats" in payload.model_fields_set
-                and payload.seats is None,
-                # Enterprise: the catalog's features plus any custom ones; other tiers: exactly those given.
-                features=None if enterprise_extra is not None else payload.features,
-                extra_features=enterprise_extra or (),
+                unlimited_seats="seats" in payload.model_fields_set and payload.seats is None,
+                features=payload.features,
                 starts_at=payload.starts_at,
                 expires_at=payload.expires_at,
                 duration_days=payload.duration_days,
@@ -162,25 +134,6 @@ def post_license(
         return issued(lic, core)
 
     return respond(request, session, key.id, payload, produce)
-
-
-def _status_filter(query: Select[tuple[License]], status: Status, now: datetime) -> Select[tuple[License]]:
-    later = aliased(License)
-    superseded = exists().where(later.supersedes_id == License.id)
-    if status == "revoked":
-        return query.where(License.revoked_at.is_not(None))
-    query = query.where(License.revoked_at.is_(None))
-    if status == "superseded":
-        return query.where(superseded)
-    query = query.where(~superseded)
-    if status == "scheduled":
-        return query.where(License.starts_at > now)
-    query = query.where(License.starts_at <= now)
-    if status == "active":
-        return query.where(or_(License.expires_at.is_(None), License.expires_at > now))
-    if status == "grace":
-        return query.where(and_(License.expires_at <= now, License.grace_ends_at > now))
-    return query.where(License.grace_ends_at <= now)
 
 
 @router.get("/licenses", tags=["licenses"], response_model=LicenseList)
@@ -197,23 +150,19 @@ def list_licenses(
 ) -> LicenseList:
     """List licenses, newest first, filtered by customer, tier, status or installation."""
     now = core.now()
-    query = select(License).order_by(License.id.desc()).limit(limit + 1)
-    if (after := _check_cursor(cursor, "lic_")) is not None:
-        query = query.where(License.id < after)
-    if customer_id:
-        query = query.where(License.customer_id == customer_id)
-    if tier:
-        query = query.where(License.tier == tier)
-    if installation_id:
-        query = query.where(License.installation_id == installation_id)
-    if status:
-        query = _status_filter(query, status, now)
-    rows = list(session.scalars(query))
-    page = rows[:limit]
-    later = successors(session, page)
+    page = queries.list_licenses(
+        session,
+        now,
+        limit=limit,
+        cursor=cursor,
+        customer_id=customer_id,
+        tier=tier,
+        status=status,
+        installation_id=installation_id,
+    )
+    later = successors(session, page.items)
     return LicenseList(
-        data=[LicenseOut.of(lic, now, later.get(lic.id)) for lic in page],
-        next_cursor=page[-1].id if len(rows) > limit else None,
+        data=[LicenseOut.of(lic, now, later.get(lic.id)) for lic in page.items], next_cursor=page.next_cursor
     )
 
 
@@ -299,17 +248,5 @@ def list_audit_events(
     action: Annotated[str | None, Query(max_length=100)] = None,
 ) -> AuditEventList:
     """The audit log, newest first: who changed what, and when."""
-    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit + 1)
-    if cursor is not None:
-        if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 18:
-            raise ValidationFailed("The cursor is not one this API gave out.", field="cursor", code="invalid_cursor")
-        query = query.where(AuditEvent.id < int(cursor))
-    if subject_id:
-        query = query.where(AuditEvent.subject_id == subject_id)
-    if action:
-        query = query.where(AuditEvent.action == action)
-    rows = list(session.scalars(query))
-    page = rows[:limit]
-    return AuditEventList(
-        data=[AuditEventOut.of(e) for e in page], next_cursor=str(page[-1].id) if len(rows) > limit else None
-    )
+    page = queries.list_audit_events(session, limit=limit, cursor=cursor, subject_id=subject_id, action=action)
+    return AuditEventList(data=[AuditEventOut.of(e) for e in page.items], next_cursor=page.next_cursor)

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from licensing import fields
 from licensing.models import AuditEvent, Customer, License
 
-Text = Annotated[str, Field(min_length=1, max_length=200)]
-InstallationId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:-]+$")]
-Email = Annotated[str, Field(min_length=3, max_length=320)]
+# The limits are licensing.fields', so the API refuses (422) exactly what the core and the database cannot take.
+Text = Annotated[str, Field(min_length=1, max_length=fields.NAME_MAX)]
+OptionalText = Annotated[str | None, Field(max_length=fields.NAME_MAX)]
+InstallationId = Annotated[
+    str, Field(min_length=1, max_length=fields.INSTALLATION_ID_MAX, pattern=fields.INSTALLATION_ID_PATTERN)
+]
+Email = Annotated[str, Field(min_length=3, max_length=fields.EMAIL_MAX)]
+Note = Annotated[str | None, Field(max_length=fields.NOTE_MAX)]
 
 
 def _aware(value: datetime) -> datetime:
@@ -25,14 +30,16 @@ def _aware(value: datetime) -> datetime:
 AwareDatetime = Annotated[datetime, Field(strict=False), AfterValidator(_aware)]
 
 
-# C0 controls but tab, line feed and carriage return (notes, reasons and license files have lines), and DEL.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Text that may hold line breaks; everything else is one line. A license file is left to the verifier,
+# which tolerates what e-mail clients add (a byte-order mark, zero-width spaces) and is never stored.
+_MULTILINE = frozenset({"note", "reason"})
+_UNCHECKED = frozenset({"license_file"})
 
 
-def _has_control(value: Any) -> bool:
+def _has_forbidden(value: Any, multiline: bool) -> bool:
     if isinstance(value, str):
-        return _CONTROL.search(value) is not None
-    return isinstance(value, list) and any(_has_control(v) for v in value)
+        return fields.has_forbidden_characters(value, multiline=multiline)
+    return isinstance(value, list) and any(_has_forbidden(v, multiline) for v in value)
 
 
 class Input(BaseModel):
@@ -40,10 +47,10 @@ class Input(BaseModel):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _reject_control_characters(cls, value: Any) -> Any:
-        # PostgreSQL cannot store NUL in text, and no name, address or id has a control character.
-        if _has_control(value):
-            raise ValueError("text must not contain control characters such as NUL (\\u0000)")
+    def _reject_control_characters(cls, value: Any, info: ValidationInfo) -> Any:
+        # PostgreSQL cannot store NUL in text, and no name, address or id has a control or bidi character.
+        if info.field_name not in _UNCHECKED and _has_forbidden(value, info.field_name in _MULTILINE):
+            raise ValueError("text must not contain control or bidirectional formatting characters")
         return value
 
 
@@ -105,7 +112,7 @@ def _examples(*examples: dict[str, Any]) -> ConfigDict:
 class CustomerCreate(Input):
     name: Text
     email: Email
-    company: Annotated[str | None, Field(max_length=200)] = None
+    company: OptionalText = None
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"name": "Ada Lovelace", "email": "ada@example.com", "company": "Example Ltd"}]}
@@ -146,14 +153,16 @@ class LicenseCreate(Input):
     customer_id: Annotated[str, Field(min_length=1, max_length=40)]
     tier: Literal["free", "professional", "enterprise"]
     seats: Annotated[int | None, Field(ge=1, le=10_000_000)] = None
-    features: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]] | None, Field(max_length=100)] = None
+    features: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=fields.FEATURE_MAX)]] | None, Field(max_length=100)
+    ] = None
     starts_at: AwareDatetime | None = None
     expires_at: AwareDatetime | None = None
     duration_days: Annotated[int | None, Field(ge=1, le=36_500)] = None
     trial: bool = False
     grace_days: Annotated[int | None, Field(ge=0, le=3_650)] = None
     installation_id: InstallationId | None = None
-    note: Annotated[str | None, Field(max_length=2000)] = None
+    note: Note = None
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -177,13 +186,13 @@ class LicenseRenew(Input):
     expires_at: AwareDatetime | None = None
     duration_days: Annotated[int | None, Field(ge=1, le=36_500)] = None
     seats: Annotated[int | None, Field(ge=1, le=10_000_000)] = None
-    note: Annotated[str | None, Field(max_length=2000)] = None
+    note: Note = None
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"duration_days": 365, "seats": 600}]})
 
 
 class LicenseRevoke(Input):
-    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+    reason: Annotated[str, Field(min_length=1, max_length=fields.REASON_MAX)]
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "chargeback on invoice 1042"}]})
 
@@ -261,6 +270,7 @@ class LicenseList(BaseModel):
 # --- public ------------------------------------------------------------------------------------
 class TrialRequest(Input):
     email: Email
+    name: OptionalText = None
     company: Text
     installation_id: InstallationId | None = None
     seats: Annotated[int | None, Field(ge=1, le=1000)] = None
@@ -275,7 +285,8 @@ class TrialRequest(Input):
 
 class FreeLicenseRequest(Input):
     email: Email
-    company: Annotated[str | None, Field(max_length=200)] = None
+    name: OptionalText = None
+    company: OptionalText = None
     installation_id: InstallationId | None = None
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"email": "admin@example.org", "company": "Example"}]})

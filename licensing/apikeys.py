@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from licensing import audit
+from licensing import audit, fields
 from licensing.db import new_id, utcnow
 from licensing.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from licensing.models import ApiKey
@@ -23,21 +24,24 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def create_api_key(session: Session, *, name: str, role: str, actor: str = "cli") -> tuple[ApiKey, str]:
+def create_api_key(
+    session: Session, *, name: str, role: str, actor: str = "cli", now: datetime | None = None
+) -> tuple[ApiKey, str]:
     """A new key and its token; the token is shown once and only its hash is kept."""
+    now = now or utcnow()
     if role not in ROLES:
         raise ValidationFailed(
             f"Unknown role {role!r}; expected one of {', '.join(ROLES)}.", field="role", code="unknown_role"
         )
-    name = name.strip()
+    name = fields.check_text(name, "name", fields.API_KEY_NAME_MAX)
     if not name:
         raise ValidationFailed("Give the key a name.", field="name")
     key_id = new_id("key")
     secret = secrets.token_urlsafe(32)
-    key = ApiKey(id=key_id, name=name, role=role, token_hash=_hash(secret), created_at=utcnow())
+    key = ApiKey(id=key_id, name=name, role=role, token_hash=_hash(secret), created_at=now)
     session.add(key)
     session.flush()
-    audit.record(session, actor, "api_key.created", "api_key", key.id, name=name, role=role)
+    audit.record(session, now, actor, "api_key.created", "api_key", key.id, name=name, role=role)
     return key, f"{TOKEN_PREFIX}{key_id.removeprefix('key_')}_{secret}"
 
 
@@ -45,13 +49,13 @@ def list_api_keys(session: Session) -> list[ApiKey]:
     return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
 
 
-def revoke_api_key(session: Session, key_id: str, *, actor: str = "cli") -> ApiKey:
+def revoke_api_key(session: Session, key_id: str, *, actor: str = "cli", now: datetime | None = None) -> ApiKey:
     key = session.get(ApiKey, key_id)
     if key is None:
         raise NotFound(f"No API key {key_id!r}.", code="api_key_not_found")
     if key.revoked_at is None:
-        key.revoked_at = utcnow()
-        audit.record(session, actor, "api_key.revoked", "api_key", key.id, name=key.name)
+        key.revoked_at = now or utcnow()
+        audit.record(session, key.revoked_at, actor, "api_key.revoked", "api_key", key.id, name=key.name)
     return key
 
 

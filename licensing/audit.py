@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from licensing.db import utcnow
 from licensing.models import AuditEvent
 
 
-def record(session: Session, actor: str, action: str, subject_type: str, subject_id: str, **data: Any) -> AuditEvent:
-    """Add an audit event (``action`` is dotted: ``license.issued``) to the current transaction."""
+def record(
+    session: Session, at: datetime, actor: str, action: str, subject_type: str, subject_id: str, **data: Any
+) -> AuditEvent:
+    """Add an audit event (``action`` is dotted: ``license.issued``) at ``at`` (the core's clock)."""
     event = AuditEvent(
-        occurred_at=utcnow(),
+        occurred_at=at,
         actor=actor,
         action=action,
         subject_type=subject_type,

@@ -81,6 +81,8 @@ class Catalog:
             )
         if tier == "professional":
             return self.offer("professional_trial" if trial else "professional")
+        if trial:
+            raise ValidationFailed("Only professional licenses have trials.", field="trial", code="invalid_trial")
         return self.offer(tier)
 
     def price(self, lookup_key: str) -> Price:

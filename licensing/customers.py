@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import re
+from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from licensing import audit
+from licensing import audit, fields
 from licensing.catalog import Catalog
+from licensing.db import atomic
 from licensing.errors import NotFound, ValidationFailed
+from licensing.fields import normalize_email
 from licensing.models import Customer
 
-_EMAIL = re.compile(
-    r"^[^@\s\x00-\x1f\x7f]+@([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+)$"
-)
-
-
-def normalize_email(email: str) -> str:
-    """The address with its domain lower-cased; a clear error when it is not an address."""
-    email = email.strip()
-    match = _EMAIL.match(email)
-    if len(email) > 320 or match is None:
-        raise ValidationFailed(f"{email!r} is not an e-mail address.", field="email", code="invalid_email")
-    local, _, domain = email.rpartition("@")
-    return f"{local}@{domain.lower()}"
+__all__ = ["create_customer", "get_customer", "normalize_email", "organisation_of"]
 
 
 def organisation_of(email: str, catalog: Catalog) -> str:
@@ -34,29 +23,40 @@ def organisation_of(email: str, catalog: Catalog) -> str:
     return email if domain in catalog.free_mail_domains else domain
 
 
+@atomic
 def create_customer(
-    session: Session, catalog: Catalog, actor: str, *, name: str, email: str, company: str | None
+    session: Session,
+    catalog: Catalog,
+    actor: str,
+    now: datetime,
+    *,
+    name: str | None,
+    email: str,
+    company: str | None,
 ) -> Customer:
+    """A new customer. Without a name (self-serve requests), the name is the company, else the address."""
     email = normalize_email(email)
-    company = company.strip() if company and company.strip() else None
-    customer = Customer(name=name.strip(), email=email, company=company, organisation=organisation_of(email, catalog))
+    company = fields.check_text(company or "", "company", fields.NAME_MAX) or None
+    name = fields.check_text(name or "", "name", fields.NAME_MAX) or company or email
+    if not name:
+        raise ValidationFailed("Give the customer's name.", field="name")
+    customer = Customer(
+        name=name, email=email, company=company, organisation=organisation_of(email, catalog), created_at=now
+    )
     session.add(customer)
     session.flush()
     audit.record(
-        session, actor, "customer.created", "customer", customer.id, name=customer.name, email=email, company=company
+        session,
+        now,
+        actor,
+        "customer.created",
+        "customer",
+        customer.id,
+        name=customer.name,
+        email=email,
+        company=company,
     )
     return customer
-
-
-def find_or_create_customer(
-    session: Session, catalog: Catalog, actor: str, *, email: str, name: str | None, company: str | None
-) -> Customer:
-    """The oldest customer with this address, or a new one (self-serve trials and free licenses)."""
-    email = normalize_email(email)
-    existing = session.scalars(select(Customer).where(Customer.email == email).order_by(Customer.id).limit(1)).first()
-    if existing is not None:
-        return existing
-    return create_customer(session, catalog, actor, name=name or company or email, email=email, company=company)
 
 
 def get_customer(session: Session, customer_id: str) -> Customer:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
@@ -71,7 +73,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(database))
         kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
         engine = create_engine(url, **kwargs)
 
@@ -96,6 +98,27 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
+def _private_file(path: Path) -> None:
+    """Create the SQLite file and its folder readable by their owner alone (licenses, customers and
+    API key hashes are in it); an existing file is narrowed to that too. SQLite gives its -wal and
+    -shm files the database file's mode."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True)
+        os.chmod(path.parent, 0o700)  # mkdir's mode is masked by the umask
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    os.chmod(path, 0o600)
+
+
+def describe_database(url: str) -> str:
+    """Which database ``url`` names, for people: backend, host and name, never a password."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return f"sqlite {parsed.database or ':memory:'}"
+    where = f"{parsed.host or 'localhost'}{f':{parsed.port}' if parsed.port else ''}"
+    return f"{backend} {parsed.database or ''} on {where}"
+
+
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
@@ -105,3 +128,20 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit when the block succeeds, roll back when it raises."""
     with factory() as session, session.begin():
         yield session
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def atomic(function: Callable[Concatenate[Session, P], R]) -> Callable[Concatenate[Session, P], R]:
+    """Run a service function inside a savepoint of the caller's transaction: when it raises, every
+    row it wrote is gone and the caller's transaction is still usable (a webhook handler or a loop
+    that catches the error can go on and commit the rest); when it returns, nothing is committed."""
+
+    @wraps(function)
+    def wrapper(session: Session, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with session.begin_nested():
+            return function(session, *args, **kwargs)
+
+    return wrapper

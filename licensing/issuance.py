@@ -13,17 +13,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
-from licensing import audit
+from licensing import audit, fields
 from licensing.catalog import Offer
 from licensing.core import Core
-from licensing.db import new_id
+from licensing.db import atomic, new_id
 from licensing.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from licensing.models import Customer, License, RevocationList
-from licensing.verify import FORMAT_VERSION, LICENSE_LABEL, LICENSE_TYP, LicenseError, _decode
+from licensing.queries import newest_of_line, not_ended, successor_of
+from licensing.verify import FORMAT_VERSION, LICENSE_LABEL, LICENSE_TYP, LicenseError, decode_jws
 
 MAX_TERM_DAYS = 36_500
 MAX_GRACE_DAYS = 3_650
@@ -35,7 +36,14 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 @dataclass(frozen=True)
 class IssueRequest:
-    """What to issue. Unset fields come from the offer."""
+    """What to issue. Unset fields come from the offer.
+
+    ``features``: None takes the offer's; given, an enterprise license carries the offer's plus these
+    (custom ones allowed), any other exactly these (a subset of its tier's). ``unlimited_seats`` asks
+    for no seat limit (enterprise only; free is unlimited anyway). ``supersedes``: the license this one
+    replaces (a renewal, a seat change, trial -> paid); it is locked, and must be neither revoked nor
+    already superseded.
+    """
 
     customer: Customer
     offer: Offer
@@ -44,7 +52,6 @@ class IssueRequest:
     seats: int | None = None
     unlimited_seats: bool = False
     features: Iterable[str] | None = None
-    extra_features: Iterable[str] = ()
     starts_at: datetime | None = None
     expires_at: datetime | None = None
     duration_days: int | None = None
@@ -88,7 +95,14 @@ def license_claims(lic: License, issuer: str) -> dict[str, Any]:
 
 
 def _features(core: Core, request: IssueRequest) -> list[str]:
-    chosen = set(request.offer.features if request.features is None else request.features) | set(request.extra_features)
+    offer = request.offer
+    given = set(request.features) if request.features is not None else None
+    if given is None:
+        chosen = set(offer.features)
+    elif offer.tier == "enterprise":
+        chosen = set(offer.features) | given
+    else:
+        chosen = given
     bad = sorted(f for f in chosen if not isinstance(f, str) or not _FEATURE.match(f))
     if bad:
         raise ValidationFailed(
@@ -152,11 +166,47 @@ def _term(core: Core, request: IssueRequest, now: datetime) -> tuple[datetime, d
     return starts_at, expires_at
 
 
+def _seats(request: IssueRequest) -> int | None:
+    offer = request.offer
+    if request.unlimited_seats:
+        if offer.tier != "enterprise":
+            raise ValidationFailed(
+                "Only enterprise licenses can have unlimited seats (seats: null).", field="seats", code="invalid_seats"
+            )
+        return None
+    return offer.seats.check(request.seats)
+
+
+def _lock_superseded(session: Session, old: License) -> None:
+    """Lock the license being replaced, then check it may be: of concurrent replacements one wins and
+    the others get 409 ``license_superseded``, so a line of renewals never forks."""
+    session.scalars(
+        select(License)
+        .where(License.id == old.id)
+        .with_for_update(of=License)
+        .execution_options(populate_existing=True)
+    ).one()
+    if old.revoked_at is not None:
+        raise Conflict(f"License {old.id} is revoked and cannot be renewed or replaced.", code="license_revoked")
+    successor = successor_of(session, old)
+    if successor is not None:
+        raise Conflict(
+            f"License {old.id} was already superseded by {successor.id}; renew that one.",
+            code="license_superseded",
+            superseded_by=successor.id,
+        )
+
+
+@atomic
 def issue_license(session: Session, core: Core, request: IssueRequest) -> License:
-    """Build, sign and store a license; audited as ``license.issued``."""
+    """Build, sign and store a license in the caller's transaction; audited as ``license.issued``.
+
+    Every issuance rule is checked here, whoever calls (sales ops, self-serve, billing, reconcile):
+    seats, features, term, grace, installation binding, and the guards on the license superseded.
+    """
     offer = request.offer
     now = core.now()
-    seats = None if request.unlimited_seats else offer.seats.check(request.seats)
+    seats = _seats(request)
     grace_days = offer.grace_days if request.grace_days is None else request.grace_days
     if not 0 <= grace_days <= MAX_GRACE_DAYS:
         raise ValidationFailed(
@@ -164,8 +214,11 @@ def issue_license(session: Session, core: Core, request: IssueRequest) -> Licens
         )
     features = _features(core, request)
     starts_at, expires_at = _term(core, request, now)
-    installation_id = request.installation_id.strip() if request.installation_id else None
+    installation_id = _installation_id(request.installation_id)
+    note = fields.check_text(request.note, "note", fields.NOTE_MAX, multiline=True) or None if request.note else None
     supersedes = request.supersedes
+    if supersedes is not None:
+        _lock_superseded(session, supersedes)
     signer = core.signer()
     lic = License(
         customer=request.customer,
@@ -184,7 +237,7 @@ def issue_license(session: Session, core: Core, request: IssueRequest) -> Licens
         supersedes_id=supersedes.id if supersedes else None,
         key_id=signer.kid,
         source=request.source,
-        note=request.note,
+        note=note,
         created_by=request.actor,
         license_file="",
     )
@@ -193,15 +246,17 @@ def issue_license(session: Session, core: Core, request: IssueRequest) -> Licens
     lic.license_file = signer.sign_license(license_claims(lic, core.issuer))
     session.add(lic)
     try:
-        session.flush()
+        with session.begin_nested():
+            session.flush()
     except IntegrityError:
-        if supersedes is not None:
+        if supersedes is not None:  # the unique constraint on supersedes backs the row lock up
             raise Conflict(
                 f"License {supersedes.id} was renewed by another request at the same time.", code="license_superseded"
             ) from None
         raise
     audit.record(
         session,
+        now,
         request.actor,
         "license.issued",
         "license",
@@ -228,28 +283,25 @@ def issue_license(session: Session, core: Core, request: IssueRequest) -> Licens
     return lic
 
 
+def _installation_id(value: str | None) -> str | None:
+    value = fields.check_text(value or "", "installation_id", fields.INSTALLATION_ID_MAX)
+    if value and not re.match(fields.INSTALLATION_ID_PATTERN, value):
+        raise ValidationFailed(
+            "The installation id may contain only letters, digits and . _ : -.",
+            field="installation_id",
+            code="invalid_installation_id",
+        )
+    return value or None
+
+
 def get_license(session: Session, license_id: str, *, for_update: bool = False) -> License:
     query = select(License).where(License.id == license_id)
     if for_update:
-        query = query.with_for_update(of=License)
+        query = query.with_for_update(of=License).execution_options(populate_existing=True)
     lic = session.scalars(query).first()
     if lic is None:
         raise NotFound(f"No license {license_id!r}.", code="license_not_found")
     return lic
-
-
-def successor_of(session: Session, lic: License) -> License | None:
-    return session.scalars(select(License).where(License.supersedes_id == lic.id)).first()
-
-
-# Built once: an alias of a 23-column table is costly to build, and refresh asks for one on every call.
-_LATER = aliased(License, name="later")
-
-
-def newest_of_line(session: Session, line_id: str) -> License:
-    return session.scalars(
-        select(License).where(License.line_id == line_id, ~exists().where(_LATER.supersedes_id == License.id))
-    ).one()
 
 
 def renew_license(
@@ -264,44 +316,31 @@ def renew_license(
     note: str | None = None,
 ) -> License:
     """A new license that supersedes ``license_id``: the same terms, a new end and maybe new seats.
-
-    Renewing is serialised on the old license's row: of concurrent renewals one wins and the others
-    get 409 ``license_superseded``, so a line of renewals never forks.
-    """
-    old = get_license(session, license_id, for_update=True)
-    if old.revoked_at is not None:
-        raise Conflict(f"License {old.id} is revoked and cannot be renewed.", code="license_revoked")
-    successor = successor_of(session, old)
-    if successor is not None:
-        raise Conflict(
-            f"License {old.id} was already superseded by {successor.id}; renew that one.",
-            code="license_superseded",
-            superseded_by=successor.id,
-        )
+    ``duration_days`` counts from the old end (or from now, once that has passed)."""
+    old = get_license(session, license_id)
     if expires_at is None and duration_days is None:
         raise ValidationFailed("Give expires_at or duration_days.", field="expires_at", code="invalid_term")
     if expires_at is not None and duration_days is not None:
         raise ValidationFailed("Give expires_at or duration_days, not both.", field="expires_at", code="invalid_term")
     now = core.now()
     starts_at = old.starts_at if old.starts_at > now else now
-    if duration_days is not None and expires_at is None:
+    if duration_days is not None:
         if not 1 <= duration_days <= MAX_TERM_DAYS:
             raise ValidationFailed(
                 f"duration_days must be between 1 and {MAX_TERM_DAYS}.", field="duration_days", code="invalid_term"
             )
         base = old.expires_at if old.expires_at is not None and old.expires_at > now else now
-        expires_at, duration_days = base + timedelta(days=duration_days), None
-    offer = core.catalog.offer_for(old.tier, old.trial)
+        expires_at = base + timedelta(days=duration_days)
     return issue_license(
         session,
         core,
         IssueRequest(
             customer=old.customer,
-            offer=offer,
+            offer=core.catalog.offer_for(old.tier, old.trial),
             actor=actor,
             source=old.source,
             seats=old.seats if seats is None else seats,
-            unlimited_seats=old.seats is None and seats is None,
+            unlimited_seats=old.tier == "enterprise" and old.seats is None and seats is None,
             features=old.features,
             starts_at=starts_at,
             expires_at=expires_at,
@@ -314,54 +353,104 @@ def renew_license(
     )
 
 
+# --- revocation --------------------------------------------------------------------------------
+def _locked_listing(session: Session) -> RevocationList:
+    """The revocation list row, locked: re-signings happen one after the other, and each new list
+    holds every revocation committed before it."""
+    return session.scalars(
+        select(RevocationList)
+        .where(RevocationList.id == REVOCATION_LIST_ID)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def _line_to_revoke(session: Session, lic: License, now: datetime) -> list[License]:
+    """The license and every license it superseded that has not ended and is not revoked yet."""
+    line = {
+        row.id: row
+        for row in session.scalars(
+            select(License)
+            .where(License.line_id == lic.line_id)
+            .with_for_update(of=License)
+            .execution_options(populate_existing=True)
+        )
+    }
+    chosen, current = [lic], line.get(lic.supersedes_id or "")
+    while current is not None:
+        if current.revoked_at is None and (current.grace_ends_at is None or current.grace_ends_at > now):
+            chosen.append(current)
+        current = line.get(current.supersedes_id or "")
+    return chosen
+
+
+@atomic
 def revoke_license(session: Session, core: Core, actor: str, license_id: str, reason: str) -> License:
-    """Revoke a license and re-sign the revocation list, both in the caller's transaction."""
-    reason = reason.strip()
+    """Revoke a license's line (SPEC section 2) and re-sign the revocation list, in the caller's transaction."""
+    reason = fields.check_text(reason, "reason", fields.REASON_MAX, multiline=True)
     if not reason:
         raise ValidationFailed("Say why the license is revoked.", field="reason", code="reason_required")
-    # The list row is locked first, so concurrent revocations re-sign one after the other and each
-    # new list holds every revocation committed before it.
-    listing = session.scalars(
-        select(RevocationList).where(RevocationList.id == REVOCATION_LIST_ID).with_for_update()
-    ).one()
+    listing = _locked_listing(session)
     lic = get_license(session, license_id, for_update=True)
     if lic.revoked_at is not None:
         raise Conflict(f"License {lic.id} was already revoked at {lic.revoked_at.isoformat()}.", code="already_revoked")
     now = core.now()
-    lic.revoke(now, reason, actor)
+    for revoked in _line_to_revoke(session, lic, now):
+        revoked.revoke(now, reason, actor)
+        line_of = lic.id if revoked is not lic else None
+        audit.record(session, now, actor, "license.revoked", "license", revoked.id, reason=reason, line_of=line_of)
+        log.info("license.revoked", extra={"license_id": revoked.id, "actor": actor, "line_of": line_of})
     session.flush()
     _resign(session, core, listing, now)
-    audit.record(session, actor, "license.revoked", "license", lic.id, reason=reason)
-    log.info("license.revoked", extra={"license_id": lic.id, "actor": actor, "revocations": listing.entries})
     return lic
 
 
 def _resign(session: Session, core: Core, listing: RevocationList, now: datetime) -> None:
+    """Sign a new list, ``seq`` one higher: every revoked license that has not ended (SPEC section 2)."""
     rows = session.execute(
-        select(License.id, License.revoked_at)
-        .where(License.revoked_at.is_not(None))
+        select(License.id, License.revoked_at, License.grace_ends_at)
+        .where(License.revoked_at.is_not(None), not_ended(now))
         .order_by(License.revoked_at, License.id)
     ).all()
-    listing.document = core.signer().sign_revocations(
+    signer = core.signer()
+    listing.seq = (listing.seq or 0) + 1
+    listing.document = signer.sign_revocations(
         {
             "iss": core.issuer,
             "iat": _timestamp(now),
             "ver": FORMAT_VERSION,
-            "revoked": [{"jti": jti, "revoked_at": _timestamp(at)} for jti, at in rows if at is not None],
+            "seq": listing.seq,
+            "revoked": [{"jti": jti, "revoked_at": _timestamp(at)} for jti, at, _end in rows if at is not None],
         }
     )
-    listing.issued_at, listing.entries = now, len(rows)
+    lapses = [end for _jti, _at, end in rows if end is not None]
+    listing.issued_at, listing.entries, listing.key_id = now, len(rows), signer.kid
+    listing.next_lapse_at = min(lapses) if lapses else None
     session.flush()
+    log.info("revocations.signed", extra={"seq": listing.seq, "entries": listing.entries, "kid": signer.kid})
+
+
+def _is_current(listing: RevocationList | None, kid: str, now: datetime) -> bool:
+    return (
+        listing is not None
+        and bool(listing.document)
+        and listing.key_id == kid
+        and (listing.next_lapse_at is None or now < listing.next_lapse_at)
+    )
 
 
 def revocation_list(session: Session, core: Core) -> str:
-    """The current signed revocation list (an empty one is signed on the fly before any revocation)."""
+    """The current signed revocation list, re-signed first when the active key has changed or a listed
+    license's grace has ended since it was signed."""
+    kid, now = core.signer().kid, core.now()
     listing = session.get(RevocationList, REVOCATION_LIST_ID)
-    if listing is not None and listing.document:
+    if _is_current(listing, kid, now):
+        assert listing is not None
         return listing.document
-    return core.signer().sign_revocations(
-        {"iss": core.issuer, "iat": _timestamp(core.now()), "ver": FORMAT_VERSION, "revoked": []}
-    )
+    listing = _locked_listing(session)
+    if not _is_current(listing, kid, now):  # another request may have re-signed while we waited
+        _resign(session, core, listing, now)
+    return listing.document
 
 
 @dataclass(frozen=True)
@@ -376,7 +465,7 @@ def refresh_license(session: Session, core: Core, license_text: str) -> Refreshe
     The presented file must carry our signature; expiry does not matter, revocation does.
     """
     try:
-        claims, _kid = _decode(license_text, LICENSE_LABEL, LICENSE_TYP, core.keyring())
+        claims, _kid = decode_jws(license_text, LICENSE_LABEL, LICENSE_TYP, core.keyring())
     except LicenseError as exc:
         raise ValidationFailed(exc.message, field="license_file", code="invalid_license", reason=exc.code) from None
     jti = claims.get("jti")
@@ -384,7 +473,8 @@ def refresh_license(session: Session, core: Core, license_text: str) -> Refreshe
     if lic is None:
         raise NotFound("This service did not issue that license.", code="license_not_found")
     newest = newest_of_line(session, lic.line_id)
-    for candidate in (lic, newest):
-        if candidate.revoked_at is not None:
-            raise Forbidden(f"License {candidate.id} has been revoked: {candidate.revoked_reason}", code="revoked")
+    if lic.revoked_at is not None or newest.revoked_at is not None:
+        # Sales' reason is internal; the holder is told only what to do.
+        revoked = lic if lic.revoked_at is not None else newest
+        raise Forbidden(f"License {revoked.id} has been revoked. Contact the vendor's sales team.", code="revoked")
     return Refreshed(newest, changed=newest.id != lic.id)

@@ -15,7 +15,8 @@ class Customer(Base):
     __tablename__ = "customers"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("cus"))
-    name: Mapped[str] = mapped_column(String(200))
+    # Wide enough for what a self-serve customer's name falls back to: the company, else the address.
+    name: Mapped[str] = mapped_column(String(320))
     email: Mapped[str] = mapped_column(String(320), index=True)
     company: Mapped[str | None] = mapped_column(String(200))
     organisation: Mapped[str] = mapped_column(String(320), index=True)
@@ -60,18 +61,10 @@ class License(Base):
     customer: Mapped[Customer] = relationship(lazy="joined", innerjoin=True)
 
     def status(self, now: datetime, superseded: bool = False) -> str:
-        """revoked, superseded, scheduled, active, grace or expired, as of ``now``."""
-        if self.revoked_at is not None:
-            return "revoked"
-        if superseded:
-            return "superseded"
-        if now < self.starts_at:
-            return "scheduled"
-        if self.expires_at is None or now < self.expires_at:
-            return "active"
-        if self.grace_ends_at is not None and now < self.grace_ends_at:
-            return "grace"
-        return "expired"
+        """revoked, superseded, scheduled, active, grace or expired, as of ``now`` (see licensing.queries)."""
+        from licensing.queries import status_of
+
+        return status_of(self, now, superseded)
 
     def revoke(self, at: datetime, reason: str, actor: str) -> None:
         self.revoked_at, self.revoked_reason, self.revoked_by = at, reason, actor
@@ -130,7 +123,8 @@ class IdempotencyRecord(Base):
 
 
 class RevocationList(Base):
-    """The current signed revocation list: one row, re-signed under a row lock on each revocation."""
+    """The current signed revocation list: one row, re-signed under a row lock on each revocation,
+    when the active key changes and when a listed license's grace ends (SPEC section 2)."""
 
     __tablename__ = "revocation_lists"
 
@@ -138,3 +132,6 @@ class RevocationList(Base):
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
     entries: Mapped[int] = mapped_column(Integer)
     document: Mapped[str] = mapped_column(Text)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    key_id: Mapped[str | None] = mapped_column(String(64))  # the key that signed ``document``
+    next_lapse_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when the first listed grace ends

@@ -1,4 +1,9 @@
-"""Self-serve licenses: the 30-day Professional trial and free licenses."""
+"""Self-serve licenses: the 30-day Professional trial and free licenses.
+
+A public request never reads, returns or signs what is already stored about a customer, nor adds a
+license to an existing customer (SPEC section 1): each one makes a customer record of its own from
+what the requester typed, and the license carries exactly that.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +12,32 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from licensing.core import Core
-from licensing.customers import find_or_create_customer, organisation_of
+from licensing.customers import create_customer, organisation_of
+from licensing.db import atomic
 from licensing.errors import Conflict, ValidationFailed
 from licensing.issuance import IssueRequest, issue_license
 from licensing.models import Customer, License, TrialClaim
 
 TRIAL_USED = "trial_already_used"
+# One answer whatever the reason (a trial already had, or an organisation that already pays), so the
+# refusal tells a stranger nothing about who is a customer.
+_TRIAL_USED_MESSAGE = (
+    "A trial is no longer available for this organisation or installation. Contact sales to extend a trial or to buy."
+)
 
 
-def _trial_used(message: str) -> Conflict:
-    return Conflict(message, code=TRIAL_USED)
+def _trial_used() -> Conflict:
+    return Conflict(_TRIAL_USED_MESSAGE, code=TRIAL_USED)
 
 
+@atomic
 def request_trial(
     session: Session,
     core: Core,
     *,
     email: str,
     company: str,
+    name: str | None = None,
     installation_id: str | None = None,
     seats: int | None = None,
     accept_terms: bool,
@@ -48,18 +61,17 @@ def request_trial(
             | (TrialClaim.kind == "installation") & (TrialClaim.value == (installation_id or ""))
         )
     ).first()
-    if taken is not None:
-        raise _trial_used(f"This {taken} has already had a trial. Contact sales for an extension.")
     paid = session.scalars(
         select(License.id)
         .join(Customer)
         .where(Customer.organisation == organisation, License.trial.is_(False), License.tier != "free")
         .limit(1)
     ).first()
-    if paid is not None:
-        raise _trial_used("This organisation is already a paying customer; trials are for new ones.")
+    if taken is not None or paid is not None:
+        raise _trial_used()
 
-    customer = find_or_create_customer(session, core.catalog, actor, email=email, name=None, company=company)
+    now = core.now()
+    customer = create_customer(session, core.catalog, actor, now, name=name, email=email, company=company)
     lic = issue_license(
         session,
         core,
@@ -74,23 +86,27 @@ def request_trial(
     )
     try:
         with session.begin_nested():
-            session.add_all(TrialClaim(kind=kind, value=value, license_id=lic.id) for kind, value in claims)
+            session.add_all(
+                TrialClaim(kind=kind, value=value, license_id=lic.id, created_at=now) for kind, value in claims
+            )
     except IntegrityError:
-        raise _trial_used("This organisation or installation has already had a trial.") from None
+        raise _trial_used() from None
     return lic
 
 
+@atomic
 def request_free(
     session: Session,
     core: Core,
     *,
     email: str,
     company: str | None = None,
+    name: str | None = None,
     installation_id: str | None = None,
     actor: str = "public",
 ) -> License:
     """Issue a perpetual free license."""
-    customer = find_or_create_customer(session, core.catalog, actor, email=email, name=None, company=company)
+    customer = create_customer(session, core.catalog, actor, core.now(), name=name, email=email, company=company)
     return issue_license(
         session,
         core,

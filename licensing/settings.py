@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_WORDS = ("change", "replace", "placeholder", "example", "dummy", "secret", "xxx", "todo", "fixme", "test")
 MIN_SECRET_LENGTH = 20
@@ -33,6 +34,9 @@ class Settings(BaseSettings):
     issuer: str = "licensing-dev"
     public_url: str = "http://127.0.0.1:8000"
     catalog_path: Path | None = None
+    # Signs what browsers hold (the pages' CSRF tokens). Every worker needs the same value; development
+    # without one keeps a generated secret in <keys_dir>/secret_key.
+    secret_key: SecretStr | None = None
 
     stripe_secret_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None
@@ -45,8 +49,26 @@ class Settings(BaseSettings):
     mail_from: str = "licensing@localhost"
 
     public_rate_limit: int = Field(default=30, ge=0)
+    # Addresses or networks (CIDR) whose X-Forwarded-For is believed: the load balancer's. None by default.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: str = "INFO"
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: Any) -> Any:
+        items = [v.strip() for v in value.split(",")] if isinstance(value, str) else value
+        if not isinstance(items, list):
+            return items
+        items = [v for v in items if v]
+        for item in items:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"LICENSING_TRUSTED_PROXIES: {item!r} is not an IP address or network (CIDR)"
+                ) from None
+        return items
 
     @field_validator("log_level")
     @classmethod
@@ -69,6 +91,11 @@ class Settings(BaseSettings):
         key = self.stripe_secret_key.get_secret_value() if self.stripe_secret_key else ""
         if is_placeholder(key):
             problems.append("LICENSING_STRIPE_SECRET_KEY is missing or a placeholder")
+        if is_placeholder(self.secret_key.get_secret_value() if self.secret_key else ""):
+            problems.append(
+                "LICENSING_SECRET_KEY is missing or a placeholder (the same long random value on every worker, "
+                "e.g. from `python3 -c 'import secrets; print(secrets.token_hex(32))'`)"
+            )
         return problems
 
 

@@ -29,6 +29,9 @@ from licensing.verify import Keyring
 
 warnings.filterwarnings("ignore", message=".*httpx2.*")
 
+# The fake Stripe server and its fixtures (fake_stripe, stripe_client, ...): tests/fakestripe/README.md.
+pytest_plugins = ["fakestripe.fixtures"]
+
 ISSUER = "test-issuer"
 
 

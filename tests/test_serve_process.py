@@ -159,7 +159,7 @@ def _verify_with_cli(served: Served, tmp_path: Path, license_file: str, jwks: di
 def test_serve_on_sqlite_issues_verifiable_licenses_and_rate_limits(sqlite_server: Served, tmp_path: Path) -> None:
     served = sqlite_server
     # No key was configured: serve made a development key and said so loudly.
-    assert "DEVELOPMENT SIGNING KEY CREATED" in served.output()
+    assert "DEVELOPMENT SIGNING KEY" in served.output()
     assert (tmp_path / "data" / "licensing.db").is_file()
 
     with served.client() as client:

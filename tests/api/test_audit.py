@@ -51,7 +51,9 @@ def test_every_write_is_audited(api: Api, client: Any) -> None:
     by_subject = api.get("/v1/audit-events", params={"subject_id": renewal["id"]}).json()["data"]
     assert {e["action"] for e in by_subject} == {"license.issued", "license.revoked"}
     by_action = api.get("/v1/audit-events", params={"action": "license.revoked"}).json()["data"]
-    assert [e["subject_id"] for e in by_action] == [renewal["id"]]
+    # Revoking the renewal revoked its line: the license it superseded too, each audited.
+    assert [e["subject_id"] for e in by_action] == [lic["id"], renewal["id"]]
+    assert one("license.revoked", lic["id"])["data"] == {"reason": "chargeback", "line_of": renewal["id"]}
 
 
 def test_audit_pagination(api: Api) -> None:

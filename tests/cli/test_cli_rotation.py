@@ -50,7 +50,13 @@ def issue(cli: Cli, name: str, *, days: int = 30, expired: bool = False, free: b
     try:
         with transaction(make_sessionmaker(engine)) as session:
             customer = create_customer(
-                session, catalog, "test", name=name, email=f"{name.lower()}@example.com", company=f"{name} Ltd"
+                session,
+                catalog,
+                "test",
+                core.now(),
+                name=name,
+                email=f"{name.lower()}@example.com",
+                company=f"{name} Ltd",
             )
             if free:
                 request = IssueRequest(customer=customer, offer=catalog.offer_for("free", False), actor="test")

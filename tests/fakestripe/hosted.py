@@ -1,0 +1,29 @@
+"""Driving the fake's hosted pages without a browser (what a buyer's browser would post)."""
+
+from __future__ import annotations
+
+import httpx
+
+from .state import CARD_OK
+
+
+def submit_checkout(
+    session_url: str,
+    *,
+    card: str = CARD_OK,
+    email: str | None = None,
+    name: str = "Test Buyer",
+    expiry: str = "12 / 34",
+    cvc: str = "123",
+    iban: str | None = None,
+) -> httpx.Response:
+    """POST the hosted checkout form at ``session_url`` (not following the redirect).
+
+    Paid: 303 to the session's success URL. Declined: 402 with the page showing the message.
+    """
+    form = {"card_number": card, "card_expiry": expiry, "card_cvc": cvc, "name": name}
+    if email is not None:
+        form["email"] = email
+    if iban is not None:
+        form = {"iban": iban, "name": name, **({"email": email} if email else {})}
+    return httpx.post(session_url, data=form, follow_redirects=False, timeout=15)

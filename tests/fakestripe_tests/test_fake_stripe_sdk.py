@@ -1,0 +1,234 @@
+"""(b) The official SDK round-trips against the fake: catalog, checkout through the hosted page, subscriptions."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+import stripe
+from fakestripe import FakeStripe
+from fakestripe.hosted import submit_checkout
+from fakestripe_helpers import Catalog, open_checkout
+
+
+def test_sdk_version_and_api_version_are_the_ones_the_fake_speaks(fake_stripe: FakeStripe) -> None:
+    assert fake_stripe.api_version == stripe.api_version
+    assert fake_stripe.api_version.startswith("2026-")  # the SDK's pinned version (current_period_* on items)
+
+
+def test_catalog_is_found_again_by_lookup_key(stripe_client: stripe.StripeClient, catalog: Catalog) -> None:
+    found = stripe_client.v1.prices.list(
+        params={"lookup_keys": ["pro_monthly"], "active": True, "expand": ["data.product"]}
+    )
+    assert [p.id for p in found.data] == [catalog.monthly.id]
+    price = found.data[0]
+    assert isinstance(price.product, stripe.Product)
+    assert price.product.name == "Professional"
+    assert price.recurring is not None
+    assert (price.unit_amount, price.currency, price.recurring.interval) == (2000, "usd", "month")
+    both = stripe_client.v1.prices.list(params={"lookup_keys": ["pro_monthly", "pro_yearly"]})
+    assert {p.lookup_key for p in both.data} == {"pro_monthly", "pro_yearly"}
+    searched = stripe_client.v1.prices.search(params={"query": "lookup_key:'pro_yearly' AND active:'true'"})
+    assert [p.id for p in searched.data] == [catalog.yearly.id]
+
+
+def test_a_lookup_key_is_unique_unless_transferred(stripe_client: stripe.StripeClient, catalog: Catalog) -> None:
+    params: stripe.params.PriceCreateParams = {
+        "product": catalog.product.id,
+        "currency": "usd",
+        "unit_amount": 2500,
+        "recurring": {"interval": "month"},
+        "lookup_key": "pro_monthly",
+    }
+    with pytest.raises(stripe.InvalidRequestError) as excinfo:
+        stripe_client.v1.prices.create(params=params)
+    assert excinfo.value.param == "lookup_key"
+    assert "already uses that lookup key" in str(excinfo.value.user_message)
+    moved = stripe_client.v1.prices.create(params={**params, "transfer_lookup_key": True})
+    assert stripe_client.v1.prices.retrieve(catalog.monthly.id).lookup_key is None
+    found = stripe_client.v1.prices.list(params={"lookup_keys": ["pro_monthly"]})
+    assert [p.id for p in found.data] == [moved.id]
+
+
+def test_products_and_prices_update_and_list(stripe_client: stripe.StripeClient, catalog: Catalog) -> None:
+    product = stripe_client.v1.products.update(
+        catalog.product.id, params={"description": "Per seat", "metadata": {"plan": "", "tier": "2"}}
+    )
+    assert product.description == "Per seat"
+    assert product.metadata.to_dict() == {"tier": "2"}  # an empty value unsets a key
+    price = stripe_client.v1.prices.update(catalog.yearly.id, params={"active": False})
+    assert price.active is False
+    active = stripe_client.v1.prices.list(params={"active": True})
+    assert [p.id for p in active.data] == [catalog.monthly.id]
+    products = stripe_client.v1.products.list(params={"active": True})
+    assert [p.id for p in products.data] == [catalog.product.id]
+
+
+def test_customers_create_retrieve_update_list_by_email(stripe_client: stripe.StripeClient) -> None:
+    created = stripe_client.v1.customers.create(params={"email": "ada@example.com", "name": "Ada"})
+    stripe_client.v1.customers.create(params={"email": "bob@example.com"})
+    assert stripe_client.v1.customers.retrieve(created.id).email == "ada@example.com"
+    updated = stripe_client.v1.customers.update(created.id, params={"metadata": {"org": "o1"}})
+    assert updated.metadata is not None
+    assert updated.metadata.to_dict() == {"org": "o1"}
+    found = stripe_client.v1.customers.list(params={"email": "ada@example.com"})
+    assert [c.id for c in found.data] == [created.id]
+
+
+def test_checkout_pay_on_the_hosted_page_then_manage_the_subscription(
+    fake_stripe: FakeStripe, stripe_client: stripe.StripeClient, catalog: Catalog
+) -> None:
+    session = open_checkout(stripe_client, catalog.monthly, seats=3)
+    assert session.status == "open"
+    assert session.payment_status == "unpaid"
+    assert session.url is not None
+    assert session.url.startswith(fake_stripe.base_url)
+    assert session.amount_total == 6000
+    page = httpx.get(session.url)
+    assert page.status_code == 200
+    assert "Subscribe to Professional" in page.text
+    assert "buyer@example.com" in page.text
+    links = re.findall(r'(?:src|href|action)="([^"]*)"', page.text)
+    assert all(link.startswith("/") or link == "http://127.0.0.1:9/checkout/cancel" for link in links), links
+
+    paid = submit_checkout(session.url)
+    assert paid.status_code == 303
+    assert paid.headers["location"] == f"http://127.0.0.1:9/checkout/success?session_id={session.id}"
+
+    done = stripe_client.v1.checkout.sessions.retrieve(
+        session.id, params={"expand": ["subscription", "customer", "line_items", "subscription.latest_invoice"]}
+    )
+    assert (done.status, done.payment_status) == ("complete", "paid")
+    assert done.client_reference_id == "chk_123"
+    assert done.metadata is not None
+    assert done.metadata.to_dict() == {"checkout_id": "chk_123"}
+    assert done.customer_details is not None
+    assert done.customer_details.email == "buyer@example.com"
+    assert isinstance(done.customer, stripe.Customer)
+    assert done.customer.email == "buyer@example.com"
+    assert done.line_items is not None
+    assert done.line_items.data[0].quantity == 3
+    sub = done.subscription
+    assert isinstance(sub, stripe.Subscription)
+    assert sub.status == "active"
+    assert sub.metadata.to_dict() == {"checkout_id": "chk_123"}
+    item = sub["items"].data[0]
+    assert (item.price.id, item.quantity) == (catalog.monthly.id, 3)
+    assert item.current_period_end > item.current_period_start
+    assert sub.cancel_at_period_end is False
+    invoice = sub.latest_invoice
+    assert isinstance(invoice, stripe.Invoice)
+    assert (invoice.billing_reason, invoice.status, invoice.amount_paid) == ("subscription_create", "paid", 6000)
+    assert invoice.parent is not None
+    assert invoice.parent.subscription_details is not None
+    assert invoice.parent.subscription_details.subscription == sub.id
+
+    listed = stripe_client.v1.subscriptions.list(params={"customer": done.customer.id})
+    assert [s.id for s in listed.data] == [sub.id]
+    assert [s.id for s in stripe_client.v1.subscriptions.list(params={"status": "active"}).data] == [sub.id]
+
+    more = stripe_client.v1.subscriptions.update(
+        sub.id, params={"items": [{"id": item.id, "quantity": 5}], "proration_behavior": "always_invoice"}
+    )
+    assert more["items"].data[0].quantity == 5
+    assert more.latest_invoice != invoice.id
+    update_invoice = stripe_client.v1.invoices.retrieve(str(more.latest_invoice))
+    assert (update_invoice.billing_reason, update_invoice.status) == ("subscription_update", "paid")
+    invoices = stripe_client.v1.invoices.list(params={"subscription": sub.id})
+    assert [i.billing_reason for i in invoices.data] == ["subscription_update", "subscription_create"]
+
+    yearly = stripe_client.v1.subscriptions.update(
+        sub.id, params={"items": [{"id": item.id, "price": catalog.yearly.id}]}
+    )
+    yearly_item = yearly["items"].data[0]
+    assert yearly_item.price.id == catalog.yearly.id
+    assert yearly_item.current_period_end - yearly_item.current_period_start >= 365 * 86400  # the cycle restarts
+
+    ending = stripe_client.v1.subscriptions.update(sub.id, params={"cancel_at_period_end": True})
+    assert ending.cancel_at_period_end is True
+    assert ending.cancel_at == yearly_item.current_period_end
+    canceled = stripe_client.v1.subscriptions.cancel(sub.id)
+    assert canceled.status == "canceled"
+    assert canceled.ended_at is not None
+    assert stripe_client.v1.subscriptions.list(params={"customer": done.customer.id}).data == []
+    assert [s.id for s in stripe_client.v1.subscriptions.list(params={"status": "canceled"}).data] == [sub.id]
+
+
+def test_an_item_without_id_is_added_not_replaced_as_stripe_does(
+    stripe_client: stripe.StripeClient, subscription: stripe.Subscription, catalog: Catalog
+) -> None:
+    with pytest.raises(stripe.InvalidRequestError) as excinfo:
+        stripe_client.v1.subscriptions.update(subscription.id, params={"items": [{"price": catalog.monthly.id}]})
+    assert "Cannot add multiple subscription items with the same price" in str(excinfo.value.user_message)
+
+
+def test_checkout_for_an_existing_customer_and_the_cancel_link(
+    fake_stripe: FakeStripe, stripe_client: stripe.StripeClient, catalog: Catalog
+) -> None:
+    customer = stripe_client.v1.customers.create(params={"email": "known@example.com"})
+    session = stripe_client.v1.checkout.sessions.create(
+        params={
+            "mode": "subscription",
+            "customer": customer.id,
+            "line_items": [{"price": catalog.yearly.id, "quantity": 1}],
+            "success_url": "http://127.0.0.1:9/ok",
+            "cancel_url": "http://127.0.0.1:9/cancel",
+        }
+    )
+    assert session.url is not None
+    page = httpx.get(session.url)
+    assert 'href="http://127.0.0.1:9/cancel"' in page.text
+    assert "known@example.com" in page.text
+    assert submit_checkout(session.url).status_code == 303
+    done = stripe_client.v1.checkout.sessions.retrieve(session.id)
+    assert done.customer == customer.id
+    assert len(fake_stripe.customers) == 1
+
+
+def test_billing_portal_session_serves_a_page_that_links_back(
+    stripe_client: stripe.StripeClient, subscription: stripe.Subscription
+) -> None:
+    portal = stripe_client.v1.billing_portal.sessions.create(
+        params={"customer": str(subscription.customer), "return_url": "http://127.0.0.1:9/account"}
+    )
+    assert portal.url.startswith("http://127.0.0.1:")
+    page = httpx.get(portal.url)
+    assert page.status_code == 200
+    assert 'href="http://127.0.0.1:9/account"' in page.text
+    assert "3 seat(s)" in page.text
+    changed = httpx.post(f"{portal.url}/subscriptions/{subscription.id}/quantity", data={"quantity": "7"})
+    assert changed.status_code == 303
+    after = stripe_client.v1.subscriptions.retrieve(subscription.id)
+    assert after["items"].data[0].quantity == 7
+    assert stripe_client.v1.invoices.retrieve(str(after.latest_invoice)).billing_reason == "subscription_update"
+    httpx.post(f"{portal.url}/subscriptions/{subscription.id}/cancel")
+    assert stripe_client.v1.subscriptions.retrieve(subscription.id).cancel_at_period_end is True
+
+
+def test_events_are_retrievable_and_listed_newest_first(
+    stripe_client: stripe.StripeClient, subscription: stripe.Subscription
+) -> None:
+    events = stripe_client.v1.events.list(params={"type": "customer.subscription.*", "limit": 100})
+    types = [e.type for e in events.data]
+    assert types == ["customer.subscription.updated", "customer.subscription.created"]
+    event = stripe_client.v1.events.retrieve(events.data[0].id)
+    assert event.data.object["id"] == subscription.id
+    assert event.api_version == stripe.api_version
+    assert event.data.previous_attributes is not None
+    assert event.data.previous_attributes["status"] == "incomplete"
+
+
+def test_lists_page_with_limit_and_starting_after(stripe_client: stripe.StripeClient) -> None:
+    made = [stripe_client.v1.customers.create(params={"email": f"c{i}@example.com"}).id for i in range(5)]
+    first = stripe_client.v1.customers.list(params={"limit": 2})
+    assert first.has_more is True
+    assert first.url == "/v1/customers"
+    second = stripe_client.v1.customers.list(params={"limit": 2, "starting_after": first.data[-1].id})
+    third = stripe_client.v1.customers.list(params={"limit": 2, "starting_after": second.data[-1].id})
+    assert third.has_more is False
+    seen = [c.id for c in [*first.data, *second.data, *third.data]]
+    assert seen == list(reversed(made))
+    assert [c.id for c in stripe_client.v1.customers.list(params={"limit": 2}).auto_paging_iter()] == seen
+    back = stripe_client.v1.customers.list(params={"limit": 2, "ending_before": third.data[0].id})
+    assert [c.id for c in back.data] == [c.id for c in second.data]
