@@ -62,10 +62,21 @@ class Offer:
 
 
 @dataclass(frozen=True, slots=True)
+class MailboxRule:
+    """How a free-mail provider maps an address to its mailbox (``[trials.canonical]``)."""
+
+    domain: str  # the canonical domain: the provider's own, or the one it is an alias of
+    ignore_dots: bool = False  # dots in the local part do not matter
+    tag_separator: str | None = None  # the local part ends at this character ("+tag", "-keyword")
+
+
+@dataclass(frozen=True, slots=True)
 class Catalog:
     offers: dict[str, Offer]
     tier_features: dict[str, tuple[str, ...]]
     free_mail_domains: frozenset[str] = field(default_factory=frozenset)
+    # Free-mail domain -> its mailbox rule, aliases resolved to their target's rule.
+    mailbox_rules: dict[str, MailboxRule] = field(default_factory=dict)
 
     def offer(self, key: str) -> Offer:
         try:
@@ -144,8 +155,65 @@ def parse_catalog(data: dict[str, Any]) -> Catalog:
     for required in ("free", "professional_trial", "professional", "enterprise"):
         if required not in offers:
             raise CatalogError(f"the catalog must define offers.{required}")
-    domains = frozenset(d.casefold() for d in (data.get("trials") or {}).get("free_mail_domains", []))
-    return Catalog(offers=offers, tier_features=tier_features, free_mail_domains=domains)
+    trials = data.get("trials") or {}
+    if not isinstance(trials, dict):
+        raise CatalogError("[trials] must be a table")
+    raw_domains = trials.get("free_mail_domains", [])
+    if not isinstance(raw_domains, list) or not all(isinstance(d, str) and _is_domain(d) for d in raw_domains):
+        raise CatalogError("trials.free_mail_domains: expected a list of domain names")
+    domains = frozenset(d.casefold() for d in raw_domains)
+    rules = _mailbox_rules(trials.get("canonical", {}), domains)
+    return Catalog(offers=offers, tier_features=tier_features, free_mail_domains=domains, mailbox_rules=rules)
+
+
+_TAG_SEPARATORS = frozenset("+-")
+_RULE_KEYS = frozenset({"alias_of", "ignore_dots", "tag_separator"})
+
+
+def _is_domain(value: str) -> bool:
+    labels = value.split(".")
+    return len(labels) >= 2 and all(label and label.isascii() and label.replace("-", "").isalnum() for label in labels)
+
+
+def _mailbox_rules(raw: Any, free_mail: frozenset[str]) -> dict[str, MailboxRule]:
+    """``[trials.canonical]``: per free-mail domain, ``alias_of`` or ``ignore_dots`` / ``tag_separator``."""
+    if not isinstance(raw, dict):
+        raise CatalogError("[trials.canonical] must be a table of domain = { ... }")
+    own: dict[str, MailboxRule] = {}
+    aliases: dict[str, str] = {}
+    for key, spec in raw.items():
+        where = f"trials.canonical.{key!r}"
+        domain = key.casefold()
+        if domain in own or domain in aliases:
+            raise CatalogError(f"{where}: given twice")
+        if domain not in free_mail:
+            raise CatalogError(f"{where}: not in trials.free_mail_domains")
+        if not isinstance(spec, dict) or not spec:
+            raise CatalogError(f"{where}: expected {{alias_of = ...}} or {{ignore_dots = ..., tag_separator = ...}}")
+        unknown = set(spec) - _RULE_KEYS
+        if unknown:
+            raise CatalogError(f"{where}: unknown keys {sorted(unknown)}; expected some of {sorted(_RULE_KEYS)}")
+        if "alias_of" in spec:
+            target = spec["alias_of"]
+            if len(spec) != 1:
+                raise CatalogError(f"{where}: an alias takes its target's rules; give alias_of alone")
+            if not isinstance(target, str) or target.casefold() not in free_mail or target.casefold() == domain:
+                raise CatalogError(f"{where}.alias_of: expected another domain of trials.free_mail_domains")
+            aliases[domain] = target.casefold()
+            continue
+        ignore_dots = spec.get("ignore_dots", False)
+        separator = spec.get("tag_separator")
+        if not isinstance(ignore_dots, bool):
+            raise CatalogError(f"{where}.ignore_dots: expected true or false")
+        if separator is not None and (not isinstance(separator, str) or separator not in _TAG_SEPARATORS):
+            raise CatalogError(f"{where}.tag_separator: expected one of {sorted(_TAG_SEPARATORS)}")
+        own[domain] = MailboxRule(domain=domain, ignore_dots=ignore_dots, tag_separator=separator)
+    rules = dict(own)
+    for alias, target in aliases.items():
+        if target in aliases:
+            raise CatalogError(f"trials.canonical.{alias!r}.alias_of: {target!r} is itself an alias")
+        rules[alias] = own.get(target, MailboxRule(domain=target))
+    return rules
 
 
 @lru_cache(maxsize=8)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
+from email_validator import validate_email
+from publicsuffixlist import PublicSuffixList
 from sqlalchemy.orm import Session
 
 from licensing import audit, fields
@@ -13,14 +16,50 @@ from licensing.errors import NotFound, ValidationFailed
 from licensing.fields import normalize_email
 from licensing.models import Customer
 
-__all__ = ["create_customer", "get_customer", "normalize_email", "organisation_of"]
+__all__ = ["create_customer", "get_customer", "normalize_email", "organisation_of", "registrable_domain"]
+
+
+@lru_cache(maxsize=1)
+def _public_suffixes() -> PublicSuffixList:
+    """The Public Suffix List shipped in the ``publicsuffixlist`` wheel (read from the package, never
+    fetched). Its private section counts (``github.io`` is a public suffix, so ``alice.github.io``
+    and ``bob.github.io`` are two organisations); an unknown TLD is taken to be a public suffix."""
+    return PublicSuffixList(only_icann=False, accept_unknown=True)
+
+
+def registrable_domain(domain: str) -> str:
+    """The registrable domain ("eTLD+1") of an ASCII (A-label), case-folded ``domain``.
+
+    A domain that is itself a public suffix (``co.uk``, ``github.io``) is its own organisation.
+    """
+    return _public_suffixes().privatesuffix(domain) or domain
 
 
 def organisation_of(email: str, catalog: Catalog) -> str:
-    """An organisation is its e-mail domain, case-folded; at a free-mail provider, the address."""
-    email = normalize_email(email).casefold()
-    domain = email.rpartition("@")[2]
-    return email if domain in catalog.free_mail_domains else domain
+    """The organisation an address belongs to (SPEC section 1), for the trial rules and billing.
+
+    The registrable domain of the address's domain, case-folded, in its ASCII (IDNA A-label) form:
+    ``x@eu.acme.co.uk`` and ``y@ACME.co.uk`` are ``acme.co.uk``; ``x@Bücher.example`` is
+    ``xn--bcher-kva.example``. At a free-mail provider of the catalog it is instead the canonical
+    address: case-folded, then as the catalog's ``[trials.canonical]`` says for that provider, tags
+    dropped, dots dropped and an alias domain replaced (``far.mer+1@googlemail.com`` is
+    ``farmer@gmail.com``). Raises ValidationFailed (``invalid_email``) for what is not an address.
+    """
+    address = normalize_email(email)
+    local = address.rpartition("@")[0].casefold()
+    domain = validate_email(address, check_deliverability=False).ascii_domain.casefold()
+    if domain not in catalog.free_mail_domains:
+        return registrable_domain(domain)
+    rule = catalog.mailbox_rules.get(domain)
+    if rule is None:
+        return f"{local}@{domain}"
+    mailbox = local
+    if rule.tag_separator is not None:
+        mailbox = mailbox.partition(rule.tag_separator)[0]
+    if rule.ignore_dots:
+        mailbox = mailbox.replace(".", "")
+    # An address that is nothing but a tag ("+x@gmail.com") keeps its local part as it is.
+    return f"{mailbox or local}@{rule.domain}"
 
 
 @atomic
