@@ -77,6 +77,77 @@ def test_free_mail_organisations_are_addresses(client: Any) -> None:
     check_problem(_trial(client, "bob@gmail.COM", company="Bob Co"), 409, "trial_already_used")
 
 
+# Each first address, then every other spelling of its organisation: all refused (SPEC section 1).
+SAME_ORGANISATION = {
+    "subdomains": ("it@acme.co.uk", ["ops@eu.acme.co.uk", "x@mail.EU.ACME.co.uk", "Y@Acme.Co.Uk"]),
+    "idna": ("x@Bücher.example", ["y@xn--bcher-kva.example", "z@BÜCHER.example", "w@shop.xn--bcher-kva.example"]),
+    "gmail": (
+        "farmer@gmail.com",
+        ["far.mer+1@googlemail.com", "Far.Mer@gmail.com", "FARMER+trial@GMAIL.COM", "f.a.r.m.e.r@googlemail.com"],
+    ),
+    "outlook": ("jo.doe@outlook.com", ["Jo.Doe+x@outlook.com", "JO.DOE+a+b@Outlook.com"]),
+    "yahoo": ("jo.doe@yahoo.com", ["jo.doe-news@yahoo.com", "Jo.Doe-a-b@YAHOO.com"]),
+    "unknown tld": ("a@acme.unknowntld", ["b@eu.acme.unknowntld", "c@ACME.UNKNOWNTLD"]),
+}
+
+
+@pytest.mark.parametrize(("first", "others"), list(SAME_ORGANISATION.values()), ids=list(SAME_ORGANISATION))
+def test_one_trial_per_organisation_however_it_is_spelled(client: Any, api: Api, first: str, others: list[str]) -> None:
+    response = _trial(client, first)
+    assert response.status_code == 201, response.text
+    before = api.counts()
+    for email in [first, *others]:
+        check_problem(_trial(client, email, company="Another"), 409, "trial_already_used")
+    assert api.counts() == before
+
+
+def test_what_are_not_one_organisation(client: Any, api: Api) -> None:
+    """Private-section suffixes count as public; dots count where the provider says so."""
+    for email in [
+        "x@alice.github.io",
+        "x@bob.github.io",
+        "jo.doe@outlook.com",
+        "jodoe@outlook.com",
+        "jo.doe@hotmail.com",
+        "alice@gmail.com",
+        "alice2@googlemail.com",
+        "x@acme.co.uk",
+        "x@acme.com",
+    ]:
+        response = _trial(client, email)
+        assert response.status_code == 201, (email, response.text)
+    customer_id = response.json()["license"]["customer_id"]
+    assert api.get(f"/v1/customers/{customer_id}").json()["organisation"] == "acme.com"
+
+
+def test_the_stored_organisation_is_the_canonical_one(client: Any, api: Api) -> None:
+    for email, organisation in [
+        ("far.mer+1@googlemail.com", "farmer@gmail.com"),
+        ("x@eu.acme.co.uk", "acme.co.uk"),
+        ("x@Bücher.example", "xn--bcher-kva.example"),
+    ]:
+        response = _trial(client, email)
+        assert response.status_code == 201, response.text
+        customer = api.get(f"/v1/customers/{response.json()['license']['customer_id']}").json()
+        assert customer["organisation"] == organisation
+
+
+def test_no_trial_after_paying_under_another_spelling(client: Any, api: Api) -> None:
+    customer = api.customer(email="far.mer+billing@googlemail.com")
+    api.issue(customer["id"], tier="enterprise")
+    check_problem(_trial(client, "farmer@gmail.com"), 409, "trial_already_used")
+    paying = api.customer(email="buyer@acme.co.uk")
+    api.issue(paying["id"], tier="enterprise")
+    check_problem(_trial(client, "someone@eu.acme.co.uk"), 409, "trial_already_used")
+
+
+def test_an_ip_literal_is_not_an_address(client: Any, api: Api) -> None:
+    before = api.counts()
+    for email in ["x@[192.0.2.1]", "x@[IPv6:2001:db8::1]"]:
+        check_problem(_trial(client, email), 422)
+    assert api.counts() == before
+
+
 def test_one_trial_per_installation(client: Any, api: Api) -> None:
     assert _trial(client, "a@first.example", installation_id="srv-1").status_code == 201
     before = api.counts()
