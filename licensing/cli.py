@@ -189,7 +189,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     settings = _settings()
     _say_database(settings)
     try:
-        migrate.upgrade(settings.database_url, revision)
+        migrate.upgrade(settings.database_url, revision, catalog_path=settings.catalog_path)
     except Exception as exc:
         _fail(f"migration failed: {exc}")
     typer.echo(f"database {describe_database(settings.database_url)} is at {revision}")
@@ -479,7 +479,7 @@ def serve(
         typer.echo("=" * 78, err=True)
     _say_database(settings)
     try:
-        migrate.upgrade(settings.database_url)
+        migrate.upgrade(settings.database_url, catalog_path=settings.catalog_path)
     except Exception as exc:
         _fail(f"migration failed: {exc}")
     uvicorn.run(

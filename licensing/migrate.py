@@ -17,8 +17,12 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(database_url), revision)
+def upgrade(database_url: str, revision: str = "head", *, catalog_path: Path | None = None) -> None:
+    """Upgrade to ``revision``; data migrations that need the catalog read the one at ``catalog_path``
+    (else ``LICENSING_CATALOG_PATH``, else the shipped one)."""
+    config = alembic_config(database_url)
+    config.attributes["catalog_path"] = catalog_path
+    command.upgrade(config, revision)
 
 
 def downgrade(database_url: str, revision: str = "base") -> None:

@@ -132,3 +132,115 @@ def test_no_code_builds_the_schema_outside_the_migrations() -> None:
                     offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert scanned > 10
     assert offenders == []
+
+
+# --- 0004: organisations recomputed ----------------------------------------------------------------
+_CUSTOMERS = [
+    # id, email, organisation as stored by the old rule (the bare domain, or the free-mail address)
+    ("c1", "it@eu.acme.co.uk", "eu.acme.co.uk"),
+    ("c2", "ops@acme.co.uk", "acme.co.uk"),
+    ("c3", "far.mer+1@googlemail.com", "far.mer+1@googlemail.com"),
+    ("c4", "x@bücher.example", "bücher.example"),
+    ("c5", "x@alice.github.io", "alice.github.io"),
+    ("c6", "farmer@gmail.com", "farmer@gmail.com"),
+]
+_EXPECTED = {
+    "c1": "acme.co.uk",
+    "c2": "acme.co.uk",
+    "c3": "farmer@gmail.com",
+    "c4": "xn--bcher-kva.example",
+    "c5": "alice.github.io",
+    "c6": "farmer@gmail.com",
+}
+
+
+def _seed_old_organisations(url: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    customers = sa.table(
+        "customers", *(sa.column(c) for c in ("id", "name", "email", "organisation")), sa.column("created_at")
+    )
+    licenses = sa.table(
+        "licenses",
+        *(sa.column(c) for c in ("id", "customer_id", "line_id", "tier", "trial", "grace_days", "key_id")),
+        *(sa.column(c) for c in ("license_file", "source", "created_by")),
+        sa.column("features", sa.JSON()),
+        *(sa.column(c, sa.DateTime(timezone=True)) for c in ("issued_at", "starts_at")),
+    )
+    claims = sa.table(
+        "trial_claims",
+        *(sa.column(c) for c in ("kind", "value", "license_id")),
+        sa.column("created_at", sa.DateTime(timezone=True)),
+    )
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                customers.insert(),
+                [{"id": i, "name": i, "email": e, "organisation": o, "created_at": t0} for i, e, o in _CUSTOMERS],
+            )
+            conn.execute(
+                licenses.insert(),
+                [
+                    {
+                        "id": f"l{i}",
+                        "customer_id": i,
+                        "line_id": f"l{i}",
+                        "tier": "professional",
+                        "trial": True,
+                        "grace_days": 0,
+                        "key_id": "k",
+                        "license_file": "",
+                        "source": "trial",
+                        "created_by": "public",
+                        "features": [],
+                        "issued_at": t0,
+                        "starts_at": t0,
+                    }
+                    for i, _, _ in _CUSTOMERS
+                ],
+            )
+            conn.execute(
+                claims.insert(),
+                [
+                    {"kind": "organisation", "value": o, "license_id": f"l{i}", "created_at": t0 + timedelta(days=n)}
+                    for n, (i, _, o) in enumerate(_CUSTOMERS)
+                ]
+                + [{"kind": "installation", "value": "eu.acme.co.uk", "license_id": "lc1", "created_at": t0}],
+            )
+    finally:
+        engine.dispose()
+
+
+def _organisations(url: str) -> tuple[dict[str, str], set[tuple[str, str, str]]]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            customers = {i: o for i, o in conn.execute(sa.text("SELECT id, organisation FROM customers"))}
+            claims = {
+                (kind, value, license_id)
+                for kind, value, license_id in conn.execute(sa.text("SELECT kind, value, license_id FROM trial_claims"))
+            }
+            return customers, claims
+    finally:
+        engine.dispose()
+
+
+def test_0004_recomputes_organisations_and_merges_claims(empty_url: str) -> None:
+    migrate.upgrade(empty_url, "0002")
+    _seed_old_organisations(empty_url)
+    migrate.upgrade(empty_url)
+    expected_claims = {
+        ("organisation", "acme.co.uk", "lc1"),  # the earliest of eu.acme.co.uk and acme.co.uk
+        ("organisation", "farmer@gmail.com", "lc3"),
+        ("organisation", "xn--bcher-kva.example", "lc4"),
+        ("organisation", "alice.github.io", "lc5"),
+        ("installation", "eu.acme.co.uk", "lc1"),  # installations are not organisations
+    }
+    assert _organisations(empty_url) == (_EXPECTED, expected_claims)
+
+    # Idempotent: down and up again changes nothing.
+    migrate.downgrade(empty_url, "0002")
+    migrate.upgrade(empty_url)
+    assert _organisations(empty_url) == (_EXPECTED, expected_claims)
