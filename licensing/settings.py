@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     stripe_webhook_secret: SecretStr | None = None
     stripe_api_base: str | None = None
 
+    # Where Stripe's hosted checkout lives (the checkout page's form is redirected there); derived from
+    # LICENSING_STRIPE_API_BASE when that is set (a test double), else Stripe's own.
+    stripe_checkout_origin: str | None = None
+    sales_email: str = "sales@localhost"  # the pricing page's "Contact sales"
+
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_username: str | None = None
@@ -78,6 +83,10 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def checkout_origin(self) -> str:
+        return self.stripe_checkout_origin or self.stripe_api_base or "https://checkout.stripe.com"
 
     def passphrase(self) -> str | None:
         return self.key_passphrase.get_secret_value() if self.key_passphrase else None
