@@ -145,3 +145,23 @@ def atomic(function: Callable[Concatenate[Session, P], R]) -> Callable[Concatena
             return function(session, *args, **kwargs)
 
     return wrapper
+
+
+def insert_ignoring_duplicates(session: Session, model: type[Base], conflict: list[str], **values: Any) -> bool:
+    """``INSERT ... ON CONFLICT (conflict) DO NOTHING`` of one row in the session's transaction, on
+    PostgreSQL and SQLite alike: True when the row was added, False when one with the same
+    ``conflict`` columns already existed (or is being added by a transaction that then commits)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        pg_statement = pg_insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict)
+        result = session.execute(pg_statement)
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        sqlite_statement = sqlite_insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict)
+        result = session.execute(sqlite_statement)
+    else:  # pragma: no cover - only the two databases above are supported
+        raise RuntimeError(f"no INSERT ... ON CONFLICT for {dialect}")
+    return bool(getattr(result, "rowcount", 0))
