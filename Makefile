@@ -56,6 +56,7 @@ dist: venv
 
 bench: venv postgres
 	$(BIN)/python benchmarks/verify.py
+	$(BIN)/python benchmarks/revocations.py
 	$(BIN)/python benchmarks/api.py
 
 clean:

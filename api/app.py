@@ -15,6 +15,7 @@ from api import checkout, errors, pages, public, sales
 from api.deps import RateLimiter, reject_nul_in_url
 from api.middleware import BodySizeLimit
 from api.schemas import StripeEventBody
+from api.security import SecurityHeaders
 from billing.webhooks import MAX_BODY_BYTES as WEBHOOK_MAX_BODY_BYTES
 from licensing import __version__, bootstrap
 from licensing.core import Core
@@ -69,6 +70,8 @@ def create_app(settings: Settings | None = None, *, core: Core | None = None, en
         version=__version__,
         description=DESCRIPTION,
         dependencies=[Depends(reject_nul_in_url)],
+        docs_url=None,  # /docs and /redoc are pages (api/pages.py): assets served here, a strict CSP
+        redoc_url=None,
         openapi_tags=[
             {"name": "public", "description": "No authentication."},
             {"name": "customers"},
@@ -94,11 +97,12 @@ def create_app(settings: Settings | None = None, *, core: Core | None = None, en
     # X-Forwarded-For is believed only from LICENSING_TRUSTED_PROXIES (none by default): from anyone else it
     # would let a caller choose the address that the rate limit, the audit log and idempotency scopes see.
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    app.add_middleware(SecurityHeaders, settings=settings)
     errors.install(app)
     app.include_router(public.router)
     app.include_router(checkout.router)
     app.include_router(sales.router)
-    app.include_router(pages.router)
+    pages.install(app)
     _describe_problems(app)
     log.info("app.started", extra={"database": runtime.database})
     return app

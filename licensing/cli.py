@@ -297,21 +297,114 @@ def apikeys_revoke(key_id: Annotated[str, typer.Argument(help="The key id (key_.
 
 
 # --- verify ------------------------------------------------------------------------------------
+class _UsageError(Exception):
+    """A mistake on the command line of ``licensing verify``: exit 2, and JSON under --json."""
+
+
 def _read(path: Path, what: str) -> str:
     try:
         return path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        _fail(f"cannot read the {what} {path}: {exc}", EXIT_USAGE)
+        raise _UsageError(f"cannot read the {what} {path}: {exc}") from None
+
+
+_FIRST_SECOND = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _parse_time(value: str) -> datetime:
+    """An RFC 3339 time with a zone, from 1970 to the end of 9999 in UTC (what a license can say)."""
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        _fail(f"--at must be an RFC 3339 time such as 2026-01-31T12:00:00Z, not {value!r}", EXIT_USAGE)
+        raise _UsageError(f"--at must be an RFC 3339 time such as 2026-01-31T12:00:00Z, not {value!r}") from None
     if moment.tzinfo is None:
-        _fail("--at needs a time zone (for example a trailing Z for UTC)", EXIT_USAGE)
-    return moment.astimezone(UTC)
+        raise _UsageError("--at needs a time zone (for example a trailing Z for UTC)")
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:  # past the end of year 9999 once in UTC
+        utc = None
+    if utc is None or utc < _FIRST_SECOND:
+        raise _UsageError(f"--at must be a time from 1970-01-01 to 9999-12-31 (UTC), not {value!r}")
+    return utc
+
+
+# What a terminal acts on rather than prints: C0 and C1 controls, DEL, the bidirectional controls
+# (which reorder the rest of a line) and the line and paragraph separators. Text from inside a
+# license is printed with each as a \uXXXX escape, so a license cannot forge or hide what is shown.
+_ESCAPES = {
+    code: f"\\u{code:04x}"
+    for code in (
+        *range(0x20),  # C0
+        0x7F,  # DEL
+        *range(0x80, 0xA0),  # C1, U+009B (CSI) among them
+        0x061C,  # Arabic letter mark
+        0x200E,  # left-to-right mark
+        0x200F,  # right-to-left mark
+        0x2028,  # line separator
+        0x2029,  # paragraph separator
+        *range(0x202A, 0x202F),  # embeddings and overrides, U+202E among them
+        *range(0x2066, 0x206A),  # isolates
+    )
+}
+
+
+def _printable(text: object) -> str:
+    """``text`` for a terminal: control characters escaped as \\uXXXX, everything else as it is."""
+    return str(text).translate(_ESCAPES)
+
+
+def _verify_result(
+    file: Path, jwks: Path, revocations: Path | None, installation_id: str | None, at: str | None
+) -> dict[str, Any]:
+    """The --json document of one verification; _UsageError for a mistake on the command line."""
+    from licensing.verify import Keyring, KeyringError, LicenseError, RevocationList, load_revocations, verify
+
+    try:
+        license_bytes = file.read_bytes()
+    except OSError as exc:
+        raise _UsageError(f"cannot read the license file {file}: {exc}") from None
+    try:
+        keyring = Keyring.from_jwks(_read(jwks, "JWKS"))
+    except KeyringError as exc:
+        raise _UsageError(f"the JWKS {jwks} is unusable: {exc}") from None
+    now = _parse_time(at) if at is not None else None
+    revocation_list: RevocationList | None = None
+    if revocations is not None:
+        try:
+            revocation_list = load_revocations(_read(revocations, "revocation list"), keyring)
+        except LicenseError as exc:
+            raise _UsageError(f"the revocation list {revocations} was rejected ({exc.code}): {exc.message}") from None
+    try:
+        lic = verify(license_bytes, keyring, now=now, installation_id=installation_id, revocations=revocation_list)
+    except LicenseError as exc:
+        return {"ok": False, "status": "rejected", "code": exc.code, "message": exc.message, "license": None}
+    message = "The license is valid."
+    if lic.status == "grace":
+        message = (
+            f"The license expired; it works until its grace period ends at {lic.grace_ends_at:%Y-%m-%d %H:%M} UTC."
+        )
+    return {"ok": True, "status": lic.status, "code": None, "message": message, "license": lic.claims}
+
+
+def _print_license(claims: dict[str, Any]) -> None:
+    customer = claims["customer"]
+    seats = "unlimited" if claims["seats"] is None else claims["seats"]
+    expires = datetime.fromtimestamp(claims["exp"], UTC).strftime("%Y-%m-%d %H:%M UTC") if "exp" in claims else "never"
+    contact = " ".join(
+        part for part in (customer.get("name"), f"<{customer['email']}>" if customer.get("email") else None) if part
+    )
+    lines = [
+        ("license", claims["jti"]),
+        ("customer", customer.get("company") or customer.get("name") or "(not named)"),
+        ("contact", contact),
+        ("tier", f"{claims['tier']}{' (trial)' if claims['trial'] else ''}, {seats} seats"),
+        ("expires", expires),
+        ("features", ", ".join(claims["features"]) or "(core only)"),
+        ("bound to", claims.get("installation_id")),
+    ]
+    for label, value in lines:
+        if value:
+            typer.echo(f"  {label:<9} {_printable(value)}")
 
 
 @app.command("verify")
@@ -323,52 +416,27 @@ def verify_command(
     at: Annotated[str | None, typer.Option("--at", help="Verify as of this RFC 3339 time instead of now.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON result.")] = False,
 ) -> None:
-    """Verify a license file offline. Exit 0 when valid or in grace, 1 when rejected, 2 on a usage error."""
-    from licensing.verify import Keyring, KeyringError, LicenseError, RevocationList, load_revocations, verify
+    """Verify a license file offline. Exit 0 when valid or in grace, 1 when rejected, 2 on a usage error.
 
+    --json prints {"ok", "status", "code", "message", "license"}: status "valid", "grace" or
+    "rejected" (code: why), or "error" with code "usage_error" for a mistake on the command line.
+    Text from inside a license is printed with control characters escaped (as \\uXXXX).
+    """
     try:
-        license_bytes = file.read_bytes()
-    except OSError as exc:
-        _fail(f"cannot read the license file {file}: {exc}", EXIT_USAGE)
-    try:
-        keyring = Keyring.from_jwks(_read(jwks, "JWKS"))
-    except KeyringError as exc:
-        _fail(f"{jwks}: {exc}", EXIT_USAGE)
-    now = _parse_time(at) if at is not None else None
-    result: dict[str, Any]
-    try:
-        revocation_list: RevocationList | None = None
-        if revocations is not None:
-            try:
-                revocation_list = load_revocations(_read(revocations, "revocation list"), keyring)
-            except LicenseError as exc:
-                _fail(f"the revocation list {revocations} was rejected ({exc.code}): {exc.message}", EXIT_USAGE)
-        lic = verify(license_bytes, keyring, now=now, installation_id=installation_id, revocations=revocation_list)
-    except LicenseError as exc:
-        result = {"ok": False, "status": "rejected", "code": exc.code, "message": exc.message, "license": None}
-    else:
-        message = "The license is valid."
-        if lic.status == "grace":
-            message = (
-                f"The license expired; it works until its grace period ends at {lic.grace_ends_at:%Y-%m-%d %H:%M} UTC."
-            )
-        result = {"ok": True, "status": lic.status, "code": None, "message": message, "license": lic.claims}
+        result = _verify_result(file, jwks, revocations, installation_id, at)
+    except _UsageError as exc:
+        if as_json:
+            error = {"ok": False, "status": "error", "code": "usage_error", "message": str(exc), "license": None}
+            typer.echo(json.dumps(error, indent=2, sort_keys=True))
+        _fail(_printable(exc), EXIT_USAGE)
     if as_json:
+        # ensure_ascii escapes every control character (and everything else outside ASCII).
         typer.echo(json.dumps(result, indent=2, sort_keys=True))
     elif result["ok"]:
-        claims = result["license"]
-        seats = "unlimited" if claims["seats"] is None else claims["seats"]
-        expires = (
-            datetime.fromtimestamp(claims["exp"], UTC).strftime("%Y-%m-%d %H:%M UTC") if "exp" in claims else "never"
-        )
         typer.echo(f"{result['status'].upper()}: {result['message']}")
-        typer.echo(f"  license   {claims['jti']}")
-        typer.echo(f"  customer  {claims['customer'].get('company') or claims['customer'].get('name')}")
-        typer.echo(f"  tier      {claims['tier']}{' (trial)' if claims['trial'] else ''}, {seats} seats")
-        typer.echo(f"  expires   {expires}")
-        typer.echo(f"  features  {', '.join(claims['features']) or '(core only)'}")
+        _print_license(result["license"])
     else:
-        typer.echo(f"REJECTED ({result['code']}): {result['message']}")
+        typer.echo(f"REJECTED ({result['code']}): {_printable(result['message'])}")
     raise typer.Exit(0 if result["ok"] else EXIT_REJECTED)
 
 

@@ -24,7 +24,7 @@ from licensing.db import atomic, new_id
 from licensing.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from licensing.models import Customer, License, RevocationList
 from licensing.queries import newest_of_line, not_ended, successor_of
-from licensing.verify import FORMAT_VERSION, LICENSE_LABEL, LICENSE_TYP, LicenseError, _decode
+from licensing.verify import FORMAT_VERSION, LICENSE_LABEL, LICENSE_TYP, LicenseError, decode_jws
 
 MAX_TERM_DAYS = 36_500
 MAX_GRACE_DAYS = 3_650
@@ -465,7 +465,7 @@ def refresh_license(session: Session, core: Core, license_text: str) -> Refreshe
     The presented file must carry our signature; expiry does not matter, revocation does.
     """
     try:
-        claims, _kid = _decode(license_text, LICENSE_LABEL, LICENSE_TYP, core.keyring())
+        claims, _kid = decode_jws(license_text, LICENSE_LABEL, LICENSE_TYP, core.keyring())
     except LicenseError as exc:
         raise ValidationFailed(exc.message, field="license_file", code="invalid_license", reason=exc.code) from None
     jti = claims.get("jti")

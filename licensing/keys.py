@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from licensing.signing import Signer
-from licensing.verify import Keyring, KeyringError, _b64url_encode, jwk_thumbprint
+from licensing.verify import Keyring, KeyringError, b64url_encode, jwk_thumbprint
 
 STATE_FILE = "keyring.json"
 PUBLISHED_STATES = ("pending", "active", "previous")
@@ -67,7 +67,7 @@ def _now() -> str:
 
 def public_x(public_key: Ed25519PublicKey) -> str:
     raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return _b64url_encode(raw)
+    return b64url_encode(raw)
 
 
 class KeyStore:

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     issuer: str = "licensing-dev"
     public_url: str = "http://127.0.0.1:8000"
     catalog_path: Path | None = None
+    # Signs what browsers hold (the pages' CSRF tokens). Every worker needs the same value; development
+    # without one keeps a generated secret in <keys_dir>/secret_key.
+    secret_key: SecretStr | None = None
 
     stripe_secret_key: SecretStr | None = None
     # Empty: the webhook route answers 404 webhooks_disabled instead of accepting anything.
@@ -97,6 +100,11 @@ class Settings(BaseSettings):
         key = self.stripe_secret_key.get_secret_value() if self.stripe_secret_key else ""
         if is_placeholder(key):
             problems.append("LICENSING_STRIPE_SECRET_KEY is missing or a placeholder")
+        if is_placeholder(self.secret_key.get_secret_value() if self.secret_key else ""):
+            problems.append(
+                "LICENSING_SECRET_KEY is missing or a placeholder (the same long random value on every worker, "
+                "e.g. from `python3 -c 'import secrets; print(secrets.token_hex(32))'`)"
+            )
         return problems
 
 

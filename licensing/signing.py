@@ -14,7 +14,7 @@ from licensing.verify import (
     LICENSE_TYP,
     REVOCATIONS_LABEL,
     REVOCATIONS_TYP,
-    _b64url_encode,
+    b64url_encode,
 )
 
 ARMOR_WIDTH = 64
@@ -34,7 +34,7 @@ class Signer:
         header = {"alg": "EdDSA", "typ": typ, "kid": self.kid}
         signing_input = f"{_segment(header)}.{_segment(claims)}"
         signature = self.private_key.sign(signing_input.encode("ascii"))
-        return f"{signing_input}.{_b64url_encode(signature)}"
+        return f"{signing_input}.{b64url_encode(signature)}"
 
     def sign_license(self, claims: Mapping[str, Any]) -> str:
         return armor(self.sign_compact(LICENSE_TYP, claims), LICENSE_LABEL)
@@ -44,10 +44,11 @@ class Signer:
 
 
 def _segment(value: Mapping[str, Any]) -> str:
-    return _b64url_encode(json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode("utf-8"))
+    return b64url_encode(json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode("utf-8"))
 
 
 def armor(compact: str, label: str = LICENSE_LABEL) -> str:
     """Wrap a compact JWS at 64 columns between BEGIN and END lines."""
-    body = "\n".join(compact[i : i + ARMOR_WIDTH] for i in range(0, len(compact), ARMOR_WIDTH))
+    # A list, not a generator: join makes one anyway, and a revocation list has 100,000s of lines.
+    body = "\n".join([compact[i : i + ARMOR_WIDTH] for i in range(0, len(compact), ARMOR_WIDTH)])
     return f"-----BEGIN {label}-----\n{body}\n-----END {label}-----\n"

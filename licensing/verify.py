@@ -29,9 +29,9 @@ import binascii
 # json, datetime and cryptography's Rust bindings load on first use, and typing never.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping
     from datetime import datetime
-    from typing import Any, Final
+    from typing import Any, Final, Self
 
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -42,6 +42,8 @@ __all__ = [
     "License",
     "LicenseError",
     "RevocationList",
+    "b64url_encode",
+    "decode_jws",
     "jwk_thumbprint",
     "load_revocations",
     "unarmor",
@@ -55,10 +57,14 @@ REVOCATIONS_TYP: Final = "license-revocations+jwt"
 FORMAT_VERSION: Final = 1
 ACCEPTED_ALGS: Final = frozenset({"EdDSA", "Ed25519"})
 CLOCK_SKEW_SECONDS: Final = 300
-MAX_INPUT_CHARS: Final = 1_000_000
+MAX_INPUT_CHARS: Final = 1_000_000  # a license file's size limit; one is about 1,500 characters
+# A revocation list's own limit: 100,000 entries are about 8.5 MB armored, so this leaves room to grow.
+MAX_REVOCATIONS_CHARS: Final = 64 * 1024 * 1024
 _DAY: Final = 86_400
 _MAX_TIME: Final = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second a datetime can hold
 _MAX_GRACE_DAYS: Final = 36_500
+_INFINITY: Final = float("inf")
+_BINARY: Final = (bytes, bytearray, memoryview)
 
 ERROR_CODES: Final = frozenset(
     {
@@ -80,6 +86,10 @@ _B64URL_TO_BASE64: Final = bytes.maketrans(b"-_+/=", b"+/!!!")
 _PADDING: Final = (b"", b"", b"==", b"=")
 _WHITESPACE_BYTES: Final = b" \t\r\n\f\v"
 _WHITESPACE: Final = str.maketrans("", "", _WHITESPACE_BYTES.decode("ascii"))
+# What e-mail clients and editors put into text, tolerated like whitespace (SPEC section 3): no-break
+# spaces read as a space, a byte-order mark and zero-width spaces and joiners as nothing at all.
+_E_MAIL_SPACES: Final = ("\u00a0", "\u202f")
+_E_MAIL_INVISIBLES: Final = ("\ufeff", "\u200b", "\u200c", "\u200d", "\u2060")
 
 
 class LicenseError(Exception):
@@ -114,8 +124,16 @@ def _b64url_decode(segment: str | bytes, what: str) -> bytes:
         raise LicenseError("malformed", f"The {what} is not valid base64url text.") from None
 
 
-def _b64url_encode(data: bytes) -> str:
+def b64url_encode(data: bytes) -> str:
+    """``data`` as unpadded base64url (RFC 7515 section 2), the encoding of every JWS segment.
+
+    Public because the service relies on it (licensing.signing, licensing.keys): it encodes
+    signatures, JWS segments and JWK ``x`` values exactly as this verifier decodes them.
+    """
     return binascii.b2a_base64(data, newline=False).decode("ascii").rstrip("=").replace("+", "-").replace("/", "_")
+
+
+_b64url_encode = b64url_encode  # its former name, still used by the test vectors' generator and a benchmark
 
 
 def _first_json_loads(text: str) -> Any:
@@ -159,7 +177,7 @@ def jwk_thumbprint(x: str) -> str:
     import json
 
     canonical = json.dumps({"crv": "Ed25519", "kty": "OKP", "x": x}, separators=(",", ":"), sort_keys=True)
-    return _b64url_encode(hashlib.sha256(canonical.encode("ascii")).digest())
+    return b64url_encode(hashlib.sha256(canonical.encode("ascii")).digest())
 
 
 class Keyring:
@@ -242,7 +260,9 @@ class Keyring:
 def unarmor(text: str | bytes, label: str = LICENSE_LABEL) -> str:
     """The compact JWS inside an armor block, or a bare JWS given alone.
 
-    Tolerates CRLF line ends, indentation and text around the block.
+    Tolerates CRLF line ends, indentation, text around the block, and what e-mail clients add: a
+    byte-order mark, no-break spaces (U+00A0, U+202F), zero-width spaces and joiners (U+200B,
+    U+200C, U+200D, U+2060).
     """
     body = _armor_body(text, label)
     if body.isascii():  # every license is; bytes.translate is much faster
@@ -253,32 +273,61 @@ def unarmor(text: str | bytes, label: str = LICENSE_LABEL) -> str:
 _MARKERS: Final = {
     label: (f"-----BEGIN {label}-----", f"-----END {label}-----") for label in (LICENSE_LABEL, REVOCATIONS_LABEL)
 }
+_SIZE_LIMITS: Final = {LICENSE_LABEL: MAX_INPUT_CHARS, REVOCATIONS_LABEL: MAX_REVOCATIONS_CHARS}
+
+
+_NAMES: Final = {LICENSE_LABEL: "license file", REVOCATIONS_LABEL: "revocation list"}
+
+
+def _name(label: str) -> str:
+    """What people call the file an armor label stands for: "license file", "revocation list"."""
+    return _NAMES.get(label) or label.lower()
 
 
 def _armor_body(text: str | bytes, label: str) -> str:
     """The text between the armor lines (or all of it, for a bare JWS), whitespace and all."""
-    if isinstance(text, (bytes, bytearray, memoryview)):
+    # The limit is looked up only for text over a license file's: the hot path is a license.
+    if isinstance(text, _BINARY):
+        # More characters than the limit, however they are encoded: refused before decoding.
+        if len(text) > 4 * MAX_INPUT_CHARS and len(text) > 4 * _SIZE_LIMITS.get(label, MAX_INPUT_CHARS):
+            raise LicenseError("malformed", f"The file is far too large to be a {_name(label)}.")
         try:
             text = bytes(text).decode("utf-8")
         except UnicodeDecodeError:
             raise LicenseError("malformed", "The file is not UTF-8 text.") from None
     if not isinstance(text, str):
-        raise LicenseError("malformed", "A license file must be text.")
-    if len(text) > MAX_INPUT_CHARS:
-        raise LicenseError("malformed", "The file is far too large to be a license file.")
+        raise LicenseError("malformed", f"A {_name(label)} must be text.")
+    if len(text) > MAX_INPUT_CHARS and len(text) > _SIZE_LIMITS.get(label, MAX_INPUT_CHARS):
+        raise LicenseError("malformed", f"The file is far too large to be a {_name(label)}.")
+    if not text.isascii():  # O(1) for a str: every file as issued takes the fast path
+        text = _without_e_mail_whitespace(text)
     begin_marker, end_marker = _MARKERS.get(label) or (f"-----BEGIN {label}-----", f"-----END {label}-----")
     begin = text.find(begin_marker)
     if begin >= 0:
         start = begin + len(begin_marker)
         end = text.find(end_marker, start)
         if end < 0:
-            raise LicenseError("malformed", f"The {label.lower()} block has no END line: it was cut short.")
+            raise LicenseError(
+                "malformed",
+                f"The {_name(label)} has no END line: it was cut short. Copy the whole block, BEGIN and END lines too.",
+            )
         body = text[start:end]
     elif "-----BEGIN " in text:
-        raise LicenseError("malformed", f"The text holds an armor block, but not a {label.lower()}.")
+        raise LicenseError("malformed", f"The text holds an armor block, but not a {_name(label)}.")
     else:
         body = text
     return body
+
+
+def _without_e_mail_whitespace(text: str) -> str:
+    """``text`` with no-break spaces made spaces, and byte-order marks and zero-width characters removed."""
+    for char in _E_MAIL_SPACES:
+        if char in text:
+            text = text.replace(char, " ")
+    for char in _E_MAIL_INVISIBLES:
+        if char in text:
+            text = text.replace(char, "")
+    return text
 
 
 # Protected headers that passed _header_kid, by (segment, typ): every file signed by a key has the
@@ -313,17 +362,26 @@ def _header_kid(segment: bytes, typ: str) -> object:
     return kid
 
 
-def _decode(text: str | bytes, label: str, typ: str, keyring: Keyring) -> tuple[dict[str, Any], str]:
-    """Check armor, header and signature; the verified claims and the key id."""
+def decode_jws(text: str | bytes, label: str, typ: str, keyring: Keyring) -> tuple[dict[str, Any], str]:
+    """The verified claims of an armored (or bare) compact JWS, and the id of the key that signed it.
+
+    Checks the armor (``label``, e.g. :data:`LICENSE_LABEL`), the protected header (``alg``, ``typ``
+    as given, no ``crit``), the signature against ``keyring``, and ``ver``; nothing else: the
+    claims are the caller's to judge (use :func:`verify` for a license). Raises
+    :class:`LicenseError` as :func:`verify` does.
+
+    Public because the service relies on it: licensing.issuance reads back the license files it is
+    presented (refresh), whose expiry must not matter.
+    """
     body = _armor_body(text, label)
     if not body.isascii():  # a compact JWS is base64url and dots; tolerated whitespace is ASCII too
-        raise LicenseError("malformed", f"The {label.lower()} holds characters that cannot be part of one.")
+        raise LicenseError("malformed", f"The {_name(label)} holds characters that cannot be part of one.")
     compact = body.encode("ascii").translate(None, _WHITESPACE_BYTES)
     parts = compact.split(b".")
     # An empty signature is left to the header check: an unsecured JWS (alg none) is "unsupported".
     if len(parts) != 3 or not parts[0] or not parts[1]:
         raise LicenseError(
-            "malformed", f"No {label.lower()} was found in the text: expected an armor block or a compact JWS."
+            "malformed", f"No {_name(label)} was found in the text: expected an armor block or a compact JWS."
         )
     kid = _header_kid(parts[0], typ)
     signature = _b64url_decode(parts[2], "signature")
@@ -366,19 +424,38 @@ def _utc(timestamp: int) -> datetime:
 
 
 def _now_seconds(now: datetime | int | float | None) -> int:
+    """``now`` as whole POSIX seconds; TypeError or ValueError, at once, when it is not a time."""
     if now is None:
         import time
 
         return int(time.time())
-    if type(now) is int:
+    if type(now) is int and 0 <= now <= _MAX_TIME:  # the usual case
         return now
-    from datetime import datetime
+    seconds: int | float
+    if type(now) is int:
+        seconds = now
+    elif isinstance(now, bool) or not isinstance(now, (int, float)):
+        from datetime import datetime
 
-    if isinstance(now, datetime):
-        if now.tzinfo is None:
+        if not isinstance(now, datetime):
+            raise TypeError(f"now must be an aware datetime or POSIX seconds (int or float), not {type(now).__name__}")
+        if now.utcoffset() is None:
             raise ValueError("now must be an aware datetime (with a timezone)")
-        return int(now.timestamp())
-    return int(now)
+        seconds = now.replace(microsecond=0).timestamp()  # exact: a float holds whole seconds to 2**53
+    else:
+        seconds = now
+        if isinstance(now, float) and (now != now or now in (_INFINITY, -_INFINITY)):
+            raise ValueError(f"now must be a finite number of seconds, not {now!r}")
+    if not 0 <= seconds < _MAX_TIME + 1:
+        raise ValueError(f"now must be a time between 1970 and 9999 (UTC), not {_describe(now)}")
+    return int(seconds)
+
+
+def _describe(value: object) -> str:
+    """``value`` for an error message: a datetime as ISO 8601, anything else as a short repr."""
+    isoformat = getattr(value, "isoformat", None)
+    text = isoformat() if callable(isoformat) else repr(value)
+    return text if len(text) <= 60 else f"{text[:40]}... ({len(text)} characters)"
 
 
 class License:
@@ -486,21 +563,64 @@ def _check_claims(claims: dict[str, Any]) -> None:
 
 
 class RevocationList:
-    """A verified revocation list: license ids and when each was revoked."""
+    """A verified revocation list: which licenses its issuer revoked, and when.
 
-    __slots__ = ("issued_at", "issuer", "key_id", "revoked")
+    ``seq`` grows by one with every re-signing: keep the list with the highest ``seq`` seen, and
+    refuse an older one. ``license_id in revocations`` is a dict lookup, however long the list.
+    """
 
-    def __init__(self, issuer: str, issued_at: datetime, revoked: Mapping[str, datetime], key_id: str) -> None:
+    __slots__ = ("_ids", "_revoked", "_seconds", "issued_at", "issuer", "key_id", "seq")
+
+    def __init__(
+        self, issuer: str, issued_at: datetime, revoked: Mapping[str, datetime], key_id: str, seq: int = 0
+    ) -> None:
         self.issuer = issuer
         self.issued_at = issued_at
-        self.revoked = dict(revoked)
         self.key_id = key_id
+        self.seq = seq
+        self._revoked: dict[str, datetime] | None = dict(revoked)
+        self._seconds: dict[str, int] | None = None
+        self._ids: Mapping[str, object] = self._revoked
+
+    @classmethod
+    def _verified(cls, issuer: str, issued_at: datetime, seconds: dict[str, int], key_id: str, seq: int) -> Self:
+        """A list as loaded: revocation times stay POSIX seconds until someone asks for them."""
+        revocations = cls.__new__(cls)
+        revocations.issuer = issuer
+        revocations.issued_at = issued_at
+        revocations.key_id = key_id
+        revocations.seq = seq
+        revocations._revoked = None
+        revocations._seconds = seconds
+        revocations._ids = seconds
+        return revocations
+
+    @property
+    def revoked(self) -> Mapping[str, datetime]:
+        """Each revoked license id and when it was revoked (an aware UTC datetime)."""
+        if self._revoked is None:
+            seconds = self._seconds or {}
+            self._revoked = {jti: _utc(at) for jti, at in seconds.items()}
+        return self._revoked
+
+    def revoked_at(self, license_id: str) -> datetime | None:
+        """When ``license_id`` was revoked, or None when it is not on the list."""
+        if self._seconds is not None:
+            at = self._seconds.get(license_id)
+            return None if at is None else _utc(at)
+        return self.revoked.get(license_id)
 
     def __contains__(self, license_id: object) -> bool:
-        return license_id in self.revoked
+        return license_id in self._ids
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
 
     def __len__(self) -> int:
-        return len(self.revoked)
+        return len(self._ids)
+
+    def __repr__(self) -> str:
+        return f"<RevocationList seq {self.seq}, {len(self)} licenses, issued {self.issued_at:%Y-%m-%d %H:%M:%S} UTC>"
 
 
 def load_revocations(text: str | bytes, keyring: Keyring) -> RevocationList:
@@ -516,18 +636,28 @@ def load_revocations(text: str | bytes, keyring: Keyring) -> RevocationList:
 
 
 def _load_revocations(text: str | bytes, keyring: Keyring) -> RevocationList:
-    claims, kid = _decode(text, REVOCATIONS_LABEL, REVOCATIONS_TYP, keyring)
+    claims, kid = decode_jws(text, REVOCATIONS_LABEL, REVOCATIONS_TYP, keyring)
     issuer = _string(claims, "iss")
     issued_at = _utc(_time(claims, "iat"))
+    seq = claims.get("seq", 0)  # lists signed before seq existed read as the first one
+    if type(seq) is not int or seq < 0:
+        raise LicenseError("malformed", "Claim 'seq' of the revocation list must be a whole number, 0 or more.")
     entries = claims.get("revoked")
-    if not isinstance(entries, list):
+    if type(entries) is not list:
         raise LicenseError("malformed", "The revocation list has no 'revoked' array.")
-    revoked: dict[str, datetime] = {}
+    # Written for speed (a list may hold 100,000 entries): exact types, as JSON gives them, and times
+    # kept as seconds; RevocationList makes datetimes of them only when asked.
+    seconds: dict[str, int] = {}
     for entry in entries:
-        if not isinstance(entry, dict):
+        if type(entry) is not dict:
             raise LicenseError("malformed", "Each revocation must be an object with 'jti' and 'revoked_at'.")
-        revoked[_string(entry, "jti")] = _utc(_time(entry, "revoked_at"))
-    return RevocationList(issuer, issued_at, revoked, kid)
+        jti, at = entry.get("jti"), entry.get("revoked_at")
+        if type(jti) is not str or not jti:
+            raise LicenseError("malformed", "Each revocation's 'jti' must be a non-empty string.")
+        if type(at) is not int or not 0 <= at <= _MAX_TIME:
+            raise LicenseError("malformed", "Each revocation's 'revoked_at' must be a NumericDate.")
+        seconds[jti] = at
+    return RevocationList._verified(issuer, issued_at, seconds, kid, seq)
 
 
 def verify(
@@ -543,10 +673,28 @@ def verify(
     is this installation's id: a license bound to another one, or bound while none is given, is
     rejected. ``revocations`` is a :class:`RevocationList`, the armored text of one (verified with
     the same keyring), or plain license ids.
+
+    A bad argument is the calling program's mistake, raised at once rather than blamed on the
+    license: TypeError for a ``keyring`` that is not a Keyring, a ``now`` that is neither a datetime
+    nor a number (a bool or a str), an ``installation_id`` that is not a str, or ``revocations`` of
+    another kind; ValueError for a naive datetime, NaN, an infinity, or a time before 1970 or after
+    9999.
     """
     if not isinstance(keyring, Keyring):
         raise TypeError("keyring must be a licensing.verify.Keyring")
     now_s = _now_seconds(now)
+    if installation_id is not None and not isinstance(installation_id, str):
+        raise TypeError(f"installation_id must be a str or None, not {type(installation_id).__name__}")
+    if (
+        revocations is not None
+        and type(revocations) is not RevocationList
+        and not isinstance(revocations, (RevocationList, str, *_BINARY))
+        and not hasattr(revocations, "__contains__")
+        and not hasattr(revocations, "__iter__")
+    ):
+        raise TypeError(
+            f"revocations must be a RevocationList, the text of one, or license ids, not {type(revocations).__name__}"
+        )
     try:
         return _verify(license_text, keyring, now_s, installation_id, revocations)
     except LicenseError:
@@ -562,20 +710,26 @@ def _verify(
     installation_id: str | None,
     revocations: RevocationList | str | bytes | Iterable[str] | None,
 ) -> License:
-    claims, kid = _decode(license_text, LICENSE_LABEL, LICENSE_TYP, keyring)
+    claims, kid = decode_jws(license_text, LICENSE_LABEL, LICENSE_TYP, keyring)
     _check_claims(claims)
     jti = claims["jti"]
 
     if revocations is not None:
         if isinstance(revocations, (str, bytes)):
             revocations = _load_revocations(revocations, keyring)
+        elif isinstance(revocations, (bytearray, memoryview)):
+            revocations = _load_revocations(bytes(revocations), keyring)
         if jti in revocations:
             raise LicenseError("revoked", f"License {jti} has been revoked by its issuer. Contact them for a new one.")
 
     bound_to = claims.get("installation_id")
     if bound_to is not None and bound_to != installation_id:
         if installation_id is None:
-            message = f"The license is bound to installation {bound_to!r}, and no installation id was given to check."
+            message = (
+                f"The license is bound to installation {bound_to!r}, and no installation id was given to check it "
+                "against. Pass this installation's id: installation_id= to verify() in a program, "
+                "--installation-id to `licensing verify`."
+            )
         else:
             message = f"The license is bound to installation {bound_to!r}, not to this one ({installation_id!r})."
         raise LicenseError("installation_mismatch", message)

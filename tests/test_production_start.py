@@ -15,6 +15,7 @@ from licensing.settings import Settings
 REAL = {
     "stripe_webhook_secret": "whsec_9b1c4d7e2f0a8c6b5d3e1f7a9c2b4d6e",
     "stripe_secret_key": "sk_live_51Hq8ZtLkq2vX0p9A7bC3dE5fG",
+    "secret_key": "9f2c4e1a7b3d5f608e1c2a4b6d8f0e13579bdf2468ace0",
 }
 
 

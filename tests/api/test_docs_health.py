@@ -1,8 +1,11 @@
-"""OpenAPI document, /docs, /healthz and /readyz."""
+"""OpenAPI document, /docs, /redoc, /healthz and /readyz."""
 
 from __future__ import annotations
 
+import re
+from html.parser import HTMLParser
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -136,6 +139,58 @@ def test_docs_page(client: Any) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert "/openapi.json" in response.text
+
+
+class _References(HTMLParser):
+    """Every URL an HTML page makes the browser load or follow, and every inline script or style."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+        self.inline: list[str] = []
+        self._open: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        self.urls += [v for k, v in attrs if v and k in {"src", "href", "action", "spec-url", "data-openapi-url"}]
+        if "style" in values:
+            self.inline.append(f"style attribute on <{tag}>")
+        if any(k.startswith("on") for k in values):
+            self.inline.append(f"event handler on <{tag}>")
+        self._open = tag if tag in {"script", "style"} and not values.get("src") else None
+
+    def handle_data(self, data: str) -> None:
+        if self._open and data.strip():
+            self.inline.append(f"inline <{self._open}>: {data.strip()[:60]}")
+
+    def handle_endtag(self, tag: str) -> None:
+        self._open = None
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+def test_docs_pages_load_nothing_from_another_host(client: Any, path: str) -> None:
+    """Air-gapped operators read the API docs too: every asset comes from the service itself."""
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    html = response.text
+    assert not re.search(r"(?i)(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", html), "the page names another host"
+    parser = _References()
+    parser.feed(html)
+    assert parser.inline == [], "inline script or style would need 'unsafe-inline' in the CSP"
+    scripts = [u for u in parser.urls if u.endswith(".js")]
+    assert scripts, "the page loads no script of its own"
+    assert "/openapi.json" in parser.urls
+    for url in (u for u in parser.urls if not u.startswith("#")):
+        parts = urlsplit(url)
+        assert not parts.scheme and not parts.netloc and url.startswith("/"), url
+        asset = client.get(url)
+        assert asset.status_code == 200, url
+        assert len(asset.content) > 100, url
+        if url.endswith(".js"):
+            assert "javascript" in asset.headers["content-type"], url
+    # Swagger UI and ReDoc are the real bundles (a few hundred kilobytes at least), not stubs.
+    assert max(len(client.get(u).content) for u in scripts) > 500_000
 
 
 def test_healthz(client: Any) -> None:

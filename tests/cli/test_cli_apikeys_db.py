@@ -226,3 +226,22 @@ def test_db_upgrade_migrates_an_empty_postgres_database(cli: Cli, empty_pg_datab
 def test_db_upgrade_of_an_unreachable_database_is_a_plain_error(cli: Cli) -> None:
     cli.database_url = "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=5"
     assert_plain_error(cli("db", "upgrade"))
+
+
+def test_every_database_command_says_which_database(db_cli: Cli) -> None:
+    """An operator who forgot LICENSING_DATABASE_URL sees at once that the token went to SQLite."""
+    from licensing.db import describe_database
+
+    said = f"database: {describe_database(db_cli.database_url)}"
+    assert said.startswith("database: sqlite") or (said.startswith("database: postgresql") and ":5432" in said)
+    for args in (("apikeys", "create", "--name", "ops"), ("apikeys", "list"), ("db", "upgrade")):
+        result = db_cli(*args)
+        assert result.returncode == 0, str(result)
+        assert said in result.stderr, str(result)
+        assert "password" not in result.stderr.lower()
+
+
+def test_a_too_long_api_key_name_is_refused_plainly(db_cli: Cli) -> None:
+    result = db_cli("apikeys", "create", "--name", "k" * 101, "--role", "sales")
+    assert_plain_error(result, code=2)
+    assert "at most 100" in result.stderr

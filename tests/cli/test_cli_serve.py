@@ -23,6 +23,7 @@ from licensing.keys import KeyStore
 
 REAL_WEBHOOK_SECRET = "whsec_9b1c4d7e2f0a8c6b5d3e1f7a9c2b4d6e"
 REAL_STRIPE_KEY = "sk_live_51Hq8ZtLkq2vX0p9A7bC3dE5fG"
+REAL_SECRET_KEY = "9f2c4e1a7b3d5f608e1c2a4b6d8f0e13579bdf2468ace0"
 START_DEADLINE = 60.0  # seconds to wait for /healthz before giving up (not a speed requirement)
 
 
@@ -94,7 +95,14 @@ def test_production_refuses_a_placeholder_or_missing_stripe_key(cli: Cli, placeh
 def test_production_refusal_names_every_problem_at_once(cli: Cli) -> None:
     KeyStore(cli.keys_dir).generate(development=True)
     result = production(cli, LICENSING_STRIPE_WEBHOOK_SECRET="changeme")
-    assert_refused(cli, result, "LICENSING_STRIPE_WEBHOOK_SECRET", "LICENSING_STRIPE_SECRET_KEY", "development key")
+    assert_refused(
+        cli,
+        result,
+        "LICENSING_STRIPE_WEBHOOK_SECRET",
+        "LICENSING_STRIPE_SECRET_KEY",
+        "LICENSING_SECRET_KEY",
+        "development key",
+    )
 
 
 # --- serving -----------------------------------------------------------------------------------------
@@ -184,7 +192,9 @@ def test_production_starts_with_a_real_key_and_real_secrets_and_prints_no_secret
         LICENSING_ENV="production",
         LICENSING_STRIPE_WEBHOOK_SECRET=REAL_WEBHOOK_SECRET,
         LICENSING_STRIPE_SECRET_KEY=REAL_STRIPE_KEY,
+        LICENSING_SECRET_KEY=REAL_SECRET_KEY,
     ) as base:
         assert get_json(f"{base}/healthz") == {"status": "ok"}
     served = cli.results[-1]
     assert REAL_WEBHOOK_SECRET not in served.output and REAL_STRIPE_KEY not in served.output
+    assert REAL_SECRET_KEY not in served.output

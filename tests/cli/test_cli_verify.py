@@ -1,8 +1,9 @@
 """`licensing verify FILE --jwks F [--revocations F] [--installation-id ID] [--at RFC3339] [--json]`.
 
 SPEC section 4: exit 0 when valid or in grace, 1 when rejected (any rejection code), 2 on a usage
-error; ``--json`` prints exactly ``{"ok", "status", "code", "message", "license"}``. The licenses are
-signed here, with chosen claims, by the service's own signer.
+error; ``--json`` prints exactly ``{"ok", "status", "code", "message", "license"}``, for a usage
+error too (status "error", code "usage_error"). Text from inside a license is printed with control
+characters escaped. The licenses are signed here, with chosen claims, by the service's own signer.
 """
 
 from __future__ import annotations
@@ -329,3 +330,160 @@ def test_unusable_revocation_list_is_a_usage_error(issuer: Issuer, tmp_path: Pat
         other_signer(tmp_path).sign_revocations({"iss": "x", "iat": ts(AT), "ver": 1, "revoked": []}),
     )
     assert_plain_error(issuer.verify(path, "--revocations", str(forged)), code=2)
+
+
+# --- --at out of range ----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "at",
+    [
+        "9999-12-31T23:59:59-14:00",  # 10000-01-01 in UTC
+        "9999-12-31T23:59:59-00:01",
+        "1969-12-31T23:59:59Z",
+        "1970-01-01T05:00:00+06:00",  # 1969 in UTC
+        "0001-01-01T00:00:00Z",
+    ],
+)
+def test_at_out_of_range_is_a_usage_error(issuer: Issuer, at: str) -> None:
+    path = issuer.license()
+    result = issuer.verify(path, at=at)
+    assert_plain_error(result, code=2)
+    assert "--at" in result.stderr and "1970" in result.stderr and "9999" in result.stderr
+    assert_json_usage_error(issuer.verify(path, "--json", at=at), "--at")
+
+
+def test_at_at_the_edges_of_the_range_is_a_time(issuer: Issuer) -> None:
+    path = issuer.license(iat=0, nbf=0, exp=DROP)
+    for at in ("1970-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "9999-12-31T23:59:59+14:00"):
+        result, document = issuer.verify_json(path, at=at)
+        assert (result.returncode, document["status"]) == (0, "valid"), str(result)
+
+
+# --- usage errors under --json: the error as JSON too ---------------------------------------------
+def assert_json_usage_error(result: Result, mentions: str) -> dict[str, Any]:
+    assert_plain_error(result, code=2)  # the message on stderr as well, for people
+    document = json.loads(result.stdout)
+    assert set(document) == JSON_KEYS, str(result)
+    assert document["ok"] is False
+    assert document["status"] == "error"
+    assert document["code"] == "usage_error"
+    assert document["license"] is None
+    assert mentions in document["message"], str(result)
+    assert not document["message"].startswith("error:")
+    return document
+
+
+def test_every_usage_error_is_json_under_json(issuer: Issuer, tmp_path: Path) -> None:
+    path = issuer.license()
+    home = issuer.cli.home
+    jwks = str(issuer.jwks)
+    garbage = issuer.write("garbage.json", "not json")
+    revocations_garbage = issuer.write("garbage-revocations.lic", "nothing here")
+    forged = issuer.write(
+        "forged-revocations.lic",
+        other_signer(tmp_path).sign_revocations({"iss": "x", "iat": ts(AT), "ver": 1, "revoked": []}),
+    )
+    cases = {
+        "missing license file": (["verify", str(home / "none.lic"), "--jwks", jwks], "none.lic"),
+        "license file is a directory": (["verify", str(home), "--jwks", jwks], "license file"),
+        "missing jwks": (["verify", str(path), "--jwks", str(home / "none.json")], "JWKS"),
+        "jwks is a directory": (["verify", str(path), "--jwks", str(home)], "JWKS"),
+        "jwks is not json": (["verify", str(path), "--jwks", str(garbage)], "JWKS"),
+        "revocation list unreadable": (
+            ["verify", str(path), "--jwks", jwks, "--revocations", str(home / "none.lic")],
+            "revocation list",
+        ),
+        "revocation list garbage": (
+            ["verify", str(path), "--jwks", jwks, "--revocations", str(revocations_garbage)],
+            "revocation list",
+        ),
+        "revocation list forged": (
+            ["verify", str(path), "--jwks", jwks, "--revocations", str(forged)],
+            "revocation list",
+        ),
+        "bad --at": (["verify", str(path), "--jwks", jwks, "--at", "yesterday"], "--at"),
+        "--at without zone": (["verify", str(path), "--jwks", jwks, "--at", "2030-06-01T12:00:00"], "--at"),
+        "--at past 9999": (["verify", str(path), "--jwks", jwks, "--at", "9999-12-31T23:59:59-14:00"], "--at"),
+    }
+    for name, (args, mentions) in cases.items():
+        result = issuer.cli(*args, "--json")
+        try:
+            assert_json_usage_error(result, mentions)
+        except (AssertionError, json.JSONDecodeError) as exc:
+            raise AssertionError(f"{name}: {exc}\n{result}") from None
+        # Without --json: the message alone, on stderr.
+        plain = issuer.cli(*args)
+        assert_plain_error(plain, code=2)
+        assert plain.stdout == "", f"{name}: {plain}"
+
+
+# --- text from inside a license: control characters escaped --------------------------------------
+# C0, DEL, C1 and the bidirectional controls: a terminal acts on them (CSI is U+009B; U+202E turns
+# the rest of a line around), so a license could forge or hide what `licensing verify` prints.
+CONTROLS = [chr(c) for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))]
+BIDI = ["\u061c", "\u200e", "\u200f", *map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A))]
+
+
+def assert_no_raw_controls(text: str) -> None:
+    raw = sorted({f"U+{ord(c):04X}" for c in text if c in CONTROLS + BIDI and c != "\n"})
+    assert not raw, f"raw control characters printed: {raw}"
+
+
+HOSTILE = {
+    "jti": "lic_\u202eevil",
+    "customer": {"name": "Mallory\u009b31m\u202eevil\x1b[2J", "email": "m\x7f@example.com", "company": None},
+    "features": ["saml", "cl\u2066uster\u2069", "tab\there"],
+    "installation_id": "inst-\u200f1",
+}
+
+
+def test_control_characters_from_a_license_are_escaped_in_text_output(issuer: Issuer) -> None:
+    path = issuer.license(**HOSTILE)
+    result = issuer.verify(path, "--installation-id", "inst-\u200f1")
+    assert result.returncode == 0, str(result)
+    assert_no_raw_controls(result.output)
+    for escaped in ("lic_\\u202eevil", "Mallory\\u009b31m\\u202eevil\\u001b[2J", "m\\u007f@example.com"):
+        assert escaped in result.stdout, str(result)
+    assert "cl\\u2066uster\\u2069" in result.stdout and "tab\\u0009here" in result.stdout
+    assert "inst-\\u200f1" in result.stdout
+
+
+def test_control_characters_from_a_license_are_escaped_in_json_output(issuer: Issuer) -> None:
+    path = issuer.license(**HOSTILE)
+    result, document = issuer.verify_json(path, "--installation-id", "inst-\u200f1")
+    assert result.returncode == 0, str(result)
+    assert result.stdout.isascii()  # every non-ASCII character as a \u escape
+    assert_no_raw_controls(result.stdout)
+    assert "\\u007f" in result.stdout and "\\u009b" in result.stdout and "\\u202e" in result.stdout
+    assert document["license"]["customer"] == HOSTILE["customer"]  # the JSON still reads back exactly
+    assert document["license"]["jti"] == HOSTILE["jti"]
+
+
+def test_control_characters_are_escaped_in_rejection_messages(issuer: Issuer) -> None:
+    jti = "lic_\u202e\u009bevil\x7f"
+    revocations = issuer.write(
+        "revocations.lic",
+        issuer.signer.sign_revocations(
+            {"iss": "test-issuer", "iat": ts(AT), "ver": 1, "revoked": [{"jti": jti, "revoked_at": ts(AT)}]}
+        ),
+    )
+    path = issuer.license(jti=jti)
+    human = issuer.verify(path, "--revocations", str(revocations))
+    assert human.returncode == 1, str(human)
+    assert "REJECTED (revoked)" in human.stdout
+    assert_no_raw_controls(human.output)
+    assert "lic_\\u202e\\u009bevil\\u007f" in human.stdout
+    result, document = issuer.verify_json(path, "--revocations", str(revocations))
+    assert result.returncode == 1 and document["code"] == "revoked"
+    assert result.stdout.isascii()
+    assert_no_raw_controls(result.stdout)
+    assert jti in document["message"]  # exact once parsed
+
+
+def test_plain_text_is_printed_as_it_is(issuer: Issuer) -> None:
+    path = issuer.license(
+        customer={"name": "Zoë Ñandú", "email": "zoe@example.com", "company": "Café «Ünïcode» 株式会社"}
+    )
+    result = issuer.verify(path)
+    assert result.returncode == 0, str(result)
+    assert "Café «Ünïcode» 株式会社" in result.stdout
+    assert "Zoë Ñandú" in result.stdout and "zoe@example.com" in result.stdout

@@ -7,6 +7,12 @@ Fixtures:
   on SQLite only (``database_url`` is overridden here); the API tests cover PostgreSQL.
 * ``browser``: headless Chromium (``/usr/bin/chromium``, never a downloaded one), one per module.
 * ``page``: a fresh browser context and page per test, downloads accepted, base URL the live server.
+* ``traffic``: what ``page`` requested and what its console said (``Traffic.assert_clean()``: nothing
+  left loopback, no console error or warning, no Content-Security-Policy violation, no page error).
+* ``forms``: an HTTP client that behaves as a browser on the service's own pages: it fetches a form
+  (keeping the CSRF cookie) and posts it back with the form's token (``forms.post(path, data)``).
+* ``offline_page``: ``page`` with every request to a host other than 127.0.0.1 aborted, as on an
+  air-gapped network.
 
 When Chromium is missing the tests fail (they do not skip): ``make browser`` installs it.
 ``LICENSING_TEST_CHROMIUM`` points at another Chromium binary (default ``/usr/bin/chromium``).
@@ -15,14 +21,17 @@ When Chromium is missing the tests fail (they do not skip): ``make browser`` ins
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from livetools import serve_in_thread
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Route, sync_playwright
 
 from licensing.core import Core
 from licensing.settings import Settings
@@ -95,3 +104,99 @@ def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
         yield page
     finally:
         context.close()
+
+
+LOOPBACK = "127.0.0.1"
+# Reports every Content-Security-Policy violation of the page to the test, with what was blocked.
+_REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__cspViolation(e.effectiveDirective, e.blockedURI, e.sourceFile || "");
+});
+"""
+
+
+@dataclass(frozen=True)
+class Violation:
+    directive: str
+    blocked: str  # a URL, or "inline"
+    source: str
+
+
+@dataclass
+class Traffic:
+    """What a page asked the network for, and what the browser complained about."""
+
+    requested: list[str] = field(default_factory=list)
+    left_loopback: list[str] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
+    console: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+
+    def on_console(self, message: ConsoleMessage) -> None:
+        # CSP refusals are reported (with details) by _REPORT_VIOLATIONS instead.
+        if message.type in {"error", "warning"} and "Content Security Policy" not in message.text:
+            self.console.append(f"{message.type}: {message.text}")
+
+    def assert_clean(self, expected_violations: set[tuple[str, str]] | None = None) -> None:
+        """Nothing left loopback, no console error or warning, no page error, and no CSP violation
+        but the ``expected_violations`` (``(directive, blocked)``)."""
+        assert self.left_loopback == [], f"requests left loopback: {self.left_loopback}"
+        assert self.page_errors == [], f"page errors: {self.page_errors}"
+        assert self.console == [], f"console errors or warnings: {self.console}"
+        unexpected = [v for v in self.violations if (v.directive, v.blocked) not in (expected_violations or set())]
+        assert unexpected == [], f"Content-Security-Policy violations: {unexpected}"
+
+
+@pytest.fixture
+def traffic(page: Page) -> Traffic:
+    """Records ``page``'s requests, console and CSP violations; every request to a host other than
+    127.0.0.1 is aborted (and recorded in ``left_loopback``), as on an air-gapped network."""
+    recorded = Traffic()
+
+    def route(route: Route) -> None:
+        parts = urlsplit(route.request.url)
+        if parts.scheme in {"http", "https", "ws", "wss"} and parts.hostname != LOOPBACK:
+            recorded.left_loopback.append(route.request.url)
+            route.abort("addressunreachable")
+        else:
+            route.continue_()
+
+    page.context.route("**/*", route)
+    page.expose_function(
+        "__cspViolation",
+        lambda directive, blocked, source: recorded.violations.append(Violation(directive, blocked, source)),
+    )
+    page.add_init_script(_REPORT_VIOLATIONS)
+    page.on("request", lambda request: recorded.requested.append(request.url))
+    page.on("console", recorded.on_console)
+    page.on("pageerror", lambda error: recorded.page_errors.append(str(error)))
+    return recorded
+
+
+@pytest.fixture
+def offline_page(page: Page, traffic: Traffic) -> Page:
+    """``page`` on an air-gapped network: anything but 127.0.0.1 is aborted (``traffic`` records it)."""
+    return page
+
+
+@dataclass
+class Forms:
+    """A client that fetches a page's form and posts it back, as the service's own pages do."""
+
+    client: httpx.Client
+
+    def token(self, path: str) -> str:
+        response = self.client.get(path)
+        assert response.status_code == 200, response.text
+        match = re.search(r'<input type="hidden" name="csrf_token" value="([^"]+)">', response.text)
+        assert match, f"{path} renders no CSRF token"
+        return match.group(1)
+
+    def post(self, path: str, data: dict[str, str], headers: dict[str, str] | None = None) -> httpx.Response:
+        return self.client.post(path, data={**data, "csrf_token": self.token(path)}, headers=headers)
+
+
+@pytest.fixture
+def forms(live_server: LiveServer) -> Iterator[Forms]:
+    with httpx.Client(base_url=live_server.url) as client:
+        yield Forms(client)

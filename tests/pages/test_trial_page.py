@@ -1,5 +1,6 @@
 """The /trial page in headless Chromium: the form issues a verifiable 30-day Professional trial,
-the download link delivers the same file, and the trial rules show as errors on the form."""
+the download link delivers the same file (a data: URL, which the pages' CSP leaves alone: it governs
+what a page loads, not what it saves), and the trial rules show as errors on the form."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
@@ -16,7 +16,7 @@ from licensing.models import License
 from licensing.verify import Keyring, verify
 
 if TYPE_CHECKING:
-    from tests.pages.conftest import LiveServer
+    from tests.pages.conftest import Forms, LiveServer, Traffic
 
 
 def fill_trial_form(
@@ -38,7 +38,7 @@ def license_count(live_server: LiveServer) -> int:
 
 @pytest.mark.browser
 def test_trial_form_issues_a_verifiable_license(
-    page: Page, live_server: LiveServer, keyring: Keyring, tmp_path: Path
+    page: Page, traffic: Traffic, live_server: LiveServer, keyring: Keyring, tmp_path: Path
 ) -> None:
     page.goto("/trial")
     expect(page).to_have_title("Start a Professional trial")
@@ -85,6 +85,9 @@ def test_trial_form_issues_a_verifiable_license(
         stored = session.get(License, lic.id)
         assert stored is not None and stored.source == "trial" and stored.license_file.strip() == license_text.strip()
     assert license_count(live_server) == 1
+    # The layout, the form and the download ran under the pages' CSP: no violation, nothing off loopback.
+    traffic.assert_clean()
+    assert f"{live_server.url}/static/site.css" in traffic.requested
 
 
 @pytest.mark.browser
@@ -170,11 +173,11 @@ def test_browser_refuses_a_malformed_installation_id(page: Page, live_server: Li
     ],
 )
 def test_form_errors_the_browser_does_not_catch_are_explained_in_words(
-    live_server: LiveServer, field: str, value: str, message: str
+    live_server: LiveServer, forms: Forms, field: str, value: str, message: str
 ) -> None:
     """What a client without HTML validation (or an older browser) gets back: plain words, fields kept."""
     form = {"email": "ada@example.com", "company": "Example Ltd", "seats": "10", "accept_terms": "on", field: value}
-    response = httpx.post(f"{live_server.url}/trial", data=form)
+    response = forms.post("/trial", form)
     assert response.status_code == 422
     assert message in response.text
     assert "String should match" not in response.text and "Input should be" not in response.text

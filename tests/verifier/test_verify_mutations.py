@@ -9,10 +9,11 @@ of the END line. Each position there is changed in two passes:
 
 Two kinds of change are exempt from "must be rejected", because SPEC section 3 asks the armor to be
 tolerant of them:
-- swapping one whitespace character (space, tab, CR, LF, FF, VT) for another, or deleting one,
-  inside the block: tolerated whitespace carries no meaning, so such a change may be accepted, but
-  only as the very same license (identical claims); it may also be rejected, as when it breaks the
-  BEGIN line;
+- swapping one whitespace character (space, tab, CR, LF, FF, VT) for another, or for one of the
+  characters e-mail clients add (a BOM, a no-break space, a zero-width space or joiner), or
+  deleting one, inside the block: tolerated whitespace carries no meaning, so such a change may be
+  accepted, but only as the very same license (identical claims); it may also be rejected, as when
+  it breaks the BEGIN line;
 - changes to text after the END line (here, the final newline): text around the block is ignored,
   so those bytes are not mutated at all (a separate test appends text there).
 
@@ -42,7 +43,9 @@ from licensing.verify import (
 WHITESPACE = frozenset(" \t\r\n\f\v")
 XORS = (0x01, 0x20, 0x80)
 BYTE_REPLACEMENTS = b"A z0.-_=+/\n\t\x00\xff"
-CHAR_REPLACEMENTS = "é\u00a0\u2028\ufeff\x85"
+# Tolerated like whitespace (SPEC section 3): what e-mail clients put into text.
+E_MAIL_WHITESPACE = frozenset("\ufeff\u00a0\u202f\u200b\u200c\u200d\u2060")
+CHAR_REPLACEMENTS = "é\u00a0\u2028\ufeff\x85\u202f\u200b\u200c\u200d\u2060\u202e"
 
 
 def mutations(text: str, label: str) -> Iterator[tuple[int, str, str | None, str | bytes, bool]]:
@@ -59,7 +62,8 @@ def mutations(text: str, label: str) -> Iterator[tuple[int, str, str | None, str
             yield i, chr(old), repr(bytes([new])), data[:i] + bytes([new]) + data[i + 1 :], whitespace
         yield i, chr(old), None, data[:i] + data[i + 1 :], chr(old) in WHITESPACE
         for char in CHAR_REPLACEMENTS:
-            yield i, chr(old), repr(char), text[:i] + char + text[i + 1 :], False
+            whitespace = chr(old) in WHITESPACE and char in E_MAIL_WHITESPACE
+            yield i, chr(old), repr(char), text[:i] + char + text[i + 1 :], whitespace
 
 
 def check_every_mutation(

@@ -266,10 +266,30 @@ def test_random_base64url_segments(header: dict[str, Any], signature: bytes) -> 
 
 # --- now -----------------------------------------------------------------------------------------
 @SETTINGS
-@given(st.integers(min_value=-62_135_596_800, max_value=MAX_TIME) | st.floats(min_value=0, max_value=MAX_TIME))
+@given(st.integers(min_value=0, max_value=MAX_TIME) | st.floats(min_value=0, max_value=MAX_TIME))
 def test_any_representable_now(now: float) -> None:
     assume(not math.isnan(now))
     check_verify(LICENSE, now=int(now) if isinstance(now, int) else now)  # type: ignore[arg-type]
+
+
+@SETTINGS
+@given(
+    st.integers(max_value=-1)
+    | st.integers(min_value=MAX_TIME + 1)
+    | st.floats(max_value=-1e-300)
+    | st.floats(min_value=MAX_TIME + 1)
+    | st.just(math.nan)
+)
+def test_any_now_out_of_range_is_a_value_error_at_once(now: float) -> None:
+    """Before 1970, after 9999, infinite or NaN: the caller's mistake, whatever the license says."""
+    for text in (LICENSE, "not a license"):
+        try:
+            verify(text, KEYRING, now=now)
+        except LicenseError as exc:
+            raise AssertionError(f"now={now!r} blamed the license: {exc}") from None
+        except ValueError:
+            continue
+        raise AssertionError(f"now={now!r} was accepted")
 
 
 # --- keyrings ------------------------------------------------------------------------------------

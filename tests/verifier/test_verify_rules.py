@@ -38,13 +38,15 @@ from licensing.keys import KeyStore, public_x
 from licensing.signing import Signer, armor
 from licensing.verify import (
     ERROR_CODES,
+    MAX_INPUT_CHARS,
+    MAX_REVOCATIONS_CHARS,
     Keyring,
     KeyringError,
     License,
     LicenseError,
     RevocationList,
     _b64url_decode,
-    _b64url_encode,
+    b64url_encode,
     jwk_thumbprint,
     load_revocations,
     unarmor,
@@ -99,7 +101,7 @@ def test_hs256_keyed_with_the_public_key_is_unsupported(signer: Signer, keyring:
     for secret in (_b64url_decode(x, "x"), x.encode()):
         signing_input = f"{segment(license_header(signer, alg='HS256'))}.{segment(make_claims())}"
         mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
-        assert code_of(f"{signing_input}.{_b64url_encode(mac)}", keyring) == "unsupported"
+        assert code_of(f"{signing_input}.{b64url_encode(mac)}", keyring) == "unsupported"
 
 
 def test_rs256_is_unsupported(signer: Signer, keyring: Keyring) -> None:
@@ -305,7 +307,7 @@ def test_revoked_license_in_every_accepted_form(signer: Signer, keyring: Keyring
     license_text = make_license(signer, jti="lic_0001")
     text = signer.sign_revocations(revocation_claims("lic_0001"))
     forms: list[Any] = [load_revocations(text, keyring), text, text.encode(), {"lic_0001"}, ["x", "lic_0001"]]
-    forms.append(frozenset({"lic_0001"}))
+    forms += [frozenset({"lic_0001"}), bytearray(text.encode()), memoryview(text.encode()), {"lic_0001": "why"}]
     for revocations in forms:
         err = rejected(license_text, keyring, revocations=revocations)
         assert err.code == "revoked", revocations
@@ -427,6 +429,63 @@ def test_unarmor_returns_the_compact_jws(signer: Signer) -> None:
     assert unarmor(compact) == compact
 
 
+# What e-mail clients and editors put into text (SPEC section 3): tolerated like whitespace.
+BOM, NBSP, NNBSP = "\ufeff", "\u00a0", "\u202f"
+ZERO_WIDTH = ("\u200b", "\u200c", "\u200d", "\u2060")
+TOLERATED_CHARACTERS = (BOM, NBSP, NNBSP, *ZERO_WIDTH)
+
+
+def e_mail_variants(text: str, label: str = "LICENSE FILE") -> dict[str, str | bytes]:
+    compact = unarmor(text, label)
+    lines = text.strip("\n").split("\n")
+    variants: dict[str, str | bytes] = {
+        "bom before the block": BOM + text,
+        "bom as utf-8 bytes": (BOM + text).encode(),
+        "bom before a bare jws": BOM + compact,
+        "bom before a bare jws, as bytes": (BOM + compact + "\r\n").encode(),
+        "nbsp indentation": "".join(f"{NBSP}{NBSP}{line}{NBSP}\n" for line in lines),
+        "narrow nbsp indentation": "".join(f"{NNBSP}{line}\n" for line in lines),
+        "nbsp in the armor lines": text.replace("LICENSE FILE", f"LICENSE{NBSP}FILE").replace(
+            "LICENSE REVOCATIONS", f"LICENSE{NBSP}REVOCATIONS"
+        ),
+        "zero-width joiners in the armor lines": text.replace("-----", f"--{ZERO_WIDTH[2]}---"),
+        "quoted in an e-mail with nbsp": f"Hello,{NBSP}here is your license:\n\n{text}\nRegards,{NBSP}Sales\n",
+        "invisibles between every two characters": "".join((BOM, *ZERO_WIDTH)).join(text),
+    }
+    for char in TOLERATED_CHARACTERS:
+        variants[f"U+{ord(char):04X} at each line end"] = text.replace("\n", f"{char}\n")
+        variants[f"U+{ord(char):04X} inside the base64url"] = text.replace("e", f"e{char}", 5)
+        variants[f"U+{ord(char):04X} around a bare jws"] = f"{char}{compact[:40]}{char}{compact[40:]}{char}"
+    return variants
+
+
+def test_e_mail_characters_are_tolerated_like_whitespace(signer: Signer, keyring: Keyring) -> None:
+    text = make_license(signer)
+    expected = verify(text, keyring, now=NOW).claims
+    for name, variant in e_mail_variants(text).items():
+        assert verify(variant, keyring, now=NOW).claims == expected, name
+        assert unarmor(variant) == unarmor(text), name
+
+
+def test_e_mail_characters_are_tolerated_in_revocation_lists(signer: Signer, keyring: Keyring) -> None:
+    text = signer.sign_revocations(revocation_claims("lic_0001"))
+    for name, variant in e_mail_variants(text, "LICENSE REVOCATIONS").items():
+        assert "lic_0001" in load_revocations(variant, keyring), name
+
+
+@pytest.mark.parametrize(
+    "char",
+    ["\u00e9", "\u0085", "\u2028", "\u2029", "\u3000", "\u2003", "\u00ad", "\u200e", "\u202e", "\ufffe", "\U0001f600"],
+)
+def test_other_non_ascii_characters_inside_the_block_are_malformed(signer: Signer, keyring: Keyring, char: str) -> None:
+    text = make_license(signer)
+    assert code_of(text.replace("\n", f"{char}\n", 2), keyring) == "malformed"  # at a line end
+    assert code_of(text.replace("e", f"e{char}", 1), keyring) == "malformed"  # inside the base64url
+    assert code_of(char + unarmor(text), keyring) == "malformed"  # before a bare JWS
+    # Outside the block, any text is fine.
+    assert verify(f"{char} {text} {char}", keyring, now=NOW).status == "valid"
+
+
 @pytest.mark.parametrize(
     "mangle",
     [
@@ -463,6 +522,65 @@ def test_keyring_of_another_type_is_a_programming_error(signer: Signer, keystore
         verify(make_license(signer), keystore.jwks(), now=NOW)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         load_revocations(signer.sign_revocations(revocation_claims()), keystore.jwks())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("installation_id", [5, b"inst-1", ["inst-1"], True])
+def test_installation_id_of_another_type_is_a_programming_error(
+    signer: Signer, keyring: Keyring, installation_id: Any
+) -> None:
+    with pytest.raises(TypeError, match="installation_id"):
+        verify(make_license(signer, installation_id="inst-1"), keyring, now=NOW, installation_id=installation_id)
+
+
+@pytest.mark.parametrize("revocations", [5, 1.5, True, object()])
+def test_revocations_of_another_type_is_a_programming_error(signer: Signer, keyring: Keyring, revocations: Any) -> None:
+    with pytest.raises(TypeError, match="revocations"):
+        verify(make_license(signer), keyring, now=NOW, revocations=revocations)
+
+
+def test_arguments_are_checked_before_the_license_is_read(keyring: Keyring) -> None:
+    for kwargs in ({"now": "now"}, {"installation_id": 5}, {"revocations": 5}):
+        with pytest.raises(TypeError):
+            verify("not a license", keyring, **kwargs)
+    with pytest.raises(TypeError):
+        load_revocations("not a list", None)  # type: ignore[arg-type]
+
+
+# --- messages ------------------------------------------------------------------------------------
+def armor_failures(text: str, label: str) -> dict[str, str]:
+    """Texts refused by the armor checks, whatever the kind of file."""
+    other = "LICENSE FILE" if label != "LICENSE FILE" else "LICENSE REVOCATIONS"
+    return {
+        "cut short": text.replace(f"-----END {label}-----", ""),
+        "another kind of block": text.replace(label, other),
+        "a stray character inside": text.replace("\n", "\u00e9\n", 2),
+        "nothing like one": "hello world",
+        "far too large": text + " " * (MAX_REVOCATIONS_CHARS if label == "LICENSE REVOCATIONS" else MAX_INPUT_CHARS),
+        "not text": 42,  # type: ignore[dict-item]
+    }
+
+
+def test_revocation_list_messages_call_it_a_revocation_list(signer: Signer, keyring: Keyring) -> None:
+    text = signer.sign_revocations(revocation_claims("lic_0001"))
+    for name, damaged in armor_failures(text, "LICENSE REVOCATIONS").items():
+        with pytest.raises(LicenseError) as caught:
+            load_revocations(damaged, keyring)
+        message = caught.value.message
+        assert caught.value.code == "malformed", name
+        assert "revocation list" in message and "license revocations" not in message.lower(), (name, message)
+
+
+def test_license_file_messages_call_it_a_license_file(signer: Signer, keyring: Keyring) -> None:
+    for name, damaged in armor_failures(make_license(signer), "LICENSE FILE").items():
+        message = rejected(damaged, keyring).message
+        assert "license file" in message, (name, message)
+
+
+def test_bound_license_without_an_installation_id_says_to_pass_one(signer: Signer, keyring: Keyring) -> None:
+    err = rejected(make_license(signer, installation_id="inst-1"), keyring)
+    assert err.code == "installation_mismatch"
+    assert "'inst-1'" in err.message
+    assert "installation_id=" in err.message and "--installation-id" in err.message
 
 
 # --- the License object --------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 A license is ``valid`` from ``nbf`` until ``exp``, in ``grace`` from ``exp`` until ``exp`` plus
 ``grace_days``, then ``expired``. ``nbf`` gets five minutes of leeway; ``iat`` more than five minutes
 ahead of ``now`` is ``clock_skew``. Perpetual licenses (no ``exp``) never expire. ``now`` is an aware
-datetime or POSIX seconds; a naive datetime is a programming error (ValueError).
+datetime or POSIX seconds from 1970 to the end of 9999; anything else is the calling program's
+mistake, raised at once and never blamed on the license: TypeError for another type (a bool or a
+str), ValueError for a naive datetime, NaN, an infinity, or a time out of that range.
 """
 
 from __future__ import annotations
@@ -173,3 +175,73 @@ def test_time_checks_come_after_signature_and_binding(signer: Signer, keyring: K
     assert status(text, keyring, EXPIRES + 100 * DAY) == "installation_mismatch"
     other = Signer(signer.kid, Ed25519PrivateKey.generate())
     assert status(make_license(other), keyring, EXPIRES + 100 * DAY) == "bad_signature"
+
+
+# --- now that is not a time: the calling program's mistake, raised at once -----------------------
+@pytest.mark.parametrize("now", [float("nan"), float("inf"), float("-inf")])
+def test_now_that_is_not_finite_is_a_value_error(signer: Signer, keyring: Keyring, now: float) -> None:
+    with pytest.raises(ValueError, match="finite") as caught:
+        verify(make_license(signer), keyring, now=now)
+    assert not isinstance(caught.value, LicenseError)
+    assert "now" in str(caught.value)
+
+
+@pytest.mark.parametrize("now", [True, False, "2025-06-15T00:00:00Z", str(NOW), b"1", [NOW], object()])
+def test_now_of_another_type_is_a_type_error(signer: Signer, keyring: Keyring, now: Any) -> None:
+    with pytest.raises(TypeError, match="now"):
+        verify(make_license(signer), keyring, now=now)
+
+
+LAST_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        -1,
+        -0.5,
+        -(10**20),
+        LAST_SECOND + 1,
+        float(LAST_SECOND + 1),
+        10**20,
+        10**400,
+        datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-14))),  # 10000-01-01 in UTC
+        datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC),
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(1970, 1, 1, 5, tzinfo=timezone(timedelta(hours=6))),  # 1969 in UTC
+    ],
+    ids=lambda now: str(now)[:32],
+)
+def test_now_out_of_range_is_a_value_error(signer: Signer, keyring: Keyring, now: Any) -> None:
+    with pytest.raises(ValueError, match="between 1970 and 9999") as caught:
+        verify(make_license(signer), keyring, now=now)
+    assert not isinstance(caught.value, LicenseError)
+
+
+def test_now_at_the_edges_of_the_range_is_a_time(signer: Signer, keyring: Keyring) -> None:
+    perpetual = make_license(signer, iat=0, nbf=0, exp=OMIT)
+    for now in (
+        0,
+        0.0,
+        LAST_SECOND,
+        LAST_SECOND + 0.999,
+        datetime(1970, 1, 1, tzinfo=UTC),
+        datetime.max.replace(tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=14))),
+    ):
+        assert verify(perpetual, keyring, now=now).status == "valid", now
+
+
+def test_bad_now_is_reported_before_the_license_is_read(keyring: Keyring) -> None:
+    """A broken program learns of its mistake even when the license would also be refused."""
+    with pytest.raises(ValueError):
+        verify("not a license", keyring, now=float("nan"))
+    with pytest.raises(TypeError):
+        verify("not a license", keyring, now="now")
+
+
+def test_an_int_subclass_is_a_time(signer: Signer, keyring: Keyring) -> None:
+    class Seconds(int):
+        pass
+
+    assert verify(make_license(signer), keyring, now=Seconds(NOW)).status == "valid"

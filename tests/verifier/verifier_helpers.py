@@ -18,7 +18,7 @@ from licensetools import PROFESSIONAL_FEATURES as PROFESSIONAL_FEATURES  # re-ex
 from licensetools import license_claims, with_overrides
 
 from licensing.signing import Signer, armor
-from licensing.verify import LICENSE_LABEL, LICENSE_TYP, _b64url_encode
+from licensing.verify import LICENSE_LABEL, LICENSE_TYP, b64url_encode
 
 DAY = 86_400
 # A fixed "now" for tests that do not need the real clock: 2025-06-15T00:00:00Z.
@@ -35,13 +35,13 @@ def make_claims(**overrides: Any) -> dict[str, Any]:
 def segment(value: Mapping[str, Any] | bytes) -> str:
     """The base64url text of a JSON object (or of raw bytes)."""
     data = value if isinstance(value, bytes) else json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
-    return _b64url_encode(data)
+    return b64url_encode(data)
 
 
 def sign_jws(private_key: Ed25519PrivateKey, header: Mapping[str, Any], payload: Mapping[str, Any] | bytes) -> str:
     """A compact JWS over any header and payload, signed with Ed25519 whatever the header says."""
     signing_input = f"{segment(header)}.{segment(payload)}"
-    return f"{signing_input}.{_b64url_encode(private_key.sign(signing_input.encode('ascii')))}"
+    return f"{signing_input}.{b64url_encode(private_key.sign(signing_input.encode('ascii')))}"
 
 
 def license_header(signer: Signer, **overrides: Any) -> dict[str, Any]:
