@@ -8,44 +8,25 @@ to renew a period, the service sees the same time.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-import httpx
 import pytest
-from fakestripe import CARD_OK, FakeStripe
-from fakestripe.hosted import submit_checkout
+from billing_testkit import PUBLIC_URL, RecordingMailer, Shop, StripeClock
+from fakestripe import FakeStripe
 from livetools import serve_in_thread
 from pydantic import SecretStr
-from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
 
 from billing.catalog_sync import sync_catalog
 from billing.events import StripeEventTask
 from licensing import bootstrap
 from licensing.bootstrap import Runtime
 from licensing.core import Core
-from licensing.mail import Email
-from licensing.models import Checkout, License, OutboxMessage, StripeEvent, Subscription
 from licensing.outbox import OutboxTask
 from licensing.settings import Settings
 from licensing.verify import Keyring
 from licensing.worker import Worker
-
-PUBLIC_URL = "http://shop.test"
-
-
-class StripeClock:
-    """The service's clock is the fake Stripe's."""
-
-    def __init__(self, fake: FakeStripe) -> None:
-        self.fake = fake
-
-    def __call__(self) -> datetime:
-        return self.fake.now_datetime()
 
 
 @pytest.fixture
@@ -69,115 +50,6 @@ def settings(settings: Settings, fake_stripe: FakeStripe, stripe_webhook_secret:
 @pytest.fixture
 def runtime(settings: Settings, core: Core, engine: Engine) -> Runtime:
     return bootstrap.start(settings, core=core, engine=engine)
-
-
-class RecordingMailer:
-    """Stands in for SMTP: keeps what would have been sent (tests/billing/test_mail.py uses real SMTP)."""
-
-    def __init__(self) -> None:
-        self.sent: list[Email] = []
-        self.lock = threading.Lock()
-
-    def send(self, email: Email) -> None:
-        with self.lock:
-            self.sent.append(email)
-
-    def subjects(self) -> list[str]:
-        with self.lock:
-            return [e.subject for e in self.sent]
-
-
-@dataclass
-class Bought:
-    checkout_id: str
-    session_id: str
-    url: str
-
-
-@dataclass
-class Shop:
-    """The service (a live loopback server on the test's database) and the fake Stripe, with shortcuts."""
-
-    fake: FakeStripe
-    runtime: Runtime
-    url: str
-    mailer: RecordingMailer
-    worker: Worker
-    keyring: Keyring
-    http: httpx.Client = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.http = httpx.Client(base_url=self.url, timeout=30)
-
-    # --- buying ---------------------------------------------------------------------------------------
-    def start(self, *, seats: int = 5, interval: str = "month", email: str = "ada@acme.example", company: str = "Acme"):
-        response = self.http.post(
-            "/v1/checkout/sessions", json={"interval": interval, "seats": seats, "email": email, "company": company}
-        )
-        assert response.status_code == 201, response.text
-        body = response.json()
-        with self.session() as session:
-            checkout = session.get(Checkout, body["id"])
-            assert checkout is not None
-            return Bought(body["id"], checkout.stripe_session_id, body["url"])
-
-    def buy(self, *, card: str = CARD_OK, iban: str | None = None, **choice: Any) -> Bought:
-        bought = self.start(**choice)
-        paid = submit_checkout(bought.url, card=card, iban=iban)
-        assert paid.status_code == 303, paid.text
-        assert paid.headers["location"] == f"{PUBLIC_URL}/checkout/success?session_id={bought.session_id}"
-        return bought
-
-    def process(self) -> int:
-        """Every webhook delivered, then the background loop run until nothing is due."""
-        self.fake.webhooks.wait_idle()
-        return self.worker.run_until_idle()
-
-    # --- looking ----------------------------------------------------------------------------------------
-    def session(self) -> Any:
-        return self.runtime.unit_of_work()
-
-    def count(self, model: Any) -> int:
-        with Session(self.runtime.engine) as session:
-            return int(session.scalar(select(func.count()).select_from(model)) or 0)
-
-    def subscription(self, checkout_id: str) -> Subscription:
-        with Session(self.runtime.engine) as session:
-            sub = session.scalars(select(Subscription).where(Subscription.checkout_id == checkout_id)).one()
-            session.expunge(sub)
-            return sub
-
-    def licenses(self) -> list[License]:
-        """Every license, oldest first."""
-        with Session(self.runtime.engine) as session:
-            rows = list(session.scalars(select(License).order_by(License.issued_at, License.id)))
-            for row in rows:
-                session.expunge(row)
-            return rows
-
-    def newest(self, checkout_id: str) -> License:
-        from licensing.queries import newest_of_line
-
-        line = self.subscription(checkout_id).line_id
-        assert line is not None, "no license issued for this subscription"
-        with Session(self.runtime.engine) as session:
-            lic = newest_of_line(session, line)
-            session.expunge(lic)
-            return lic
-
-    def outbox_keys(self) -> list[str]:
-        with Session(self.runtime.engine) as session:
-            return list(session.scalars(select(OutboxMessage.dedupe_key).order_by(OutboxMessage.id)))
-
-    def events(self) -> list[StripeEvent]:
-        with Session(self.runtime.engine) as session:
-            rows = list(session.scalars(select(StripeEvent).order_by(StripeEvent.id)))
-            for row in rows:
-                session.expunge(row)
-            return rows
-
-    def stripe_subscription(self, checkout_id: str) -> str:
-        return self.subscription(checkout_id).stripe_subscription_id
 
 
 @pytest.fixture

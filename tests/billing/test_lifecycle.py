@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import Shop
+from billing_testkit import Shop
 from fakestripe import IBAN_FAILS, IBAN_SUCCEEDS
 
 from licensing.models import Customer, Subscription
