@@ -86,7 +86,7 @@ def receive(session: Session, runtime: Runtime, payload: bytes, signature: str |
             "The Stripe-Signature header is missing, does not match the body, or is too old.",
             code="invalid_signature",
         ) from None
-    except ValueError:  # not UTF-8 or not JSON, though correctly signed
+    except (ValueError, TypeError, AttributeError, KeyError):  # signed, but not UTF-8, JSON or an event
         raise InvalidWebhook("The webhook body is not a Stripe event.", code="malformed_event") from None
     raw = event.to_dict()
     event_id, event_type = raw.get("id"), raw.get("type")

@@ -140,3 +140,37 @@ class Shop:
 
     def stripe_subscription(self, checkout_id: str) -> str:
         return self.subscription(checkout_id).stripe_subscription_id
+
+
+def cli_env(settings: Any, **extra: str) -> dict[str, str]:
+    """The environment of a ``licensing`` command acting on the test's database, keys and fake Stripe."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LICENSING_")}
+    env.update(
+        LICENSING_DATABASE_URL=settings.database_url,
+        LICENSING_KEYS_DIR=str(settings.keys_dir),
+        LICENSING_ISSUER=settings.issuer,
+        LICENSING_STRIPE_SECRET_KEY=settings.stripe_secret_key.get_secret_value(),
+        LICENSING_STRIPE_API_BASE=settings.stripe_api_base,
+        LICENSING_STRIPE_WEBHOOK_SECRET=settings.stripe_webhook_secret.get_secret_value(),
+        LICENSING_STRIPE_MAX_NETWORK_RETRIES="0",
+        LICENSING_PUBLIC_URL=settings.public_url,
+        LICENSING_LOG_LEVEL="WARNING",
+        NO_COLOR="1",
+        COLUMNS="200",
+    )
+    env.update(extra)
+    return env
+
+
+def licensing(settings: Any, *args: str, **extra_env: str) -> Any:
+    """Run the real ``licensing`` command (the console script beside this interpreter)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.executable).with_name("licensing")
+    return subprocess.run(
+        [str(script), *args], env=cli_env(settings, **extra_env), capture_output=True, text=True, timeout=120
+    )
