@@ -5,8 +5,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PGVERSION := $(shell ls /etc/postgresql 2>/dev/null | head -1)
 PYTEST_ARGS ?=
+GO_DIR := verifiers/go
+TS_DIR := verifiers/ts
+TS_STAMP = $(TS_DIR)/node_modules/.installed-$(shell cat $(TS_DIR)/package-lock.json | cksum | cut -d' ' -f1)
+# The Go verifier uses the standard library only: never reach for a module proxy.
+GO := GOPROXY=off GOFLAGS=-mod=mod go
+GO_FUZZTIME ?= 10s
 
-.PHONY: all venv serve test lint typecheck postgres browser dist bench clean
+.PHONY: all venv serve test lint typecheck postgres browser dist bench clean go test-go ts-deps test-ts
 
 all: test
 
@@ -34,6 +40,32 @@ browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null)
 
+## Debian's Go toolchain (1.19) for the Go verifier (never a downloaded toolchain)
+go:
+	@command -v go >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go >/dev/null)
+
+## The Go verifier: vet, its tests (the whole conformance manifest), then each fuzz target for GO_FUZZTIME
+test-go: go
+	cd $(GO_DIR) && $(GO) vet ./...
+	cd benchmarks/go && $(GO) vet .
+	cd $(GO_DIR) && $(GO) test -count=1 ./...
+	cd $(GO_DIR) && $(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(GO_FUZZTIME) -fuzzminimizetime 1s -parallel 1 ./licensing
+	cd $(GO_DIR) && $(GO) test -run '^$$' -fuzz '^FuzzSignedClaims$$' -fuzztime $(GO_FUZZTIME) -fuzzminimizetime 1s -parallel 1 ./licensing
+
+## The TypeScript verifier's build tools, from the npm registry at the versions package-lock.json locks
+$(TS_STAMP): $(TS_DIR)/package-lock.json $(TS_DIR)/package.json
+	cd $(TS_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+ts-deps: $(TS_STAMP)
+
+## The TypeScript verifier: both builds, strict type check, then node's test runner (the whole manifest)
+test-ts: ts-deps
+	cd $(TS_DIR) && node scripts/build.mjs --tests
+	cd $(TS_DIR) && node_modules/.bin/tsc --noEmit -p tsconfig.json
+	cd $(TS_DIR) && node --test build/test/*.test.js test/*.test.cjs
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -41,8 +73,8 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
-## Every test: lint, types, then the suite on SQLite and PostgreSQL
-test: venv postgres browser lint typecheck
+## Every test: lint, types, the Go and TypeScript verifiers, then the suite on SQLite and PostgreSQL
+test: venv postgres browser lint typecheck test-go test-ts
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 ## The two wheels, into dist/: licensing-verifier and licensing-service
@@ -54,10 +86,13 @@ dist: venv
 	$(BIN)/python -m build --wheel --no-isolation --outdir dist build/verifier
 	$(BIN)/python -m build --wheel --no-isolation --outdir dist .
 
-bench: venv postgres
+bench: venv postgres go ts-deps
 	$(BIN)/python benchmarks/verify.py
 	$(BIN)/python benchmarks/revocations.py
+	cd benchmarks/go && $(GO) run .
+	cd $(TS_DIR) && node scripts/build.mjs
+	node benchmarks/verify_ts.mjs
 	$(BIN)/python benchmarks/api.py
 
 clean:
-	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache $(TS_DIR)/dist $(TS_DIR)/build $(TS_DIR)/node_modules

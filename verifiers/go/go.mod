@@ -1,0 +1,3 @@
+module example.invalid/licensing-verifier
+
+go 1.19
