@@ -34,7 +34,11 @@ def test_worker_once_processes_what_the_webhooks_stored(shop: Shop, settings: An
 def test_worker_runs_until_sigterm(shop: Shop, settings: Any) -> None:
     script = Path(sys.executable).with_name("licensing")
     proc = subprocess.Popen(
-        [str(script), "worker"], env=cli_env(settings, LICENSING_LOG_LEVEL="INFO"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [str(script), "worker"],
+        env=cli_env(settings, LICENSING_LOG_LEVEL="INFO"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         shop.buy(seats=3)
