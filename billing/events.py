@@ -51,9 +51,16 @@ class StripeEventTask:
 
     def run_due(self, runtime: Runtime, limit: int) -> int:
         if not is_configured(runtime):
+            # Events stay due until a key is configured; say so once, when there are some.
             if not self._warned:
-                log.warning("events.stripe_not_configured", extra={"detail": "LICENSING_STRIPE_SECRET_KEY is not set"})
-                self._warned = True
+                with runtime.unit_of_work() as session:
+                    waiting = session.scalar(select(StripeEvent.id).where(QUEUE.due(runtime.core.now())).limit(1))
+                if waiting is not None:
+                    log.warning(
+                        "events.stripe_not_configured",
+                        extra={"detail": "webhook events wait: LICENSING_STRIPE_SECRET_KEY is not set"},
+                    )
+                    self._warned = True
             return 0
         with runtime.unit_of_work() as session:
             claimed = [
