@@ -40,15 +40,18 @@ class Worker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.failing = False  # the last pass had a task fail (the database down, not migrated...)
 
     def run_once(self, limit: int = BATCH) -> int:
         """One pass over every task; how many items were taken on. A task that fails is logged and
         skipped (its items stay due), so one broken kind of work does not stop the others."""
         done = 0
+        self.failing = False
         for task in self.tasks:
             try:
                 done += task.run_due(self.runtime, limit)
             except Exception:
+                self.failing = True
                 log.exception("worker.task_failed", extra={"task": task.name})
         return done
 
@@ -77,7 +80,9 @@ class Worker:
                 log.exception("worker.pass_failed")
                 self._stop.wait(ERROR_PAUSE_SECONDS)
                 continue
-            if not busy:
+            if self.failing:
+                self._stop.wait(ERROR_PAUSE_SECONDS)  # not a traceback a second while the database is down
+            elif not busy:
                 self._wake.wait(self.poll_seconds)
         log.info("worker.stopped")
 
