@@ -180,10 +180,11 @@ def read_checkout(client: stripe.StripeClient, session_id: str) -> CheckoutState
         "read the checkout session",
         lambda: client.v1.checkout.sessions.retrieve(session_id, params={"expand": ["subscription"]}),
     )
-    sub = session.subscription
-    if isinstance(sub, str):
-        sub = call("read the subscription", lambda: client.v1.subscriptions.retrieve(sub))  # type: ignore[arg-type]
-    return CheckoutState.of(session, sub)
+    expanded = session.subscription
+    if isinstance(expanded, str):  # not expanded after all: read it
+        sub_id = expanded
+        expanded = call("read the subscription", lambda: client.v1.subscriptions.retrieve(sub_id))
+    return CheckoutState.of(session, expanded)
 
 
 def read_subscription(client: stripe.StripeClient, subscription_id: str) -> SubscriptionState:

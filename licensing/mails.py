@@ -12,7 +12,6 @@ from licensing.models import License
 from licensing.outbox import Message
 
 LICENSE_CONTENT_TYPE = "application/x-license-file"
-PRODUCT = "the licensing service"
 
 
 def _when(moment: datetime | None) -> str:
