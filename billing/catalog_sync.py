@@ -45,9 +45,11 @@ def _product_fields(offer: Offer) -> dict[str, Any]:
     }
 
 
-def _current(product: stripe.Product, key: str) -> Any:
-    value = product.to_dict().get(key)
-    return value
+def _differs(product: stripe.Product, key: str, wanted: Any) -> bool:
+    current = product.to_dict().get(key)
+    if key == "metadata":  # ours must be there; keys the operator added are theirs (updates merge)
+        return not all((current or {}).get(k) == v for k, v in wanted.items())
+    return bool(current != wanted)
 
 
 def _sync_product(client: stripe.StripeClient, offer: Offer) -> Change:
@@ -66,7 +68,7 @@ def _sync_product(client: stripe.StripeClient, offer: Offer) -> Change:
             ),
         )
         return Change("product", pid, "created")
-    differs = {key: value for key, value in wanted.items() if _current(current, key) != value}
+    differs = {key: value for key, value in wanted.items() if _differs(current, key, value)}
     if not current.active:
         differs["active"] = True
     if not differs:

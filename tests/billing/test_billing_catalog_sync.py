@@ -81,8 +81,13 @@ def test_the_product_is_updated_when_the_catalog_changes_its_features(
 ) -> None:
     runtime = bootstrap.start(settings, core=core, engine=engine)
     sync_catalog(runtime)
-    fake_stripe.update_product("licensing_professional", {"description": "edited by hand", "active": False})
+    fake_stripe.update_product(
+        "licensing_professional",
+        {"description": "edited by hand", "active": False, "metadata": {"offer": "professional", "team": "growth"}},
+    )
     changes = {c.name: c for c in sync_catalog(runtime)}
     assert changes["licensing_professional"].action == "updated"
     product = fake_stripe.get("licensing_professional")
     assert product["active"] is True and "saml" in product["description"]
+    assert product["metadata"]["team"] == "growth"  # the operator's own metadata is left alone
+    assert all(c.action == "unchanged" for c in sync_catalog(runtime))
