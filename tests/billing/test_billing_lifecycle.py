@@ -250,3 +250,24 @@ def test_revoked_line_is_not_renewed(shop: Shop, runtime) -> None:  # type: igno
     assert [x.id for x in shop.licenses()] == [lic.id]  # no renewal of a revoked line
     assert shop.subscription(bought.checkout_id).status == "active"  # though Stripe still bills
     assert shop.mailer.subjects() == ["Your Professional license"]
+
+
+@pytest.mark.parametrize("outcome", ["canceled", "unpaid"])
+def test_dunning_that_gives_up_issues_nothing_more(shop: Shop, outcome: str) -> None:
+    bought = shop.buy()
+    shop.process()
+    [only] = shop.licenses()
+    stripe_sub = shop.stripe_subscription(bought.checkout_id)
+    shop.fake.fail_next_renewal(stripe_sub)
+    shop.fake.advance(days=31)
+    shop.process()
+    shop.fake.exhaust_payment_retries(stripe_sub, outcome=outcome)  # type: ignore[arg-type]
+    shop.fake.advance(days=40)
+    shop.process()
+    assert shop.subscription(bought.checkout_id).status == outcome
+    assert [lic.id for lic in shop.licenses()] == [only.id]
+    assert only.status(shop.fake.now_datetime()) == "expired"  # ran out, grace included
+    subjects = shop.mailer.subjects()
+    assert subjects.count("Your payment for the Professional subscription failed") == 1  # once per failed invoice
+    if outcome == "canceled":
+        assert subjects[-1] == "Your Professional subscription has ended"
