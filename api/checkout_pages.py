@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.deps import CoreDep, RateLimitedClient, SessionDep
 from api.pages import form_int, router, templates
 from api.security import allow_form_action, origin_of
+from billing.checkout import create_checkout, fulfil_checkout
 from licensing.catalog import Catalog, Price
 from licensing.core import Core
 from licensing.errors import DomainError
@@ -114,8 +115,6 @@ def checkout_submit(
     email: Annotated[str, Form()] = "",
     company: Annotated[str, Form()] = "",
 ) -> Response:
-    from billing import create_checkout
-
     form = {"interval": interval, "seats": form_int(seats), "email": email, "company": company}
     try:
         started = create_checkout(
@@ -137,8 +136,6 @@ def checkout_success(
     request: Request, session: SessionDep, session_id: Annotated[str, Query(max_length=255)] = ""
 ) -> Response:
     """Fulfils the checkout if the webhook has not yet: the buyer never waits on a webhook (SPEC 6)."""
-    from billing import fulfil_checkout
-
     context: dict[str, Any] = {"license": None, "pending": False, "error": None}
     try:
         outcome = fulfil_checkout(session, request.app.state.runtime, session_id) if session_id else None
@@ -146,10 +143,13 @@ def checkout_success(
         session.rollback()
         context["error"] = exc.message
         return templates.TemplateResponse(request, "checkout/success.html", context, status_code=exc.status)
-    if outcome is not None and outcome.license is not None:
+    if outcome is not None and outcome.status == "issued" and outcome.license is not None:
         context.update(license=outcome.license, license_file=outcome.license.license_file)
     elif outcome is not None and outcome.status == "pending":
         context["pending"] = True
+    elif outcome is not None and outcome.status == "failed":
+        context["error"] = "This checkout was not paid (it expired, or the payment failed). Nothing was issued."
+        return templates.TemplateResponse(request, "checkout/success.html", context, status_code=409)
     else:
         context["error"] = "This link names no checkout of ours. If you paid, your license is in your e-mail."
         return templates.TemplateResponse(request, "checkout/success.html", context, status_code=404)
