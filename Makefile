@@ -93,6 +93,8 @@ bench: venv postgres go ts-deps
 	cd $(TS_DIR) && node scripts/build.mjs
 	node benchmarks/verify_ts.mjs
 	$(BIN)/python benchmarks/api.py
+	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
+	$(BIN)/python benchmarks/webhooks.py
 
 clean:
 	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache $(TS_DIR)/dist $(TS_DIR)/build $(TS_DIR)/node_modules

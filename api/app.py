@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from api import errors, pages, public, sales
+from api import checkout, errors, pages, public, sales
 from api.deps import RateLimiter, reject_nul_in_url
 from api.middleware import BodySizeLimit
+from api.schemas import StripeEventBody
 from api.security import SecurityHeaders
+from billing.webhooks import MAX_BODY_BYTES as WEBHOOK_MAX_BODY_BYTES
 from licensing import __version__, bootstrap
 from licensing.core import Core
 from licensing.logs import configure_logging
@@ -21,9 +25,10 @@ from licensing.settings import Settings, get_settings
 DESCRIPTION = """
 Issues Ed25519-signed license files for self-hosted software and lets sales ops manage them.
 
-* **Public**: the JWKS, the signed revocation list, 30-day trials, free licenses, license refresh.
-* **Sales ops**: customers, licenses (issue, list, download, renew, revoke) and the audit log, with
-  `Authorization: Bearer <api key>` (roles admin > sales > readonly).
+* **Public**: the JWKS, the signed revocation list, 30-day trials, free licenses, license refresh,
+  Professional checkout through Stripe and Stripe's webhooks.
+* **Sales ops**: customers, licenses (issue, list, download, renew, revoke), subscriptions and the audit
+  log, with `Authorization: Bearer <api key>` (roles admin > sales > readonly).
 
 Errors are `application/problem+json` with a stable `code`. A POST with an `Idempotency-Key` header
 replays its first answer for the same key and body, and answers 409 `idempotency_conflict` for the
@@ -41,7 +46,26 @@ def create_app(settings: Settings | None = None, *, core: Core | None = None, en
     log = logging.getLogger("licensing.api")
     if warning := bootstrap.development_key_warning(runtime.core.keys):
         log.warning("keys.development", extra={"detail": warning})
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The background loop in-process (SPEC section 4: one process is a complete service), unless
+        # LICENSING_WORKER_IN_PROCESS=false because `licensing worker` runs it apart.
+        worker = None
+        if settings.worker_in_process:
+            from licensing.worker import build_worker
+
+            worker = build_worker(runtime)
+            worker.start()
+        app.state.worker = worker
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Licensing service",
         version=__version__,
         description=DESCRIPTION,
@@ -52,6 +76,7 @@ def create_app(settings: Settings | None = None, *, core: Core | None = None, en
             {"name": "public", "description": "No authentication."},
             {"name": "customers"},
             {"name": "licenses"},
+            {"name": "subscriptions", "description": "Self-serve subscriptions, as Stripe reports them."},
             {"name": "audit"},
             {"name": "operation"},
             {"name": "pages"},
@@ -63,13 +88,19 @@ def create_app(settings: Settings | None = None, *, core: Core | None = None, en
     app.state.sessionmaker = runtime.sessions
     app.state.core = runtime.core
     app.state.rate_limiter = RateLimiter(settings.public_rate_limit)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.state.worker = None
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        per_path={checkout.WEBHOOK_PATH: max(settings.max_body_bytes, WEBHOOK_MAX_BODY_BYTES)},
+    )
     # X-Forwarded-For is believed only from LICENSING_TRUSTED_PROXIES (none by default): from anyone else it
     # would let a caller choose the address that the rate limit, the audit log and idempotency scopes see.
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.add_middleware(SecurityHeaders, settings=settings)
     errors.install(app)
     app.include_router(public.router)
+    app.include_router(checkout.router)
     app.include_router(sales.router)
     pages.install(app)
     _describe_problems(app)
@@ -113,6 +144,7 @@ def _describe_problems(app: FastAPI) -> None:
         schemas.pop("HTTPValidationError", None)
         schemas.pop("ValidationError", None)
         schemas["Problem"] = PROBLEM_SCHEMA
+        schemas["StripeEventBody"] = StripeEventBody.model_json_schema()
         problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
         for operations in document.get("paths", {}).values():
             for operation in operations.values():

@@ -14,6 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from licensing.apikeys import authenticate, require_role
+from licensing.bootstrap import Runtime
 from licensing.core import Core
 from licensing.errors import DomainError, Unauthorized, ValidationFailed
 from licensing.models import ApiKey
@@ -47,9 +48,15 @@ async def get_core(request: Request) -> Core:
     return core
 
 
+async def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
 # scope="function": commit before the response is sent, so a failed commit is never answered 2xx.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 CoreDep = Annotated[Core, Depends(get_core)]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 _bearer = HTTPBearer(auto_error=False, description="An API key made with `licensing apikeys create`.")
 

@@ -1,4 +1,5 @@
-"""ASGI middleware: refuse request bodies over a size limit before reading them."""
+"""ASGI middleware: refuse request bodies over a size limit before reading them. The limit is the same
+for every route but the few given their own (Stripe's webhooks, whose real payloads exceed the default)."""
 
 from __future__ import annotations
 
@@ -10,17 +11,19 @@ from api.errors import PROBLEM, TYPE_BASE
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, per_path: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.per_path = dict(per_path or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.per_path.get(scope.get("path", ""), self.max_bytes)
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, limit)
             return
         # Read the body here, up to the limit (a chunked one declares no length), and hand it on whole:
         # refusing from inside the app's receive would surface as FastAPI's 400 "error parsing the body".
@@ -34,8 +37,8 @@ class BodySizeLimit:
                 break
             chunk = message.get("body", b"")
             seen += len(chunk)
-            if seen > self.max_bytes:
-                await self._refuse(send)
+            if seen > limit:
+                await self._refuse(send, limit)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -53,13 +56,13 @@ class BodySizeLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, limit: int) -> None:
         body = json.dumps(
             {
                 "type": TYPE_BASE + "payload_too_large",
                 "title": "Payload too large",
                 "status": 413,
-                "detail": f"Request bodies are limited to {self.max_bytes} bytes.",
+                "detail": f"Request bodies are limited to {limit} bytes.",
                 "code": "payload_too_large",
             }
         ).encode()

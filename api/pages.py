@@ -38,7 +38,7 @@ DOCS_ASSETS_PACKAGE = ("fastapi_offline", "static")
 router = APIRouter(include_in_schema=False, dependencies=[Depends(check_form_post)])
 # What to tell a person about a field the form's validation refused (pydantic's wording is for programs).
 _FIELD_HELP = {
-    "email": "Enter your work e-mail address (up to 320 characters).",
+    "email": "Enter your work e-mail address (up to 254 characters).",
     "company": "Enter your company's name (up to 200 characters).",
     "seats": "Seats must be a whole number from 1 to 1000.",
     "installation_id": "The installation id may contain only letters, digits and . _ : - (up to 200 characters).",
@@ -74,6 +74,8 @@ templates.env.globals["csrf_field"] = _csrf_field
 
 def install(app: FastAPI) -> None:
     """The pages, the API reference, their assets and the 403 page of a refused form post."""
+    from api import checkout_pages  # noqa: F401 - the shop's routes, on this module's router
+
     # The vendored docs assets first: /static would otherwise answer for /static/vendor too.
     app.mount("/static/vendor", StaticFiles(packages=[DOCS_ASSETS_PACKAGE]), name="vendor")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -87,7 +89,7 @@ def _refused(request: Request, exc: FormPostRefused) -> Response:
     )
 
 
-def _form_int(text: str) -> int | None:
+def form_int(text: str) -> int | None:
     """A form's number field: None when empty, -1 (refused by validation) when not a small whole number."""
     text = text.strip()
     if not text:
@@ -97,7 +99,7 @@ def _form_int(text: str) -> int | None:
 
 @router.get("/")
 def index() -> Response:
-    return RedirectResponse("/trial", status_code=307)
+    return RedirectResponse("/pricing", status_code=307)
 
 
 @router.get("/docs", response_class=HTMLResponse)
@@ -150,7 +152,7 @@ def trial_submit(
             {
                 "email": email,
                 "company": company,
-                "seats": _form_int(seats),
+                "seats": form_int(seats),
                 "installation_id": installation_id.strip() or None,
                 "accept_terms": accept_terms == "on",
             }

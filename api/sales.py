@@ -24,12 +24,15 @@ from api.schemas import (
     LicenseOut,
     LicenseRenew,
     LicenseRevoke,
+    SubscriptionList,
+    SubscriptionOut,
 )
 from licensing import queries
 from licensing.customers import create_customer, get_customer
+from licensing.errors import NotFound
 from licensing.issuance import IssueRequest, get_license, issue_license, renew_license, revoke_license
-from licensing.models import ApiKey, License
-from licensing.queries import Status, successors
+from licensing.models import ApiKey, License, Subscription
+from licensing.queries import Status, newest_of_lines, successors
 
 router = APIRouter(
     prefix="/v1", responses={401: {"description": "No or bad API key"}, 403: {"description": "Role too low"}}
@@ -39,8 +42,12 @@ Limit = Annotated[int, Query(ge=1, le=200, description="Page size.")]
 Cursor = Annotated[str | None, Query(max_length=64, description="`next_cursor` of the previous page.")]
 LicenseId = Annotated[str, Path(max_length=40, description="A license id (lic_...).")]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No such customer or license", "content": {"application/problem+json": {}}}
+    404: {"description": "No such customer, license or subscription", "content": {"application/problem+json": {}}}
 }
+# Stripe's subscription statuses.
+SubscriptionStatus = Literal[
+    "active", "trialing", "past_due", "unpaid", "canceled", "incomplete", "incomplete_expired", "paused"
+]
 
 
 def actor(key: ApiKey) -> str:
@@ -250,3 +257,38 @@ def list_audit_events(
     """The audit log, newest first: who changed what, and when."""
     page = queries.list_audit_events(session, limit=limit, cursor=cursor, subject_id=subject_id, action=action)
     return AuditEventList(data=[AuditEventOut.of(e) for e in page.items], next_cursor=page.next_cursor)
+
+
+# --- subscriptions -----------------------------------------------------------------------------
+@router.get("/subscriptions", tags=["subscriptions"], response_model=SubscriptionList)
+def list_subscriptions(
+    session: SessionDep,
+    key: ReadKey,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    customer_id: Annotated[str | None, Query(max_length=40)] = None,
+    status: SubscriptionStatus | None = None,
+) -> SubscriptionList:
+    """Self-serve subscriptions, newest first, filtered by customer or Stripe status."""
+    page = queries.list_subscriptions(session, limit=limit, cursor=cursor, customer_id=customer_id, status=status)
+    newest = newest_of_lines(session, [sub.line_id for sub in page.items])
+    return SubscriptionList(
+        data=[SubscriptionOut.of(sub, newest.get(sub.line_id or "")) for sub in page.items],
+        next_cursor=page.next_cursor,
+    )
+
+
+@router.get(
+    "/subscriptions/{subscription_id}", tags=["subscriptions"], response_model=SubscriptionOut, responses=NOT_FOUND
+)
+def read_subscription(
+    subscription_id: Annotated[str, Path(max_length=40, description="A subscription id of ours (sub_...).")],
+    session: SessionDep,
+    key: ReadKey,
+) -> SubscriptionOut:
+    """One subscription: Stripe's status, seats, interval and period end, its license line and newest license."""
+    sub = session.get(Subscription, subscription_id)
+    if sub is None:
+        raise NotFound(f"No subscription {subscription_id!r}.", code="subscription_not_found")
+    newest = newest_of_lines(session, [sub.line_id])
+    return SubscriptionOut.of(sub, newest.get(sub.line_id or ""))

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from licensing import fields
-from licensing.models import AuditEvent, Customer, License
+from licensing.models import AuditEvent, Customer, License, Subscription
 
 # The limits are licensing.fields', so the API refuses (422) exactly what the core and the database cannot take.
 Text = Annotated[str, Field(min_length=1, max_length=fields.NAME_MAX)]
@@ -344,4 +344,141 @@ class AuditEventList(BaseModel):
     model_config = _examples({"data": [AUDIT_EXAMPLE], "next_cursor": "41"})
 
     data: list[AuditEventOut]
+    next_cursor: str | None
+
+
+# --- checkout and subscriptions ------------------------------------------------------------------
+class CheckoutRequest(Input):
+    # Checked by the core (billing.checkout.create_checkout), so a bad choice gets its own stable code:
+    # invalid_interval, invalid_seats, invalid_email.
+    interval: Annotated[str, Field(max_length=20, json_schema_extra={"enum": ["month", "year"]})]
+    seats: int
+    email: Annotated[str, Field(max_length=fields.EMAIL_MAX)]
+    company: Annotated[str, Field(max_length=fields.NAME_MAX)]
+    name: OptionalText = None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"interval": "year", "seats": 25, "email": "it@example.com", "company": "Example Ltd"}]
+        }
+    )
+
+
+class CheckoutOut(BaseModel):
+    model_config = _examples(
+        {"id": "chk_01jd8r7q2w3e4r5t6y7u8i9o0p", "url": "https://checkout.stripe.com/c/pay/cs_test_a1b2c3"}
+    )
+
+    id: str
+    url: str
+
+
+class StripeEventBody(BaseModel):
+    """A Stripe event as Stripe POSTs it (documentation only: the raw body is verified, never parsed into this)."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "evt_1QxYz2AbCdEf",
+                    "object": "event",
+                    "type": "checkout.session.completed",
+                    "created": 1795435200,
+                    "livemode": False,
+                    "api_version": "2026-10-28.endive",
+                    "data": {"object": {"id": "cs_test_a1b2c3", "object": "checkout.session"}},
+                }
+            ]
+        },
+    )
+
+    id: str
+    object: str
+    type: str
+    created: int
+    livemode: bool
+    data: dict[str, Any]
+
+
+class WebhookAnswer(BaseModel):
+    model_config = _examples({"received": True, "event": "evt_1QxYz2AbCdEf", "stored": True})
+
+    received: bool
+    event: str
+    stored: bool
+
+
+SUBSCRIPTION_EXAMPLE: dict[str, Any] = {
+    "id": "sub_01jd8r9z8x7c6v5b4n3m2l1k0j",
+    "customer_id": CUSTOMER_EXAMPLE["id"],
+    "checkout_id": "chk_01jd8r7q2w3e4r5t6y7u8i9o0p",
+    "status": "active",
+    "seats": 25,
+    "interval": "year",
+    "price_lookup_key": "professional_annual",
+    "current_period_end": "2027-11-23T12:00:00Z",
+    "cancel_at_period_end": False,
+    "ended_at": None,
+    "line_id": "lic_01jd8ra0b1c2d3e4f5g6h7j8k9",
+    "license_id": "lic_01jd8ra0b1c2d3e4f5g6h7j8k9",
+    "stripe_subscription_id": "sub_1QxYz2AbCdEfGhIj",
+    "stripe_customer_id": "cus_QxYz2AbCdEfGh",
+    "created_at": "2026-11-23T12:00:00Z",
+    "updated_at": "2026-11-23T12:00:00Z",
+    "synced_at": "2026-11-23T12:00:00Z",
+}
+
+
+class SubscriptionOut(BaseModel):
+    """Our record of a Stripe subscription: Stripe's status, seats and period, and the license line it feeds
+    (``license_id`` is the newest license of ``line_id``)."""
+
+    model_config = _examples(SUBSCRIPTION_EXAMPLE)
+
+    id: str
+    customer_id: str
+    checkout_id: str
+    status: str
+    seats: int
+    interval: str
+    price_lookup_key: str | None = None
+    current_period_end: datetime
+    cancel_at_period_end: bool
+    ended_at: datetime | None = None
+    line_id: str | None = None
+    license_id: str | None = None
+    stripe_subscription_id: str
+    stripe_customer_id: str
+    created_at: datetime
+    updated_at: datetime
+    synced_at: datetime
+
+    @classmethod
+    def of(cls, sub: Subscription, newest_license_id: str | None) -> SubscriptionOut:
+        return cls(
+            id=sub.id,
+            customer_id=sub.customer_id,
+            checkout_id=sub.checkout_id,
+            status=sub.status,
+            seats=sub.seats,
+            interval=sub.interval,
+            price_lookup_key=sub.price_lookup_key,
+            current_period_end=sub.current_period_end,
+            cancel_at_period_end=sub.cancel_at_period_end,
+            ended_at=sub.ended_at,
+            line_id=sub.line_id,
+            license_id=newest_license_id,
+            stripe_subscription_id=sub.stripe_subscription_id,
+            stripe_customer_id=sub.stripe_customer_id,
+            created_at=sub.created_at,
+            updated_at=sub.updated_at,
+            synced_at=sub.synced_at,
+        )
+
+
+class SubscriptionList(BaseModel):
+    model_config = _examples({"data": [SUBSCRIPTION_EXAMPLE], "next_cursor": SUBSCRIPTION_EXAMPLE["id"]})
+
+    data: list[SubscriptionOut]
     next_cursor: str | None

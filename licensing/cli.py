@@ -1,4 +1,4 @@
-"""The ``licensing`` command: serve, db, keys, apikeys and verify.
+"""The ``licensing`` command: serve, worker, db, keys, apikeys, billing and verify.
 
 Every command reads the same settings (LICENSING_* variables or .env), so they act on the same
 database and keys. Errors print a plain message to stderr and exit non-zero; private keys and API
@@ -29,9 +29,11 @@ app = typer.Typer(
 keys_app = typer.Typer(help="Signing keys: generate, list, rotate, retire, publish.", no_args_is_help=True)
 apikeys_app = typer.Typer(help="API keys for the sales-ops API.", no_args_is_help=True)
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
+billing_app = typer.Typer(help="Stripe: the catalog, reconciling subscriptions, webhook events.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(apikeys_app, name="apikeys")
 app.add_typer(db_app, name="db")
+app.add_typer(billing_app, name="billing")
 
 EXIT_REJECTED = 1
 EXIT_USAGE = 2
@@ -436,6 +438,136 @@ def verify_command(
     else:
         typer.echo(f"REJECTED ({result['code']}): {_printable(result['message'])}")
     raise typer.Exit(0 if result["ok"] else EXIT_REJECTED)
+
+
+# --- billing -----------------------------------------------------------------------------------
+def _billing_failure(exc: Exception) -> NoReturn:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from licensing.errors import DomainError
+
+    if isinstance(exc, DomainError):
+        _fail(exc.message)
+    if isinstance(exc, SQLAlchemyError):
+        _database_error(exc)
+    raise exc
+
+
+@billing_app.command("sync-catalog")
+def billing_sync_catalog() -> None:
+    """Create or update in Stripe the catalog's product and prices (found again by lookup key)."""
+    from billing.catalog_sync import sync_catalog
+
+    runtime = _runtime()
+    try:
+        changes = sync_catalog(runtime)
+    except Exception as exc:
+        _billing_failure(exc)
+    finally:
+        runtime.close()
+    for change in changes:
+        typer.echo(str(change))
+    touched = [c for c in changes if c.action != "unchanged"]
+    typer.echo(f"{len(touched)} change(s); the catalog is in Stripe" if touched else "nothing to change")
+
+
+@billing_app.command("reconcile")
+def billing_reconcile() -> None:
+    """Re-read every subscription from Stripe and issue what is missing (safe to run any time)."""
+    from billing.reconcile import reconcile
+
+    runtime = _runtime()
+    seen = issued = failed = 0
+    try:
+        for item in reconcile(runtime):
+            seen += 1
+            issued += item.issued
+            failed += item.result is None
+            typer.echo(str(item))
+    except Exception as exc:
+        _billing_failure(exc)
+    finally:
+        runtime.close()
+    typer.echo(f"{seen} subscription(s) in Stripe: {issued} license(s) issued, {failed} failed")
+    if failed:
+        raise typer.Exit(1)
+
+
+@billing_app.command("events")
+def billing_events(
+    show_all: Annotated[bool, typer.Option("--all", help="Processed events too (the newest 100).")] = False,
+    retry: Annotated[
+        str | None, typer.Option("--retry", help="Make a given-up event due again: its id (evt_...) or 'all'.")
+    ] = None,
+) -> None:
+    """Webhook events not processed yet (pending, retrying, failed), with their last error."""
+    from sqlalchemy import select
+
+    from billing.events import QUEUE, state_of, unfinished
+    from licensing.models import StripeEvent
+
+    runtime = _runtime()
+    try:
+        with runtime.unit_of_work() as session:
+            now = runtime.core.now()
+            if retry is not None:
+                if retry == "all":
+                    count = QUEUE.retry(session, now)
+                else:
+                    row_id = session.scalar(select(StripeEvent.id).where(StripeEvent.event_id == retry))
+                    count = QUEUE.retry(session, now, row_id) if row_id is not None else 0
+                typer.echo(f"{count} event(s) due again")
+                return
+            rows = [
+                (e.event_id, e.type, state_of(e), e.attempts, e.next_attempt_at, e.last_error or e.outcome or "")
+                for e in unfinished(session, include_processed=show_all)
+            ]
+    except Exception as exc:
+        _billing_failure(exc)
+    finally:
+        runtime.close()
+    if not rows:
+        typer.echo("no unprocessed webhook events")
+        return
+    typer.echo(f"{'EVENT':<32} {'TYPE':<40} {'STATE':<10} {'TRIES':>5} {'NEXT ATTEMPT':<26} LAST ERROR / OUTCOME")
+    for event_id, event_type, state, attempts, next_at, note in rows:
+        next_text = next_at.isoformat() if next_at else "-"
+        typer.echo(f"{event_id:<32} {event_type:<40} {state:<10} {attempts:>5} {next_text:<26} {note}")
+
+
+# --- worker ------------------------------------------------------------------------------------
+@app.command("worker")
+def worker_command(
+    once: Annotated[bool, typer.Option("--once", help="Work off what is due now, then exit.")] = False,
+) -> None:
+    """Run the background loop: webhook processing and outgoing e-mail (scale it apart from `serve`)."""
+    import signal
+
+    from licensing import bootstrap
+    from licensing.logs import configure_logging
+    from licensing.worker import build_worker
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    _say_database(settings)
+    try:
+        runtime = bootstrap.start(settings)
+    except bootstrap.StartupRefused as exc:
+        _fail(str(exc))
+    worker = build_worker(runtime)
+    try:
+        if once:
+            typer.echo(f"{worker.run_until_idle()} item(s) worked off")
+            return
+
+        def stop(_signum: int, _frame: Any) -> None:
+            worker.stop(timeout=0)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        worker.run()
+    finally:
+        runtime.close()
 
 
 # --- serve -------------------------------------------------------------------------------------

@@ -145,3 +145,23 @@ def atomic(function: Callable[Concatenate[Session, P], R]) -> Callable[Concatena
             return function(session, *args, **kwargs)
 
     return wrapper
+
+
+def insert_ignoring_duplicates(session: Session, model: type[Base], conflict: list[str], **values: Any) -> bool:
+    """``INSERT ... ON CONFLICT (conflict) DO NOTHING RETURNING`` of one row in the session's transaction,
+    on PostgreSQL and SQLite alike: True when the row was added, False when one with the same
+    ``conflict`` columns already existed (or was being added by a transaction that then committed)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        statement: Any = pg_insert(model).on_conflict_do_nothing(index_elements=conflict)
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        statement = sqlite_insert(model).on_conflict_do_nothing(index_elements=conflict)
+    else:  # pragma: no cover - only the two databases above are supported
+        raise RuntimeError(f"no INSERT ... ON CONFLICT for {dialect}")
+    primary_key = model.__table__.primary_key.columns.values()[0]  # type: ignore[attr-defined]
+    inserted = session.execute(statement.values(**values).returning(primary_key)).first()
+    return inserted is not None

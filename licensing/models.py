@@ -135,3 +135,102 @@ class RevocationList(Base):
     seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     key_id: Mapped[str | None] = mapped_column(String(64))  # the key that signed ``document``
     next_lapse_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when the first listed grace ends
+
+
+class QueuedJob:
+    """The columns of a row the background loop works off (licensing.jobs): due while not done and
+    ``next_attempt_at`` has come; ``next_attempt_at`` empty and not done means given up."""
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Checkout(Base):
+    """A self-serve purchase started on our side: what the buyer typed, before Stripe's Checkout.
+
+    The license of a paid checkout carries exactly these (SPEC section 1): a customer record of its own
+    is made from them when the checkout is paid, and never looked up by e-mail address.
+    """
+
+    __tablename__ = "checkouts"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("chk"))
+    email: Mapped[str] = mapped_column(String(320))
+    company: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(200))
+    seats: Mapped[int] = mapped_column(Integer)
+    interval: Mapped[str] = mapped_column(String(10))  # month | year
+    price_lookup_key: Mapped[str] = mapped_column(String(100))
+    stripe_session_id: Mapped[str] = mapped_column(String(255), unique=True)
+    status: Mapped[str] = mapped_column(String(20))  # open | complete | expired
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id"))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Subscription(Base):
+    """Our record of a Stripe subscription (Stripe is the source of truth; this mirrors it) and the
+    license line it feeds: the newest license of ``line_id`` is the one to compare with Stripe."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (Index("ix_subscriptions_customer_id_id", "customer_id", "id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("sub"))
+    checkout_id: Mapped[str] = mapped_column(ForeignKey("checkouts.id"), unique=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"))
+    stripe_subscription_id: Mapped[str] = mapped_column(String(255), unique=True)
+    stripe_customer_id: Mapped[str] = mapped_column(String(255), index=True)
+    status: Mapped[str] = mapped_column(String(30), index=True)  # Stripe's: active, past_due, canceled...
+    seats: Mapped[int] = mapped_column(Integer)
+    interval: Mapped[str] = mapped_column(String(10))
+    price_lookup_key: Mapped[str | None] = mapped_column(String(100))
+    current_period_end: Mapped[datetime] = mapped_column(UTCDateTime)
+    cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    line_id: Mapped[str | None] = mapped_column(String(40))  # the license line (a trial's, when one was converted)
+    license_id: Mapped[str | None] = mapped_column(ForeignKey("licenses.id"))  # the newest license issued for it
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # last read from Stripe
+
+    customer: Mapped[Customer] = relationship()
+
+
+class StripeEvent(QueuedJob, Base):
+    """A verified Stripe webhook event, stored once (unique event id) and processed in the background
+    by re-reading ``object_id`` from Stripe; marked processed only when that succeeded."""
+
+    __tablename__ = "stripe_events"
+    __table_args__ = (Index("ix_stripe_events_due", "processed_at", "next_attempt_at"),)
+
+    event_id: Mapped[str] = mapped_column(String(255), unique=True)
+    type: Mapped[str] = mapped_column(String(100))
+    object_type: Mapped[str] = mapped_column(String(40))  # checkout.session | subscription
+    object_id: Mapped[str] = mapped_column(String(255), index=True)
+    livemode: Mapped[bool] = mapped_column(Boolean, default=False)
+    created: Mapped[datetime] = mapped_column(UTCDateTime)  # when Stripe made the event
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(200))  # what processing did, for operators
+
+
+class OutboxMessage(QueuedJob, Base):
+    """An e-mail to send, written in the same transaction as what it reports, sent by the background
+    loop with retries. ``dedupe_key`` is unique: one logical e-mail is enqueued once, however often
+    the step that writes it runs."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "sent_at", "next_attempt_at"),)
+
+    dedupe_key: Mapped[str] = mapped_column(String(255), unique=True)
+    to_address: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    text_body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str] = mapped_column(Text)
+    # [{"filename", "content_type", "content"}]: text content (license files, revocation lists)
+    attachments: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from licensing.errors import ValidationFailed
-from licensing.models import AuditEvent, Customer, License
+from licensing.models import AuditEvent, Customer, License, Subscription
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import InstrumentedAttribute
@@ -69,6 +69,15 @@ def not_ended(now: datetime) -> ColumnElement[bool]:
 
 def newest_of_line(session: Session, line_id: str) -> License:
     return session.scalars(select(License).where(License.line_id == line_id, ~_SUPERSEDED)).one()
+
+
+def newest_of_lines(session: Session, line_ids: Sequence[str | None]) -> dict[str, str]:
+    """Line id -> the id of its newest license, for these lines (one query)."""
+    ids = sorted({line for line in line_ids if line})
+    if not ids:
+        return {}
+    rows = session.execute(select(License.line_id, License.id).where(License.line_id.in_(ids), ~_SUPERSEDED)).all()
+    return {line: lic for line, lic in rows}
 
 
 def successor_of(session: Session, lic: License) -> License | None:
@@ -152,6 +161,22 @@ def list_licenses(
     if status:
         query = query.where(where_status(status, now) if status in STATUSES else false())
     return page(session, query, License.id, limit, cursor, "lic_")
+
+
+def list_subscriptions(
+    session: Session,
+    *,
+    limit: int,
+    cursor: str | None,
+    customer_id: str | None = None,
+    status: str | None = None,
+) -> Page[Subscription]:
+    query = select(Subscription)
+    if customer_id:
+        query = query.where(Subscription.customer_id == customer_id)
+    if status:
+        query = query.where(Subscription.status == status)
+    return page(session, query, Subscription.id, limit, cursor, "sub_")
 
 
 def list_audit_events(

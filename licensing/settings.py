@@ -39,14 +39,28 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
 
     stripe_secret_key: SecretStr | None = None
+    # Empty: the webhook route answers 404 webhooks_disabled instead of accepting anything.
     stripe_webhook_secret: SecretStr | None = None
-    stripe_api_base: str | None = None
+    stripe_api_base: str | None = None  # Stripe's own address when unset; a stand-in's for tests
+    # The SDK's retries of a failed call (with the same idempotency key); the worker retries on top.
+    stripe_max_network_retries: int = Field(default=2, ge=0, le=10)
+
+    # Where Stripe's hosted checkout lives (the checkout page's form is redirected there); derived from
+    # LICENSING_STRIPE_API_BASE when that is set (a test double), else Stripe's own.
+    stripe_checkout_origin: str | None = None
+    sales_email: str = "sales@localhost"  # the pricing page's "Contact sales"
 
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
+    # auto: STARTTLS when the server offers it (implicit TLS on port 465); starttls: required; ssl; none.
+    smtp_security: Literal["auto", "starttls", "ssl", "none"] = "auto"
     mail_from: str = "licensing@localhost"
+
+    # `licensing serve` (and any app made by api.app.create_app) runs the background loop (webhook
+    # processing, outgoing e-mail) in-process; false when `licensing worker` runs it apart.
+    worker_in_process: bool = True
 
     public_rate_limit: int = Field(default=30, ge=0)
     # Addresses or networks (CIDR) whose X-Forwarded-For is believed: the load balancer's. None by default.
@@ -78,6 +92,10 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def checkout_origin(self) -> str:
+        return self.stripe_checkout_origin or self.stripe_api_base or "https://checkout.stripe.com"
 
     def passphrase(self) -> str | None:
         return self.key_passphrase.get_secret_value() if self.key_passphrase else None

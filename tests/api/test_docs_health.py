@@ -27,10 +27,16 @@ ENDPOINTS = {
     "/v1/licenses/{license_id}/renew": {"post"},
     "/v1/licenses/{license_id}/revoke": {"post"},
     "/v1/audit-events": {"get"},
+    "/v1/subscriptions": {"get"},
+    "/v1/subscriptions/{subscription_id}": {"get"},
+    "/v1/checkout/sessions": {"post"},
+    "/v1/webhooks/stripe": {"post"},
     "/healthz": {"get"},
     "/readyz": {"get"},
 }
-SALES_OPS = {path for path in ENDPOINTS if path.startswith(("/v1/customers", "/v1/audit-events"))} | {
+SALES_OPS = {
+    path for path in ENDPOINTS if path.startswith(("/v1/customers", "/v1/audit-events", "/v1/subscriptions"))
+} | {
     "/v1/licenses",
     "/v1/licenses/{license_id}",
     "/v1/licenses/{license_id}/file",
@@ -63,7 +69,14 @@ def test_sales_endpoints_declare_bearer_auth(openapi: dict[str, Any]) -> None:
     for path in SALES_OPS:
         for method in ENDPOINTS[path]:
             assert openapi["paths"][path][method].get("security"), (method, path)
-    for path in ("/v1/trials", "/v1/free-licenses", "/v1/licenses/refresh", "/.well-known/jwks.json"):
+    for path in (
+        "/v1/trials",
+        "/v1/free-licenses",
+        "/v1/licenses/refresh",
+        "/.well-known/jwks.json",
+        "/v1/checkout/sessions",
+        "/v1/webhooks/stripe",
+    ):
         for method in ENDPOINTS[path]:
             assert not openapi["paths"][path][method].get("security"), (method, path)
 

@@ -45,6 +45,7 @@ _DOCUMENT_APP = create_app(
         database_url="sqlite://",
         keys_dir=Path(tempfile.gettempdir()) / "licensing-fuzz-no-keys",
         log_level="WARNING",
+        worker_in_process=False,
         _env_file=None,  # type: ignore[call-arg]
     ),
     engine=make_engine("sqlite://"),

@@ -1,0 +1,212 @@
+"""The Stripe client built from the settings, its errors as domain errors, and plain snapshots of the
+Stripe objects the rest of billing reads (so only this module knows the SDK's object shapes).
+
+The API version is the SDK's own (stripe 16: ``current_period_end`` is on the subscription items, an
+invoice's subscription is ``invoice.parent.subscription_details.subscription``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any, TypeVar
+
+import stripe
+from stripe._base_address import BaseAddresses
+
+from licensing.bootstrap import Runtime
+from licensing.errors import DomainError, ServiceUnavailable
+
+log = logging.getLogger("billing")
+HTTP_TIMEOUT = 20.0
+T = TypeVar("T")
+
+
+class BillingDisabled(DomainError):
+    """No Stripe secret key is configured: self-serve checkout is not offered by this service."""
+
+    status = 404
+    code = "billing_disabled"
+    title = "Not available"
+
+
+class StripeUnavailable(ServiceUnavailable):
+    code = "stripe_unavailable"
+
+
+@lru_cache(maxsize=8)
+def _client(secret_key: str, api_base: str | None, retries: int) -> stripe.StripeClient:
+    addresses: BaseAddresses | None = None
+    if api_base:
+        base = api_base.rstrip("/")
+        addresses = {"api": base, "files": base, "connect": base, "meter_events": base}
+    return stripe.StripeClient(
+        secret_key,
+        base_addresses=addresses,
+        max_network_retries=retries,
+        http_client=stripe.RequestsClient(timeout=HTTP_TIMEOUT),
+    )
+
+
+def is_configured(runtime: Runtime) -> bool:
+    key = runtime.settings.stripe_secret_key
+    return key is not None and bool(key.get_secret_value().strip())
+
+
+def stripe_client(runtime: Runtime) -> stripe.StripeClient:
+    """The SDK client for ``LICENSING_STRIPE_SECRET_KEY`` at ``LICENSING_STRIPE_API_BASE`` (Stripe's own
+    address when unset); :class:`BillingDisabled` without a key."""
+    settings = runtime.settings
+    if not is_configured(runtime):
+        raise BillingDisabled(
+            "Self-serve checkout is not enabled on this service (LICENSING_STRIPE_SECRET_KEY is not set).",
+        )
+    assert settings.stripe_secret_key is not None
+    return _client(
+        settings.stripe_secret_key.get_secret_value().strip(),
+        settings.stripe_api_base,
+        settings.stripe_max_network_retries,
+    )
+
+
+def call(what: str, function: Callable[[], T]) -> T:
+    """Run one Stripe call; Stripe's failures become :class:`StripeUnavailable` (503), with Stripe's
+    request id in the log, never the key."""
+    try:
+        return function()
+    except stripe.StripeError as exc:
+        log.log(
+            logging.INFO if exc.http_status == 404 else logging.WARNING,
+            "stripe.not_found" if exc.http_status == 404 else "stripe.failed",
+            extra={
+                "call": what,
+                "error": type(exc).__name__,
+                "status": exc.http_status,
+                "code": exc.code,
+                "request_id": exc.request_id,
+                "stripe_message": exc.user_message,
+            },
+        )
+        raise StripeUnavailable(f"Stripe could not {what} ({type(exc).__name__}); try again shortly.") from exc
+
+
+def is_missing(exc: BaseException) -> bool:
+    """A Stripe 404 (``resource_missing``), behind a :class:`StripeUnavailable` or not."""
+    cause = exc.__cause__ if isinstance(exc, StripeUnavailable) else exc
+    return isinstance(cause, stripe.InvalidRequestError) and (
+        cause.http_status == 404 or cause.code == "resource_missing"
+    )
+
+
+def timestamp(value: int | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+# --- snapshots of what billing reads ---------------------------------------------------------------
+@dataclass(frozen=True)
+class SubscriptionState:
+    """A Stripe subscription as billing needs it: the desired license is (seats, period end) while active."""
+
+    id: str
+    customer: str
+    status: str
+    seats: int
+    interval: str
+    lookup_key: str | None
+    period_end: datetime
+    cancel_at_period_end: bool
+    ended_at: datetime | None
+    latest_invoice: str | None
+    checkout_id: str | None
+
+    @classmethod
+    def of(cls, sub: stripe.Subscription) -> SubscriptionState:
+        items = sub["items"].data
+        if not items:
+            raise StripeUnavailable(f"Stripe subscription {sub.id} has no items.")
+        item = items[0]
+        price = item.price
+        recurring = price.recurring
+        customer = sub.customer if isinstance(sub.customer, str) else sub.customer.id
+        invoice = sub.latest_invoice
+        metadata = sub.metadata.to_dict() if sub.metadata else {}
+        period_end = timestamp(item.current_period_end)
+        assert period_end is not None
+        return cls(
+            id=sub.id,
+            customer=customer,
+            status=sub.status,
+            seats=int(item.quantity or 1),
+            interval=recurring.interval if recurring is not None else "month",
+            lookup_key=price.lookup_key,
+            period_end=period_end,
+            cancel_at_period_end=bool(sub.cancel_at_period_end),
+            ended_at=timestamp(sub.ended_at),
+            latest_invoice=invoice if isinstance(invoice, str) or invoice is None else invoice.id,
+            checkout_id=metadata.get("checkout_id"),
+        )
+
+
+@dataclass(frozen=True)
+class CheckoutState:
+    """A Stripe Checkout Session: ``open``, ``complete`` or ``expired``; paid, unpaid (async) or no payment needed."""
+
+    id: str
+    status: str | None
+    payment_status: str
+    customer: str | None
+    client_reference_id: str | None
+    subscription: SubscriptionState | None
+
+    @classmethod
+    def of(cls, session: stripe.checkout.Session, subscription: stripe.Subscription | None) -> CheckoutState:
+        customer = session.customer
+        return cls(
+            id=session.id,
+            status=session.status,
+            payment_status=session.payment_status,
+            customer=customer if isinstance(customer, str) or customer is None else customer.id,
+            client_reference_id=session.client_reference_id,
+            subscription=SubscriptionState.of(subscription) if subscription is not None else None,
+        )
+
+
+def read_checkout(client: stripe.StripeClient, session_id: str) -> CheckoutState:
+    """The Checkout Session with its subscription, read from Stripe now."""
+    session = call(
+        "read the checkout session",
+        lambda: client.v1.checkout.sessions.retrieve(session_id, params={"expand": ["subscription"]}),
+    )
+    expanded = session.subscription
+    if isinstance(expanded, str):  # not expanded after all: read it
+        sub_id = expanded
+        expanded = call("read the subscription", lambda: client.v1.subscriptions.retrieve(sub_id))
+    return CheckoutState.of(session, expanded)
+
+
+def read_subscription(client: stripe.StripeClient, subscription_id: str) -> SubscriptionState:
+    return SubscriptionState.of(
+        call("read the subscription", lambda: client.v1.subscriptions.retrieve(subscription_id))
+    )
+
+
+def event_target(event: Any) -> tuple[str, str] | None:
+    """Which object an event is about, to re-read: ``("checkout.session", id)`` or ``("subscription", id)``."""
+    data = event.get("data") or {}
+    obj = data.get("object") or {}
+    kind = obj.get("object")
+    if kind == "checkout.session":
+        return ("checkout.session", str(obj["id"])) if obj.get("id") else None
+    if kind == "subscription":
+        return ("subscription", str(obj["id"])) if obj.get("id") else None
+    if kind == "invoice":
+        parent = obj.get("parent") or {}
+        details = parent.get("subscription_details") or {}
+        sub = details.get("subscription") or obj.get("subscription")
+        if isinstance(sub, dict):
+            sub = sub.get("id")
+        return ("subscription", str(sub)) if sub else None
+    return None

@@ -1,0 +1,106 @@
+"""Processing stored webhook events in the background loop: each re-reads its object from Stripe and
+runs the one idempotent step (``fulfil_checkout`` or ``sync_subscription``), in a transaction of its
+own that also marks the event processed. A failure rolls that back and is retried with backoff; the
+attempts, the next attempt and the last error stay on the row (``licensing billing events``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from billing.checkout import Fulfilment, fulfil_checkout, sync_subscription
+from billing.client import is_configured
+from licensing.bootstrap import Runtime
+from licensing.errors import DomainError
+from licensing.jobs import JobQueue
+from licensing.models import StripeEvent
+
+log = logging.getLogger("billing.events")
+QUEUE = JobQueue(StripeEvent, done=StripeEvent.processed_at)
+
+
+def handle(session: Session, runtime: Runtime, object_type: str, object_id: str) -> Fulfilment:
+    if object_type == "checkout.session":
+        return fulfil_checkout(session, runtime, object_id)
+    return sync_subscription(session, runtime, object_id)
+
+
+def describe(result: Fulfilment) -> str:
+    issued = f" {result.license.id}" if result.issued_now and result.license is not None else ""
+    return f"{result.status}{issued}: {result.detail}"[:200]
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: int
+    event_id: str
+    type: str
+    object_type: str
+    object_id: str
+
+
+class StripeEventTask:
+    name = "stripe_events"
+
+    def __init__(self) -> None:
+        self._warned = False
+
+    def run_due(self, runtime: Runtime, limit: int) -> int:
+        if not is_configured(runtime):
+            # Events stay due until a key is configured; say so once, when there are some.
+            if not self._warned:
+                with runtime.unit_of_work() as session:
+                    waiting = session.scalar(select(StripeEvent.id).where(QUEUE.due(runtime.core.now())).limit(1))
+                if waiting is not None:
+                    log.warning(
+                        "events.stripe_not_configured",
+                        extra={"detail": "webhook events wait: LICENSING_STRIPE_SECRET_KEY is not set"},
+                    )
+                    self._warned = True
+            return 0
+        with runtime.unit_of_work() as session:
+            claimed = [
+                _Claimed(row.id, row.event_id, row.type, row.object_type, row.object_id)
+                for row in QUEUE.claim(session, runtime.core.now(), limit)
+            ]
+        for item in claimed:
+            self._process(runtime, item)
+        return len(claimed)
+
+    def _process(self, runtime: Runtime, item: _Claimed) -> None:
+        try:
+            with runtime.unit_of_work() as session:
+                result = handle(session, runtime, item.object_type, item.object_id)
+                QUEUE.done(session, item.id, runtime.core.now(), outcome=describe(result))
+        except Exception as exc:  # any failure: rolled back, retried later, visible on the row
+            with runtime.unit_of_work() as session:
+                retry_at = QUEUE.failed(session, item.id, runtime.core.now(), exc)
+            log.warning(
+                "webhook.failed",
+                extra={"event": item.event_id, "type": item.type, "error": str(exc)[:300], "retry_at": retry_at},
+                exc_info=not isinstance(exc, DomainError),  # a traceback for the unexpected
+            )
+            return
+        log.info("webhook.processed", extra={"event": item.event_id, "type": item.type, "outcome": describe(result)})
+
+
+def unfinished(session: Session, *, include_processed: bool = False, limit: int = 100) -> Sequence[StripeEvent]:
+    """Events not processed yet (pending, retrying, given up), oldest first; all of them with ``include_processed``."""
+    query = select(StripeEvent).order_by(StripeEvent.id.desc() if include_processed else StripeEvent.id).limit(limit)
+    if not include_processed:
+        query = query.where(StripeEvent.processed_at.is_(None))
+    return session.scalars(query).all()
+
+
+def state_of(event: StripeEvent) -> str:
+    if event.processed_at is not None:
+        return "processed"
+    if event.next_attempt_at is None:
+        return "failed"
+    if event.attempts and event.last_error:
+        return "retrying"
+    return "pending"

@@ -1,0 +1,190 @@
+"""SPEC section 6's table, driven by a subscription as Stripe says it is now (never by an event's payload).
+
+The desired license of a subscription is (seats, current period end) while Stripe calls it ``active``
+or ``trialing``; it is compared with the newest license of the subscription's line, and a license is
+issued (through licensing's ``issue_license``, superseding the newest) only when they differ. That
+comparison is what makes every event, duplicate, retry and reconcile run idempotent: re-reading the
+same subscription twice issues nothing the second time. An interval change restarts Stripe's billing
+cycle, so it always moves the period end and is covered by the same comparison.
+
+| Stripe says                          | here                                                        |
+|--------------------------------------|-------------------------------------------------------------|
+| active, first time                   | license to period end + grace (superseding a running trial) |
+| active, new period end (renewal)     | new license superseding the last; e-mail                    |
+| active, other seats / interval       | new license superseding the last; e-mail                    |
+| past_due / unpaid                    | no license; e-mail once per failed invoice                  |
+| cancel_at_period_end                 | no renewal; e-mail once per period                          |
+| canceled (deleted)                   | nothing issued; e-mail once                                 |
+
+Callers hold the lock on the subscription row (``SELECT ... FOR UPDATE``) while they read Stripe and
+call :func:`apply`, so concurrent steps for one subscription run one after the other.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, aliased
+
+from billing import notices
+from billing.client import SubscriptionState
+from licensing import audit
+from licensing.bootstrap import Runtime
+from licensing.customers import organisation_of
+from licensing.errors import Conflict
+from licensing.issuance import IssueRequest, issue_license
+from licensing.models import Customer, License, Subscription
+from licensing.outbox import enqueue
+from licensing.queries import newest_of_line
+
+log = logging.getLogger("billing.lifecycle")
+LICENSED = ("active", "trialing")
+PAYMENT_FAILED = ("past_due", "unpaid")
+ENDED = ("canceled", "incomplete_expired")
+OFFER = "professional"
+
+
+@dataclass(frozen=True)
+class Applied:
+    issued: License | None  # issued by this step
+    newest: License | None  # the newest license of the subscription's line, after this step
+    reason: str  # what this step did, for logs and reconcile's report
+
+
+def newest_license(session: Session, row: Subscription) -> License | None:
+    return newest_of_line(session, row.line_id) if row.line_id else None
+
+
+def running_trial(session: Session, organisation: str, now: datetime) -> License | None:
+    """The organisation's trial that is still running (not ended, revoked or superseded), if any."""
+    later = aliased(License)
+    return session.scalars(
+        select(License)
+        .join(Customer, License.customer_id == Customer.id)
+        .where(
+            Customer.organisation == organisation,
+            License.trial.is_(True),
+            License.revoked_at.is_(None),
+            License.expires_at > now,
+            ~select(later.id).where(later.supersedes_id == License.id).exists(),
+        )
+        .order_by(License.id.desc())
+        .limit(1)
+    ).first()
+
+
+def _issue(
+    session: Session, runtime: Runtime, row: Subscription, state: SubscriptionState, newest: License | None
+) -> License:
+    core = runtime.core
+    actor = f"stripe ({state.id})"
+
+    def request(supersedes: License | None) -> IssueRequest:
+        return IssueRequest(
+            customer=row.customer,
+            offer=core.catalog.offer(OFFER),
+            actor=actor,
+            source="stripe",
+            seats=state.seats,
+            expires_at=state.period_end,
+            subscription_id=row.id,
+            supersedes=supersedes,
+        )
+
+    if newest is not None:
+        return issue_license(session, core, request(newest))
+    trial = running_trial(session, organisation_of(row.customer.email, core.catalog), core.now())
+    if trial is not None:
+        try:
+            return issue_license(session, core, request(trial))  # SPEC 6: the paid license supersedes the trial
+        except Conflict:  # sales renewed or revoked the trial at this moment: start a line of our own
+            log.info("billing.trial_not_superseded", extra={"trial": trial.id, "subscription": row.id})
+    return issue_license(session, core, request(None))
+
+
+def _describe(newest: License | None, state: SubscriptionState, interval_before: str, issued: License) -> str:
+    if newest is None:
+        return "converted the trial" if issued.supersedes_id is not None else "first license"
+    changes = []
+    if newest.seats != state.seats:
+        changes.append(f"seats {newest.seats} -> {state.seats}")
+    if interval_before != state.interval:
+        changes.append(f"billed per {state.interval} instead of per {interval_before}")
+    return "; ".join(changes) or "renewal"
+
+
+def apply(session: Session, runtime: Runtime, row: Subscription, state: SubscriptionState) -> Applied:
+    """Bring ``row`` and its license line to what ``state`` (read from Stripe under the row's lock) says."""
+    now = runtime.core.now()
+    public_url = runtime.settings.public_url
+    interval_before = row.interval
+    changed = (row.status, row.seats, row.interval, row.current_period_end, row.cancel_at_period_end) != (
+        state.status,
+        state.seats,
+        state.interval,
+        state.period_end,
+        state.cancel_at_period_end,
+    )
+    row.status, row.seats, row.interval = state.status, state.seats, state.interval
+    row.price_lookup_key = state.lookup_key
+    row.current_period_end, row.cancel_at_period_end = state.period_end, state.cancel_at_period_end
+    row.ended_at = state.ended_at
+    row.synced_at = now
+    if changed:
+        row.updated_at = now
+        audit.record(
+            session,
+            now,
+            f"stripe ({state.id})",
+            "subscription.synced",
+            "subscription",
+            row.id,
+            status=state.status,
+            seats=state.seats,
+            interval=state.interval,
+            current_period_end=state.period_end.isoformat(),
+            cancel_at_period_end=state.cancel_at_period_end,
+        )
+    newest = newest_license(session, row)
+    issued: License | None = None
+    reason = "unchanged"
+    if state.status in LICENSED:
+        wanted = (state.seats, state.period_end)
+        if newest is not None and newest.revoked_at is not None:
+            reason = f"not renewed: license {newest.id} was revoked"
+            log.warning("billing.revoked_line", extra={"subscription": row.id, "license": newest.id})
+        elif state.period_end <= now:
+            reason = "period already ended; waiting for Stripe to renew"
+        elif newest is None or (newest.seats, newest.expires_at) != wanted:
+            issued = _issue(session, runtime, row, state, newest)
+            reason = _describe(newest, state, interval_before, issued)
+            row.line_id, row.license_id = issued.line_id, issued.id
+            enqueue(session, now, f"license:{issued.id}", notices.license_issued(issued, public_url, reason))
+            newest = issued
+    if state.status in PAYMENT_FAILED:
+        reason = "payment failed: no new license"
+        enqueue(
+            session,
+            now,
+            f"payment_failed:{state.id}:{state.latest_invoice or state.period_end.isoformat()}",
+            notices.payment_failed(row, newest, public_url),
+        )
+    elif state.status == "canceled":
+        reason = "subscription ended: no renewal"
+        enqueue(session, now, f"ended:{state.id}", notices.ended(row, newest, public_url))
+    elif state.cancel_at_period_end and state.status in LICENSED:
+        if issued is None:
+            reason = "cancels at period end: no renewal"
+        enqueue(
+            session,
+            now,
+            f"cancel_scheduled:{state.id}:{int(state.period_end.timestamp())}",
+            notices.cancel_scheduled(row, newest, public_url),
+        )
+    session.flush()
+    if issued is not None:
+        log.info("billing.license_issued", extra={"subscription": row.id, "license": issued.id, "reason": reason})
+    return Applied(issued=issued, newest=newest, reason=reason)

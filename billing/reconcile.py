@@ -1,0 +1,55 @@
+"""``licensing billing reconcile``: every subscription in Stripe, brought up to date through the same
+step the webhooks use, so a lost webhook is healed and a second run changes nothing."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from billing.checkout import Fulfilment, sync_subscription
+from billing.client import call, stripe_client
+from licensing.bootstrap import Runtime
+
+log = logging.getLogger("billing.reconcile")
+PAGE = 100
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    stripe_subscription_id: str
+    result: Fulfilment | None
+    error: str | None = None
+
+    @property
+    def issued(self) -> bool:
+        return self.result is not None and self.result.issued_now
+
+    def __str__(self) -> str:
+        if self.result is None:
+            return f"{self.stripe_subscription_id}: FAILED: {self.error}"
+        r = self.result
+        ours = f" ({r.subscription.id})" if r.subscription is not None else ""
+        issued = f"issued {r.license.id}: " if r.issued_now and r.license is not None else ""
+        return f"{self.stripe_subscription_id}{ours}: {r.status}, {issued}{r.detail}"
+
+
+def stripe_subscription_ids(runtime: Runtime) -> Iterator[str]:
+    """Every subscription in the Stripe account, whatever its status, page after page."""
+    client = stripe_client(runtime)
+    listing = call("list subscriptions", lambda: client.v1.subscriptions.list(params={"status": "all", "limit": PAGE}))
+    for sub in listing.auto_paging_iter():
+        yield sub.id
+
+
+def reconcile(runtime: Runtime) -> Iterator[Reconciled]:
+    """Sync each subscription in a transaction of its own; one that fails is reported and the rest go on."""
+    for sub_id in stripe_subscription_ids(runtime):
+        try:
+            with runtime.unit_of_work() as session:
+                result = sync_subscription(session, runtime, sub_id)
+        except Exception as exc:
+            log.warning("reconcile.failed", extra={"subscription": sub_id, "error": str(exc)[:300]})
+            yield Reconciled(sub_id, None, f"{type(exc).__name__}: {exc}")
+            continue
+        yield Reconciled(sub_id, result)

@@ -1,0 +1,104 @@
+"""Sending e-mail over SMTP with the standard library (``smtplib`` and ``email.message.EmailMessage``).
+
+Each message has a plain-text and an HTML part and any attachments. With no ``LICENSING_SMTP_HOST``
+the message is logged instead of sent (development); the SMTP password is never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+from licensing.settings import Settings
+
+log = logging.getLogger("licensing.mail")
+SMTP_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content: str
+    content_type: str = "text/plain"
+
+
+@dataclass(frozen=True)
+class Email:
+    to: str
+    subject: str
+    text: str
+    html: str
+    attachments: tuple[Attachment, ...] = field(default_factory=tuple)
+
+
+def build_message(email: Email, sender: str) -> EmailMessage:
+    """The MIME message: multipart/alternative (text, then HTML) inside multipart/mixed with the attachments."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = email.to
+    message["Subject"] = email.subject
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2].strip(">") or None)
+    message.set_content(email.text)
+    message.add_alternative(email.html, subtype="html")
+    for attachment in email.attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        message.add_attachment(
+            attachment.content.encode("utf-8"),
+            maintype=maintype or "application",
+            subtype=subtype or "octet-stream",
+            filename=attachment.filename,
+        )
+    return message
+
+
+class Mailer:
+    """Sends over SMTP as configured (``LICENSING_SMTP_*``, ``LICENSING_MAIL_FROM``), or logs without a host."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.host = settings.smtp_host
+        self.port = settings.smtp_port
+        self.username = settings.smtp_username
+        self._password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+        self.security = settings.smtp_security
+        self.sender = settings.mail_from
+
+    def __repr__(self) -> str:  # never the password
+        return f"Mailer(host={self.host!r}, port={self.port}, username={self.username!r}, security={self.security!r})"
+
+    def send(self, email: Email) -> None:
+        message = build_message(email, self.sender)
+        if not self.host:
+            log.info(
+                "mail.logged",
+                extra={
+                    "to": email.to,
+                    "subject": email.subject,
+                    "text": email.text,
+                    "attachments": [a.filename for a in email.attachments],
+                    "detail": "LICENSING_SMTP_HOST is not set: the e-mail is logged, not sent",
+                },
+            )
+            return
+        context = ssl.create_default_context()
+        implicit_tls = self.security == "ssl" or (self.security == "auto" and self.port == 465)
+        smtp: smtplib.SMTP
+        if implicit_tls:
+            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=SMTP_TIMEOUT, context=context)
+        else:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=SMTP_TIMEOUT)
+        with smtp:
+            smtp.ehlo()
+            if not implicit_tls and self.security != "none":
+                if smtp.has_extn("starttls"):
+                    smtp.starttls(context=context)
+                    smtp.ehlo()
+                elif self.security == "starttls":
+                    raise smtplib.SMTPNotSupportedError(f"{self.host}:{self.port} does not offer STARTTLS")
+            if self.username:
+                smtp.login(self.username, self._password or "")
+            smtp.send_message(message)

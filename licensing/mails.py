@@ -1,0 +1,72 @@
+"""The e-mails the service writes, each with a plain-text and an HTML part (text from inside a license,
+such as a company name, is escaped in the HTML). The license goes as an attachment ``<license id>.lic``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from html import escape
+
+from licensing.mail import Attachment
+from licensing.models import License
+from licensing.outbox import Message
+
+LICENSE_CONTENT_TYPE = "application/x-license-file"
+
+
+def _when(moment: datetime | None) -> str:
+    return "never (perpetual)" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def html_document(title: str, paragraphs: Sequence[str], facts: Sequence[tuple[str, str]] = ()) -> str:
+    """A small self-contained HTML e-mail: no remote images, styles inline. Arguments are plain text."""
+    rows = "".join(
+        f'<tr><th align="left" style="padding:2px 12px 2px 0">{escape(k)}</th><td>{escape(v)}</td></tr>'
+        for k, v in facts
+    )
+    table = f'<table style="border-collapse:collapse;margin:12px 0">{rows}</table>' if rows else ""
+    body = "".join(f"<p>{escape(p)}</p>" for p in paragraphs)
+    return (
+        '<!doctype html><html><head><meta charset="utf-8"><title>'
+        f"{escape(title)}</title></head>"
+        '<body style="font-family:system-ui,sans-serif;max-width:40em;line-height:1.5">'
+        f'<h1 style="font-size:1.3em">{escape(title)}</h1>{body}{table}</body></html>'
+    )
+
+
+def text_document(title: str, paragraphs: Sequence[str], facts: Sequence[tuple[str, str]] = ()) -> str:
+    width = max((len(k) for k, _ in facts), default=0)
+    lines = [title, "=" * len(title), ""]
+    for paragraph in paragraphs:
+        lines += [paragraph, ""]
+    lines += [f"  {k.ljust(width)}  {v}" for k, v in facts]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def license_message(lic: License, public_url: str, *, headline: str, intro: str) -> Message:
+    """The license e-mail: what it is, how to install it, the file attached as ``<id>.lic``."""
+    tier = lic.tier.title() + (" trial" if lic.trial else "")
+    facts = [
+        ("License", lic.id),
+        ("Edition", tier),
+        ("Seats", "unlimited" if lic.seats is None else str(lic.seats)),
+        ("Valid until", _when(lic.expires_at)),
+        ("Grace period", f"{lic.grace_days} days after that" if lic.grace_days else "none"),
+        ("Licensed to", lic.customer.company or lic.customer.name),
+    ]
+    if lic.supersedes_id:
+        facts.append(("Replaces", lic.supersedes_id))
+    paragraphs = [
+        intro,
+        f"Your license file is attached as {lic.id}.lic. To install it, open your server's administration "
+        "console, go to the license page and upload the file (or paste its text). Servers that can reach us "
+        "pick up renewals by themselves.",
+        f"Your licenses, the public keys and the revocation list for offline installs: {public_url.rstrip('/')}/portal",
+    ]
+    return Message(
+        to=lic.customer.email,
+        subject=headline,
+        text=text_document(headline, paragraphs, facts),
+        html=html_document(headline, paragraphs, facts),
+        attachments=(Attachment(f"{lic.id}.lic", lic.license_file, LICENSE_CONTENT_TYPE),),
+    )

@@ -1,0 +1,113 @@
+"""The outbox: e-mails written in the same transaction as what they report, sent by the background loop.
+
+``enqueue`` adds a row in the caller's transaction (a crash before the commit loses the license and
+its e-mail together, never one without the other); ``dedupe_key`` is unique, so one logical e-mail
+(``license:<id>``, ``payment_failed:<invoice>``) is enqueued once however often the step runs.
+:class:`OutboxTask` sends due rows over SMTP (:mod:`licensing.mail`) and retries failures with backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from licensing.db import insert_ignoring_duplicates
+from licensing.jobs import JobQueue
+from licensing.mail import Attachment, Email, Mailer
+from licensing.models import OutboxMessage
+
+if TYPE_CHECKING:
+    from licensing.bootstrap import Runtime
+
+log = logging.getLogger("licensing.outbox")
+SUBJECT_MAX = 300
+
+
+@dataclass(frozen=True)
+class Message:
+    """An e-mail to enqueue: a plain-text and an HTML part, and attachments (text, e.g. a license file)."""
+
+    to: str
+    subject: str
+    text: str
+    html: str
+    attachments: tuple[Attachment, ...] = field(default_factory=tuple)
+
+
+def enqueue(session: Session, at: datetime, dedupe_key: str, message: Message) -> bool:
+    """Add ``message`` to the outbox in the caller's transaction, due at once; False when an e-mail
+    with this ``dedupe_key`` was enqueued before (nothing is added then)."""
+    added = insert_ignoring_duplicates(
+        session,
+        OutboxMessage,
+        ["dedupe_key"],
+        dedupe_key=dedupe_key[:255],
+        to_address=message.to,
+        subject=message.subject[:SUBJECT_MAX],
+        text_body=message.text,
+        html_body=message.html,
+        attachments=[
+            {"filename": a.filename, "content_type": a.content_type, "content": a.content} for a in message.attachments
+        ],
+        created_at=at,
+        attempts=0,
+        next_attempt_at=at,
+    )
+    log.info("mail.enqueued" if added else "mail.duplicate", extra={"dedupe_key": dedupe_key})
+    return added
+
+
+def pending(session: Session, *, limit: int = 100) -> list[OutboxMessage]:
+    """Unsent e-mails (due, retrying or given up), oldest first."""
+    query = select(OutboxMessage).where(OutboxMessage.sent_at.is_(None)).order_by(OutboxMessage.id).limit(limit)
+    return list(session.scalars(query))
+
+
+def as_email(row: OutboxMessage) -> Email:
+    return Email(
+        to=row.to_address,
+        subject=row.subject,
+        text=row.text_body,
+        html=row.html_body,
+        attachments=tuple(
+            Attachment(a["filename"], a["content"], a.get("content_type", "text/plain")) for a in row.attachments
+        ),
+    )
+
+
+class OutboxTask:
+    """Sends due e-mails: claimed rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so two workers never
+    send one), then sent outside any transaction, then marked sent. An e-mail is sent twice only if the
+    process dies between the mail server's acceptance and the mark (SPEC section 6)."""
+
+    name = "outbox"
+    queue = JobQueue(OutboxMessage, done=OutboxMessage.sent_at)
+
+    def __init__(self, mailer: Mailer) -> None:
+        self.mailer = mailer
+
+    def run_due(self, runtime: Runtime, limit: int) -> int:
+        now = runtime.core.now()
+        with runtime.unit_of_work() as session:
+            claimed = [(row.id, as_email(row)) for row in self.queue.claim(session, now, limit)]
+        for row_id, email in claimed:
+            try:
+                self.mailer.send(email)
+            except Exception as exc:  # any failure is retried later; the reason is kept for the operator
+                with runtime.unit_of_work() as session:
+                    self.queue.failed(session, row_id, runtime.core.now(), exc)
+                log.warning("mail.failed", extra={"outbox_id": row_id, "error": _reason(exc)})
+                continue
+            with runtime.unit_of_work() as session:
+                self.queue.done(session, row_id, runtime.core.now())
+            log.info("mail.sent", extra={"outbox_id": row_id})
+        return len(claimed)
+
+
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]

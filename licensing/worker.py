@@ -1,0 +1,111 @@
+"""The background loop: works off due webhook events and outgoing e-mail (and, later, reminders).
+
+``licensing worker`` runs it on its own; ``licensing serve`` (any app made by ``api.app.create_app``)
+runs the same loop in a thread unless ``LICENSING_WORKER_IN_PROCESS=false``. Every piece of work is
+a row in the database claimed with ``FOR UPDATE SKIP LOCKED`` (licensing.jobs), so any number of
+workers and replicas can run side by side on PostgreSQL; on SQLite one process does it all. The only
+thing in memory is a wake-up hint, so a webhook stored by this process is processed without waiting
+for the next poll.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from licensing.bootstrap import Runtime
+
+log = logging.getLogger("licensing.worker")
+POLL_SECONDS = 1.0
+BATCH = 20
+ERROR_PAUSE_SECONDS = 5.0
+
+
+class Task(Protocol):
+    """One kind of background work: does up to ``limit`` due items, returns how many it took on."""
+
+    name: str
+
+    def run_due(self, runtime: Runtime, limit: int) -> int: ...
+
+
+class Worker:
+    def __init__(self, runtime: Runtime, tasks: Sequence[Task], *, poll_seconds: float = POLL_SECONDS) -> None:
+        self.runtime = runtime
+        self.tasks = list(tasks)
+        self.poll_seconds = poll_seconds
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.failing = False  # the last pass had a task fail (the database down, not migrated...)
+
+    def run_once(self, limit: int = BATCH) -> int:
+        """One pass over every task; how many items were taken on. A task that fails is logged and
+        skipped (its items stay due), so one broken kind of work does not stop the others."""
+        done = 0
+        self.failing = False
+        for task in self.tasks:
+            try:
+                done += task.run_due(self.runtime, limit)
+            except Exception:
+                self.failing = True
+                log.exception("worker.task_failed", extra={"task": task.name})
+        return done
+
+    def run_until_idle(self, max_passes: int = 100) -> int:
+        """Passes until nothing is due (tests, ``licensing worker --once``); items taken on in total."""
+        total = 0
+        for _ in range(max_passes):
+            done = self.run_once()
+            total += done
+            if done == 0:
+                break
+        return total
+
+    def wake(self) -> None:
+        """Something was queued in this process: do the next pass now."""
+        self._wake.set()
+
+    def run(self) -> None:
+        """Until :meth:`stop`: passes back to back while there is work, else waiting for a wake-up or the poll."""
+        log.info("worker.started", extra={"tasks": [t.name for t in self.tasks], "database": self.runtime.database})
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                busy = self.run_once() > 0
+            except Exception:  # pragma: no cover - run_once logs its own failures
+                log.exception("worker.pass_failed")
+                self._stop.wait(ERROR_PAUSE_SECONDS)
+                continue
+            if self.failing:
+                self._stop.wait(ERROR_PAUSE_SECONDS)  # not a traceback a second while the database is down
+            elif not busy:
+                self._wake.wait(self.poll_seconds)
+        log.info("worker.stopped")
+
+    def start(self) -> threading.Thread:
+        """Run the loop in a daemon thread (the in-process worker of ``licensing serve``)."""
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.run, name="licensing-worker", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+
+def build_worker(runtime: Runtime, *, poll_seconds: float = POLL_SECONDS) -> Worker:
+    """The worker with every kind of background work of the service: Stripe events first (they write
+    e-mails), then the outbox."""
+    from billing.events import StripeEventTask
+    from licensing.mail import Mailer
+    from licensing.outbox import OutboxTask
+
+    return Worker(runtime, [StripeEventTask(), OutboxTask(Mailer(runtime.settings))], poll_seconds=poll_seconds)

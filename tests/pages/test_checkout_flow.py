@@ -1,0 +1,218 @@
+"""The whole purchase in a real browser: pricing -> checkout -> the fake Stripe's hosted page -> pay ->
+the success page shows a license that licensing.verify accepts, with the seats bought and the paid
+period's end; the same license arrives by e-mail (aiosmtpd on loopback) from the in-process worker.
+A declined card shows Stripe's message and issues nothing."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from fakestripe import FakeStripe
+from livetools import serve_in_thread
+from playwright.sync_api import Browser, Page, expect
+from pydantic import SecretStr
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from billing.catalog_sync import sync_catalog
+from licensing.core import Core
+from licensing.models import License
+from licensing.settings import Settings
+from licensing.verify import Keyring, verify
+
+SHOTS = "/tmp/shop-shot-{}.png"
+CARD_OK, CARD_DECLINED = "4242 4242 4242 4242", "4000 0000 0000 0002"
+
+
+@dataclass
+class Inbox:
+    messages: list[EmailMessage] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.lock:
+            self.messages.append(message)  # type: ignore[arg-type]
+        return "250 OK"
+
+    def wait_for(self, predicate: Any, timeout: float = 30) -> EmailMessage:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                for message in self.messages:
+                    if predicate(message):
+                        return message
+            time.sleep(0.1)
+        raise AssertionError(f"no such e-mail within {timeout} s; got {[m['subject'] for m in self.messages]}")
+
+
+@pytest.fixture
+def inbox() -> Iterator[tuple[Inbox, int]]:
+    handler = Inbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield handler, port
+    finally:
+        controller.stop()
+
+
+@dataclass
+class Store:
+    url: str
+    app: Any
+    inbox: Inbox
+
+
+@pytest.fixture
+def store(
+    settings: Settings, core: Core, fake_stripe: FakeStripe, stripe_webhook_secret: str, inbox: tuple[Inbox, int]
+) -> Iterator[Store]:
+    from api.app import create_app
+
+    handler, port = inbox
+    configured = settings.model_copy(
+        update={
+            "stripe_secret_key": SecretStr(fake_stripe.secret_key),
+            "stripe_api_base": fake_stripe.base_url,
+            "stripe_webhook_secret": SecretStr(stripe_webhook_secret),
+            "smtp_host": "127.0.0.1",
+            "smtp_port": port,
+            "mail_from": "licenses@vendor-9c1d.example",
+            "worker_in_process": True,
+        }
+    )
+    app = create_app(configured, core=core)
+    try:
+        with serve_in_thread(app) as url:
+            # Links in e-mails and Stripe's return addresses point at this server.
+            public = configured.model_copy(update={"public_url": url})
+            app.state.settings = app.state.runtime.settings = public
+            sync_catalog(app.state.runtime)
+            fake_stripe.webhooks.add_endpoint(f"{url}/v1/webhooks/stripe", secret=stripe_webhook_secret)
+            yield Store(url, app, handler)
+            fake_stripe.webhooks.mode = "drop"
+            fake_stripe.webhooks.wait_idle()
+    finally:
+        app.state.engine.dispose()
+
+
+@pytest.fixture
+def shop_page(browser: Browser, store: Store) -> Iterator[Page]:
+    context = browser.new_context(base_url=store.url, accept_downloads=True, viewport={"width": 1024, "height": 900})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def _licenses(store: Store) -> int:
+    with Session(store.app.state.engine) as session:
+        return int(session.scalar(select(func.count()).select_from(License)) or 0)
+
+
+def _buy(page: Page, seats: int, card: str, email_address: str) -> None:
+    page.goto("/pricing")
+    page.locator("#buy").click()
+    page.get_by_text("Monthly", exact=True).click()
+    page.get_by_label(re.compile(r"^Users")).fill(str(seats))
+    expect(page.locator("#total")).to_have_text(f"${10 * seats}.00 per month")
+    page.get_by_label("Work e-mail").fill(email_address)
+    page.get_by_label("Company").fill("Buyer Co")
+    page.locator("#pay").click()
+    # Stripe's hosted page (the fake, on loopback).
+    expect(page.locator("#payment-form")).to_be_visible()
+    page.locator("#card_number").fill(card)
+    page.locator("#card_expiry").fill("12 / 34")
+    page.locator("#card_cvc").fill("123")
+    page.locator("#name").fill("Bea Buyer")
+    page.locator("#submit").click()
+
+
+def test_buying_shows_the_license_and_mails_it(
+    shop_page: Page, store: Store, keyring: Keyring, fake_stripe: FakeStripe
+) -> None:
+    page = shop_page
+    page.goto("/pricing")
+    page.screenshot(path=SHOTS.format("pricing-live"), full_page=True)
+    _buy(page, 7, CARD_OK, "bea@buyer-5e6f.example")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your Professional license", timeout=30_000)
+    page.screenshot(path=SHOTS.format("success"), full_page=True)
+    shown = page.locator("#license-file").inner_text()
+    lic = verify(shown, keyring)
+    assert lic.tier == "professional" and not lic.trial and lic.seats == 7 and lic.has_feature("saml")
+    assert lic.customer["email"] == "bea@buyer-5e6f.example" and lic.customer["company"] == "Buyer Co"
+    # To the paid month's end, plus the professional grace.
+    assert lic.expires_at is not None
+    assert abs(lic.expires_at - (datetime.now(UTC) + timedelta(days=30))) < timedelta(days=2)
+    assert lic.grace_days == 10
+    with page.expect_download() as download:
+        page.locator("#download").click()
+    assert download.value.suggested_filename == f"{lic.id}.lic"
+
+    mail = store.inbox.wait_for(lambda m: any(p.get_filename() == f"{lic.id}.lic" for p in m.iter_attachments()))
+    assert mail["To"] == "bea@buyer-5e6f.example"
+    attachment = next(p for p in mail.iter_attachments() if p.get_filename() == f"{lic.id}.lic")
+    assert (
+        verify(
+            attachment.get_content()
+            if isinstance(attachment.get_content(), str)
+            else attachment.get_content().decode(),
+            keyring,
+        ).id
+        == lic.id
+    )
+    assert mail.get_body(("plain",)) is not None and mail.get_body(("html",)) is not None
+    # The webhook and the success page both fulfilled: still one license.
+    fake_stripe.webhooks.wait_idle()
+    time.sleep(1)
+    assert _licenses(store) == 1
+
+
+def test_a_declined_card_issues_nothing(shop_page: Page, store: Store) -> None:
+    page = shop_page
+    _buy(page, 3, CARD_DECLINED, "dee@declined-7a8b.example")
+    expect(page.locator("#error")).to_contain_text("Your card was declined.")
+    page.screenshot(path=SHOTS.format("declined"), full_page=True)
+    page.locator("#cancel-link").click()
+    expect(page.locator("#cancelled")).to_have_text("Your checkout was cancelled")
+    page.screenshot(path=SHOTS.format("cancel"), full_page=True)
+    assert _licenses(store) == 0
+
+
+def test_the_checkout_form_refuses_bad_input_on_the_page(store: Store) -> None:
+    import httpx
+
+    with httpx.Client(base_url=store.url) as client:
+        page = client.get("/checkout")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token is not None
+        for seats, interval, address, words in (
+            ("0", "month", "a@bad-1c.example", "seats"),
+            ("5", "fortnight", "a@bad-1c.example", "interval"),
+            ("5", "month", "not-an-address", "e-mail address"),
+        ):
+            answer = client.post(
+                "/checkout",
+                data={"seats": seats, "interval": interval, "email": address, "company": "C", "csrf_token": token[1]},
+            )
+            assert answer.status_code == 422, answer.text
+            assert 'role="alert"' in answer.text and words in answer.text.lower()
+        assert client.get("/checkout/success", params={"session_id": "cs_test_nothing"}).status_code == 404
+        assert client.get("/checkout/success").status_code == 404
+    assert _licenses(store) == 0
