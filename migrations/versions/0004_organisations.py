@@ -15,7 +15,7 @@ Downgrade leaves the values as they are: the old code reads them as plain string
 claim cannot be told apart again.
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-24 19:30:00
 """
 
@@ -33,7 +33,7 @@ from licensing.errors import ValidationFailed
 
 revision = "0004"
 # Re-parent onto billing's "0003" once main has it (one head).
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
