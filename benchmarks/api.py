@@ -325,17 +325,8 @@ def report(results: dict[str, Result]) -> int:
     return 0 if ok else 1
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per endpoint")
-    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per endpoint")
-    parser.add_argument("--rounds", type=int, default=5, help="the endpoints take turns, this many times")
-    parser.add_argument("--connections", type=int, default=32)
-    args = parser.parse_args()
-    if not (0 < args.duration <= 120 and 0 <= args.warmup <= 60 and 1 <= args.connections <= 256):
-        parser.error("--duration must be in (0, 120], --warmup in [0, 60], --connections in [1, 256]")
-    if not 1 <= args.rounds <= 20:
-        parser.error("--rounds must be in [1, 20]")
+def run_until_interrupted(run: Any, args: argparse.Namespace) -> None:
+    """Exit with ``run(args)``'s code; a stop signal or Ctrl-C stops everything started, once, and exits 130."""
 
     def terminate(signum: int, _frame: Any) -> None:
         # Once: a second Ctrl-C must not cut the clean-up short.
@@ -352,6 +343,21 @@ def main() -> None:
         print("\ninterrupted; everything started was stopped", file=sys.stderr)
         code = 130
     sys.exit(code)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per endpoint")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per endpoint")
+    parser.add_argument("--rounds", type=int, default=5, help="the endpoints take turns, this many times")
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    if not (0 < args.duration <= 120 and 0 <= args.warmup <= 60 and 1 <= args.connections <= 256):
+        parser.error("--duration must be in (0, 120], --warmup in [0, 60], --connections in [1, 256]")
+    if not 1 <= args.rounds <= 20:
+        parser.error("--rounds must be in [1, 20]")
+
+    run_until_interrupted(run, args)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -53,7 +52,6 @@ THREADS = 2
 TARGET = 0.5
 SECRET = "whsec_benchmark_9b1c4d7e2f0a8c6b5d3e1f7a9c2b4d6e"
 EVENTS_PER_SECOND_CEILING = 6000  # events signed per round: far above what 2 cores take in
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def _load(name: str, path: Path) -> Any:
@@ -287,19 +285,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         parser.error("wrk is not installed: `make bench` installs it (apt-get install wrk)")
 
-    def terminate(signum: int, _frame: Any) -> None:
-        for sig in STOP_SIGNALS:
-            signal.signal(sig, signal.SIG_IGN)
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    for sig in STOP_SIGNALS:
-        signal.signal(sig, terminate)
-    try:
-        code = run(args)
-    except KeyboardInterrupt:
-        print("\ninterrupted; everything started was stopped", file=sys.stderr)
-        code = 130
-    sys.exit(code)
+    bench_api.run_until_interrupted(run, args)
 
 
 if __name__ == "__main__":
