@@ -1,4 +1,4 @@
-"""The background loop: works off due webhook events and outgoing e-mail (and, later, reminders).
+"""The background loop: works off due webhook events, expiry reminders and outgoing e-mail.
 
 ``licensing worker`` runs it on its own; ``licensing serve`` (any app made by ``api.app.create_app``)
 runs the same loop in a thread unless ``LICENSING_WORKER_IN_PROCESS=false``. Every piece of work is
@@ -103,9 +103,11 @@ class Worker:
 
 def build_worker(runtime: Runtime, *, poll_seconds: float = POLL_SECONDS) -> Worker:
     """The worker with every kind of background work of the service: Stripe events first (they write
-    e-mails), then the outbox."""
+    e-mails), then the reminders (they write e-mails too), then the outbox."""
     from billing.events import StripeEventTask
     from licensing.mail import Mailer
     from licensing.outbox import OutboxTask
+    from licensing.reminders import ReminderTask
 
-    return Worker(runtime, [StripeEventTask(), OutboxTask(Mailer(runtime.settings))], poll_seconds=poll_seconds)
+    tasks: list[Task] = [StripeEventTask(), ReminderTask(), OutboxTask(Mailer(runtime.settings))]
+    return Worker(runtime, tasks, poll_seconds=poll_seconds)
