@@ -86,7 +86,7 @@ async def client_address(request: Request) -> str:
     try:
         return str(ipaddress.ip_address(host))
     except ValueError:
-        return "testclient" if host == "testclient" else "unknown"  # Starlette's TestClient has no address
+        return "unknown"
 
 
 ClientAddress = Annotated[str, Depends(client_address)]

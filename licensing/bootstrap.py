@@ -86,10 +86,18 @@ class Runtime:
         self.engine.dispose()
 
 
-def start(settings: Settings | None = None, *, core: Core | None = None, engine: Engine | None = None) -> Runtime:
-    """Build the runtime for ``settings`` (the environment's by default), refusing production when unsafe."""
+def start(
+    settings: Settings | None = None,
+    *,
+    core: Core | None = None,
+    engine: Engine | None = None,
+    serving: bool = True,
+) -> Runtime:
+    """Build the runtime for ``settings`` (the environment's by default). What serves or works (``serving``:
+    the app, the worker) is refused in production when unsafe; administration commands are not."""
     settings = settings or get_settings()
     core = core or Core.from_settings(settings)
-    check_production(settings, core.keys)
+    if serving:
+        check_production(settings, core.keys)
     engine = engine or make_engine(settings.database_url)
     return Runtime(settings=settings, engine=engine, sessions=make_sessionmaker(engine), core=core)

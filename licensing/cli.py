@@ -208,14 +208,11 @@ def _say_database(settings: Settings) -> None:
 def _runtime() -> Any:
     """The runtime every database command shares with the service (licensing.bootstrap), without the
     production checks, which guard serving, not administration."""
-    from licensing.bootstrap import Runtime
-    from licensing.core import Core
-    from licensing.db import make_engine, make_sessionmaker
+    from licensing import bootstrap
 
     settings = _settings()
     _say_database(settings)
-    engine = make_engine(settings.database_url)
-    return Runtime(settings, engine, make_sessionmaker(engine), Core.from_settings(settings))
+    return bootstrap.start(settings, serving=False)
 
 
 @contextmanager
