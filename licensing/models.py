@@ -223,7 +223,11 @@ class OutboxMessage(QueuedJob, Base):
     the step that writes it runs."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "sent_at", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "sent_at", "next_attempt_at"),
+        # licensing.outbox.sent_recently: how much mail one address got lately.
+        Index("ix_outbox_recipient", "to_address", "created_at"),
+    )
 
     dedupe_key: Mapped[str] = mapped_column(String(255), unique=True)
     to_address: Mapped[str] = mapped_column(String(320))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from licensing.db import insert_ignoring_duplicates
@@ -60,6 +60,19 @@ def enqueue(session: Session, at: datetime, dedupe_key: str, message: Message) -
     )
     log.info("mail.enqueued" if added else "mail.duplicate", extra={"dedupe_key": dedupe_key})
     return added
+
+
+def sent_recently(session: Session, to: str, kind: str, since: datetime) -> int:
+    """How many e-mails of ``kind`` (the ``<kind>:`` prefix of their dedupe keys) were enqueued for the
+    address ``to`` since ``since``: what a public form checks so that repeated requests for one address
+    do not send a flood of mail. Addresses are compared as stored (callers pass the normalised address;
+    the per-client rate limit bounds how many spellings of one mailbox a client can try)."""
+    query = select(func.count()).where(
+        OutboxMessage.to_address == to,
+        OutboxMessage.created_at >= since,
+        OutboxMessage.dedupe_key.startswith(f"{kind}:", autoescape=True),
+    )
+    return int(session.scalar(query) or 0)
 
 
 def pending(session: Session, *, limit: int = 100) -> list[OutboxMessage]:
