@@ -5,6 +5,9 @@ Fixtures:
 * ``live_server``: a ``LiveServer`` (``.url``, ``.app``) serving ``create_app(settings, core=core)``
   on 127.0.0.1 and a free port, in a background thread, stopped after the test. The page tests run
   on SQLite only (``database_url`` is overridden here); the API tests cover PostgreSQL.
+* ``inbox``: an SMTP server on loopback keeping what it receives (``tests/mailtools.py``).
+* ``store``: the whole service as a buyer meets it (``Store``: ``.url``, ``.app``, ``.inbox``): the
+  fake Stripe with the catalog synced and webhooks delivered, SMTP to ``inbox``, the in-process worker.
 * ``browser``: headless Chromium (``/usr/bin/chromium``, never a downloaded one), one per module.
 * ``page``: a fresh browser context and page per test, downloads accepted, base URL the live server.
 * ``traffic``: what ``page`` requested and what its console said (``Traffic.assert_clean()``: nothing
@@ -29,9 +32,12 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from fakestripe import FakeStripe
 from fastapi import FastAPI
 from livetools import serve_in_thread
+from mailtools import Inbox, smtp_server
 from playwright.sync_api import Browser, ConsoleMessage, Page, Route, sync_playwright
+from pydantic import SecretStr
 
 from licensing.core import Core
 from licensing.settings import Settings
@@ -70,6 +76,56 @@ def live_server(settings: Settings, core: Core) -> Iterator[LiveServer]:
     try:
         with serve_in_thread(app) as url:
             yield LiveServer(url=url, app=app)
+    finally:
+        app.state.engine.dispose()
+
+
+@pytest.fixture
+def inbox() -> Iterator[Inbox]:
+    """An SMTP server on loopback (tests/mailtools.py)."""
+    with smtp_server() as handler:
+        yield handler
+
+
+@dataclass
+class Store:
+    """The whole service as a buyer meets it: the app on a live server, with the fake Stripe (catalog
+    synced, webhooks delivered to it), SMTP to ``inbox`` and the in-process worker; links in e-mails
+    and Stripe's return addresses point at ``url``."""
+
+    url: str
+    app: FastAPI
+    inbox: Inbox
+
+
+@pytest.fixture
+def store(
+    settings: Settings, core: Core, fake_stripe: FakeStripe, stripe_webhook_secret: str, inbox: Inbox
+) -> Iterator[Store]:
+    from api.app import create_app
+    from billing.catalog_sync import sync_catalog
+
+    configured = settings.model_copy(
+        update={
+            "stripe_secret_key": SecretStr(fake_stripe.secret_key),
+            "stripe_api_base": fake_stripe.base_url,
+            "stripe_webhook_secret": SecretStr(stripe_webhook_secret),
+            "smtp_host": "127.0.0.1",
+            "smtp_port": inbox.port,
+            "mail_from": "licenses@vendor-9c1d.example",
+            "worker_in_process": True,
+        }
+    )
+    app = create_app(configured, core=core)
+    try:
+        with serve_in_thread(app) as url:
+            public = configured.model_copy(update={"public_url": url})
+            app.state.settings = app.state.runtime.settings = public
+            sync_catalog(app.state.runtime)
+            fake_stripe.webhooks.add_endpoint(f"{url}/v1/webhooks/stripe", secret=stripe_webhook_secret)
+            yield Store(url, app, inbox)
+            fake_stripe.webhooks.mode = "drop"
+            fake_stripe.webhooks.wait_idle()
     finally:
         app.state.engine.dispose()
 

@@ -5,111 +5,23 @@ A declined card shows Stripe's message and issues nothing."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import re
-import socket
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
+from conftest import Store
 from fakestripe import FakeStripe
-from livetools import serve_in_thread
 from playwright.sync_api import Browser, Page, expect
-from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from billing.catalog_sync import sync_catalog
-from licensing.core import Core
 from licensing.models import License
-from licensing.settings import Settings
 from licensing.verify import Keyring, verify
 
 SHOTS = "/tmp/shop-shot-{}.png"
 CARD_OK, CARD_DECLINED = "4242 4242 4242 4242", "4000 0000 0000 0002"
-
-
-@dataclass
-class Inbox:
-    messages: list[EmailMessage] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        with self.lock:
-            self.messages.append(message)  # type: ignore[arg-type]
-        return "250 OK"
-
-    def wait_for(self, predicate: Any, timeout: float = 30) -> EmailMessage:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                for message in self.messages:
-                    if predicate(message):
-                        return message
-            time.sleep(0.1)
-        raise AssertionError(f"no such e-mail within {timeout} s; got {[m['subject'] for m in self.messages]}")
-
-
-@pytest.fixture
-def inbox() -> Iterator[tuple[Inbox, int]]:
-    handler = Inbox()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
-
-
-@dataclass
-class Store:
-    url: str
-    app: Any
-    inbox: Inbox
-
-
-@pytest.fixture
-def store(
-    settings: Settings, core: Core, fake_stripe: FakeStripe, stripe_webhook_secret: str, inbox: tuple[Inbox, int]
-) -> Iterator[Store]:
-    from api.app import create_app
-
-    handler, port = inbox
-    configured = settings.model_copy(
-        update={
-            "stripe_secret_key": SecretStr(fake_stripe.secret_key),
-            "stripe_api_base": fake_stripe.base_url,
-            "stripe_webhook_secret": SecretStr(stripe_webhook_secret),
-            "smtp_host": "127.0.0.1",
-            "smtp_port": port,
-            "mail_from": "licenses@vendor-9c1d.example",
-            "worker_in_process": True,
-        }
-    )
-    app = create_app(configured, core=core)
-    try:
-        with serve_in_thread(app) as url:
-            # Links in e-mails and Stripe's return addresses point at this server.
-            public = configured.model_copy(update={"public_url": url})
-            app.state.settings = app.state.runtime.settings = public
-            sync_catalog(app.state.runtime)
-            fake_stripe.webhooks.add_endpoint(f"{url}/v1/webhooks/stripe", secret=stripe_webhook_secret)
-            yield Store(url, app, handler)
-            fake_stripe.webhooks.mode = "drop"
-            fake_stripe.webhooks.wait_idle()
-    finally:
-        app.state.engine.dispose()
 
 
 @pytest.fixture
