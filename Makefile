@@ -12,7 +12,7 @@ TS_STAMP = $(TS_DIR)/node_modules/.installed-$(shell cat $(TS_DIR)/package-lock.
 GO := GOPROXY=off GOFLAGS=-mod=mod go
 GO_FUZZTIME ?= 10s
 
-.PHONY: all venv serve test lint typecheck postgres browser dist bench clean go test-go ts-deps test-ts
+.PHONY: all venv serve test lint typecheck postgres redis browser dist bench clean go test-go ts-deps test-ts
 
 all: test
 
@@ -34,6 +34,13 @@ postgres:
 	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $(PGVERSION) main start
 	@for i in 1 2 3 4 5 6 7 8 9 10; do pg_isready -q -h 127.0.0.1 -p 5432 && exit 0; sleep 1; done; \
 	  echo "PostgreSQL did not come up at 127.0.0.1:5432" >&2; exit 1
+
+## Start a local Redis when none answers at 127.0.0.1:6379 (the shared rate limit's tests need it; nothing on disk)
+redis:
+	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || \
+	  redis-server --bind 127.0.0.1 --port 6379 --save '' --appendonly no --daemonize yes >/dev/null
+	@for i in 1 2 3 4 5 6 7 8 9 10; do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && exit 0; sleep 1; done; \
+	  echo "Redis did not come up at 127.0.0.1:6379" >&2; exit 1
 
 ## Debian's Chromium for the page tests (never a downloaded browser)
 browser:
@@ -74,7 +81,7 @@ typecheck: venv
 	$(BIN)/mypy
 
 ## Every test: lint, types, the Go and TypeScript verifiers, then the suite on SQLite and PostgreSQL
-test: venv postgres browser lint typecheck test-go test-ts
+test: venv postgres redis browser lint typecheck test-go test-ts
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 ## The two wheels, into dist/: licensing-verifier and licensing-service

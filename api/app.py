@@ -12,8 +12,9 @@ from sqlalchemy import Engine
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api import checkout, errors, pages, public, sales
-from api.deps import RateLimiter, reject_nul_in_url
+from api.deps import reject_nul_in_url
 from api.middleware import BodySizeLimit
+from api.ratelimit import PublicRateLimit, rate_limit_storage
 from api.schemas import StripeEventBody
 from api.security import SecurityHeaders
 from billing.webhooks import MAX_BODY_BYTES as WEBHOOK_MAX_BODY_BYTES
@@ -87,7 +88,7 @@ def create_app(settings: Settings | None = None, *, core: Core | None = None, en
     app.state.engine = runtime.engine
     app.state.sessionmaker = runtime.sessions
     app.state.core = runtime.core
-    app.state.rate_limiter = RateLimiter(settings.public_rate_limit)
+    app.state.rate_limiter = PublicRateLimit(settings.public_rate_limit, rate_limit_storage(settings.redis_url_value()))
     app.state.worker = None
     app.add_middleware(
         BodySizeLimit,

@@ -4,8 +4,6 @@ the authenticated API key by role, the client address and the public rate limit.
 from __future__ import annotations
 
 import ipaddress
-import threading
-import time
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -13,10 +11,11 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from api.ratelimit import PublicRateLimit
 from licensing.apikeys import authenticate, require_role
 from licensing.bootstrap import Runtime
 from licensing.core import Core
-from licensing.errors import DomainError, Unauthorized, ValidationFailed
+from licensing.errors import Unauthorized, ValidationFailed
 from licensing.models import ApiKey
 
 
@@ -92,43 +91,9 @@ async def client_address(request: Request) -> str:
 ClientAddress = Annotated[str, Depends(client_address)]
 
 
-class RateLimited(DomainError):
-    status = 429
-    code = "rate_limited"
-    title = "Too many requests"
-
-
-class RateLimiter:
-    """A fixed one-minute window per client address, in this process's memory.
-
-    Each worker counts on its own, so N workers allow up to N times the limit; enough to stop a
-    script hammering the trial form, not an accounting tool.
-    """
-
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self._lock = threading.Lock()
-        self._window = 0
-        self._counts: dict[str, int] = {}
-
-    def hit(self, address: str) -> None:
-        if self.per_minute <= 0:
-            return
-        window = int(time.monotonic() // 60)
-        with self._lock:
-            if window != self._window:
-                self._window, self._counts = window, {}
-            count = self._counts.get(address, 0) + 1
-            self._counts[address] = count
-        if count > self.per_minute:
-            raise RateLimited(
-                f"More than {self.per_minute} requests a minute from {address}; wait a minute and try again.",
-            )
-
-
 async def public_rate_limit(request: Request, address: ClientAddress) -> str:
-    limiter: RateLimiter = request.app.state.rate_limiter
-    limiter.hit(address)
+    limiter: PublicRateLimit = request.app.state.rate_limiter
+    await limiter.hit(address)
     return address
 
 

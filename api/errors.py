@@ -57,7 +57,8 @@ def _allowed_methods(request: Request) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        headers = {401: {"WWW-Authenticate": "Bearer"}, 429: {"Retry-After": "60"}}.get(exc.status)
+        retry_after = str(getattr(exc, "retry_after", 60))
+        headers = {401: {"WWW-Authenticate": "Bearer"}, 429: {"Retry-After": retry_after}}.get(exc.status)
         return problem(exc.status, exc.code, exc.title, exc.message, headers=headers, **exc.extra)
 
     @app.exception_handler(RequestValidationError)

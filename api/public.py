@@ -6,11 +6,13 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from limits.storage import MemoryStorage
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from api.deps import CoreDep, RateLimitedClient, SessionDep
 from api.idempotent import respond
+from api.ratelimit import PublicRateLimit
 from api.schemas import FreeLicenseRequest, IssuedLicense, LicenseOut, RefreshOut, RefreshRequest, TrialRequest
 from licensing.core import Core
 from licensing.issuance import refresh_license, revocation_list
@@ -135,7 +137,11 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", tags=["operation"], summary="The database is reachable and a signing key is loaded")
+@router.get(
+    "/readyz",
+    tags=["operation"],
+    summary="The database is reachable and a signing key is loaded (and Redis answers, when configured)",
+)
 def readyz(request: Request, core: CoreDep) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
@@ -148,6 +154,9 @@ def readyz(request: Request, core: CoreDep) -> JSONResponse:
         checks["signing_key"] = f"ok ({core.signer().kid})"
     except Exception as exc:
         checks["signing_key"] = f"missing: {exc}"
+    limiter: PublicRateLimit = request.app.state.rate_limiter
+    if not isinstance(limiter.storage, MemoryStorage):  # Redis: the workers' shared counts
+        checks["rate_limit_storage"] = "ok" if limiter.check() else "unreachable"
     ready = all(v.startswith("ok") for v in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "not_ready", "checks": checks}, status_code=200 if ready else 503

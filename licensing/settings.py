@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     worker_in_process: bool = True
 
     public_rate_limit: int = Field(default=30, ge=0)
+    # Where replicas share state (the public rate limit's counts): redis://, rediss:// or unix://. None:
+    # each process counts in its own memory, right for one process (the embedded default).
+    redis_url: SecretStr | None = None
     # Addresses or networks (CIDR) whose X-Forwarded-For is believed: the load balancer's. None by default.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: str = "INFO"
@@ -84,6 +87,13 @@ class Settings(BaseSettings):
                 ) from None
         return items
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().split("://", 1)[0] not in ("redis", "rediss", "unix"):
+            raise ValueError("LICENSING_REDIS_URL must start with redis://, rediss:// or unix://")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _upper(cls, value: str) -> str:
@@ -96,6 +106,9 @@ class Settings(BaseSettings):
     @property
     def checkout_origin(self) -> str:
         return self.stripe_checkout_origin or self.stripe_api_base or "https://checkout.stripe.com"
+
+    def redis_url_value(self) -> str | None:
+        return self.redis_url.get_secret_value() if self.redis_url else None
 
     def passphrase(self) -> str | None:
         return self.key_passphrase.get_secret_value() if self.key_passphrase else None
