@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -38,6 +39,18 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
+# Renders a DomainError raised on a page's route (a form post over the rate limit, say) as an HTML page;
+# set on app.state.problem_page by api.pages.install.
+ProblemPage = Callable[[Request, DomainError, "dict[str, str] | None"], Response]
+_API_PREFIXES = ("/v1/", "/.well-known/", "/healthz", "/readyz", "/openapi.json")
+
+
+def is_page_request(request: Request) -> bool:
+    """A browser asking for one of the pages (not the JSON API): it gets an HTML error page."""
+    path = request.url.path.removeprefix(request.scope.get("root_path", ""))
+    return not path.startswith(_API_PREFIXES) and "text/html" in request.headers.get("accept", "")
+
+
 def _describe(error: dict[str, Any]) -> str:
     where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
     return f"{where}: {error.get('msg')}" if where else str(error.get("msg"))
@@ -56,9 +69,12 @@ def _allowed_methods(request: Request) -> str:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
-    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+    async def _domain(request: Request, exc: DomainError) -> Response:
         retry_after = str(getattr(exc, "retry_after", 60))
         headers = {401: {"WWW-Authenticate": "Bearer"}, 429: {"Retry-After": retry_after}}.get(exc.status)
+        page: ProblemPage | None = getattr(request.app.state, "problem_page", None)
+        if page is not None and is_page_request(request):
+            return page(request, exc, headers)
         return problem(exc.status, exc.code, exc.title, exc.message, headers=headers, **exc.extra)
 
     @app.exception_handler(RequestValidationError)

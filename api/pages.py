@@ -81,6 +81,13 @@ def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(router)
     app.add_exception_handler(FormPostRefused, _refused)  # type: ignore[arg-type]
+    app.state.problem_page = _problem_page
+
+
+def _problem_page(request: Request, exc: DomainError, headers: dict[str, str] | None) -> Response:
+    """An error on a page's route (e.g. the rate limit refusing a form post), as a page in the layout."""
+    context = {"title": exc.title, "message": exc.message, "status": exc.status, "form_path": request.url.path}
+    return templates.TemplateResponse(request, "problem.html", context, status_code=exc.status, headers=headers)
 
 
 def _refused(request: Request, exc: FormPostRefused) -> Response:
