@@ -144,7 +144,7 @@ _CONFIRMATION = (
     tags=["public"],
     status_code=202,
     response_model=SelfServePending,
-    summary="Ask for a 30-day Professional trial",
+    summary="Start a 30-day Professional trial",
     description="One trial per organisation (the registrable domain of `email`, or the canonical address at a "
     "free-mail provider) and per `installation_id`, none after paying: 409 `trial_already_used` at once when "
     "the rules already refuse, checked again on confirmation. " + _CONFIRMATION,
@@ -161,7 +161,7 @@ def create_trial(
     tags=["public"],
     status_code=202,
     response_model=SelfServePending,
-    summary="Ask for a perpetual free license",
+    summary="Get a perpetual free license",
     description=_CONFIRMATION,
     responses=_SELF_SERVE_RESPONSES,
 )
