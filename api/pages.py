@@ -273,7 +273,9 @@ def _closed_page(request: Request, outcome: str) -> Response:
 
 
 @router.get("/confirm/{token}", response_class=HTMLResponse)
-def confirm_page(request: Request, token: ConfirmToken, session: SessionDep, core: CoreDep) -> Response:
+def confirm_page(
+    request: Request, token: ConfirmToken, session: SessionDep, core: CoreDep, client: RateLimitedClient
+) -> Response:
     """What the link will issue, and a Confirm button; nothing is issued on GET.
 
     Mail scanners (Outlook Safe Links, corporate gateways) and link previews open every link of an
