@@ -1,23 +1,47 @@
-"""Public endpoints: keys, revocations, trials, free licenses, refresh and health."""
+"""Public endpoints: keys, revocations, trials and free licenses (and polling for them), refresh and health."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from limits.storage import MemoryStorage
+from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from api.deps import CoreDep, RateLimitedClient, SessionDep
 from api.idempotent import respond
 from api.ratelimit import PublicRateLimit
-from api.schemas import FreeLicenseRequest, IssuedLicense, LicenseOut, RefreshOut, RefreshRequest, TrialRequest
+from api.schemas import (
+    FreeLicenseRequest,
+    IssuedLicense,
+    LicenseOut,
+    RefreshOut,
+    RefreshRequest,
+    SelfServePending,
+    SelfServeState,
+    TrialRequest,
+)
 from licensing.core import Core
 from licensing.issuance import refresh_license, revocation_list
 from licensing.models import License
-from licensing.selfserve import request_free, request_trial
+from licensing.queries import successors
+from licensing.selfserve import (
+    TRIAL_USED_MESSAGE,
+    Ask,
+    Pending,
+    free_ask,
+    issue_self_serve,
+    poll,
+    status_of,
+    submit_request,
+    trial_ask,
+)
+from licensing.settings import Settings
 
 router = APIRouter()
 
@@ -56,62 +80,141 @@ def revocations(session: SessionDep, core: CoreDep) -> Response:
     )
 
 
-def start_trial(session: Session, core: Core, payload: TrialRequest, client: str) -> License:
-    """A trial for a validated request from ``client`` (the API and the /trial page)."""
-    return request_trial(
-        session,
-        core,
+def self_serve(request: Request, session: Session, core: Core, ask: Ask, client: str) -> License | Pending:
+    """Issue at once (confirmation off) or record the request and mail its link (the API and the pages)."""
+    settings: Settings = request.app.state.settings
+    actor = f"public:{client}"
+    if settings.self_serve_confirmation == "none":
+        return issue_self_serve(session, core, ask, actor)
+    return submit_request(session, core, ask, actor=actor, public_url=settings.public_url)
+
+
+def trial_ask_of(payload: TrialRequest) -> Ask:
+    return trial_ask(
         email=payload.email,
         name=payload.name,
         company=payload.company,
         installation_id=payload.installation_id,
         seats=payload.seats,
         accept_terms=payload.accept_terms,
-        actor=f"public:{client}",
     )
+
+
+def free_ask_of(payload: FreeLicenseRequest) -> Ask:
+    return free_ask(
+        email=payload.email, name=payload.name, company=payload.company, installation_id=payload.installation_id
+    )
+
+
+def _answer_self_serve(
+    request: Request, session: Session, core: Core, payload: BaseModel, ask: Callable[[], Ask], client: str
+) -> Response:
+    """202 and the pending request, or 201 and the license with confirmation off. An Idempotency-Key
+    replays the first answer, poll token included: a replay needs the same key, body and client, so
+    it goes to whoever sent the first."""
+    settings: Settings = request.app.state.settings
+    status_code = 201 if settings.self_serve_confirmation == "none" else 202
+
+    def produce() -> BaseModel:
+        result = self_serve(request, session, core, ask(), client)
+        if isinstance(result, Pending):
+            return SelfServePending(id=result.request.id, poll_token=result.poll_token)
+        return issued(result, core)
+
+    return respond(request, session, f"public:{client}", payload, produce, status_code=status_code)
+
+
+_SELF_SERVE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    201: {
+        "model": IssuedLicense,
+        "description": "Issued at once: confirmation is off (`LICENSING_SELF_SERVE_CONFIRMATION=none`).",
+    },
+    **PROBLEM_RESPONSES,
+}
+_CONFIRMATION = (
+    "Nothing is issued yet: the answer is 202 with the request's `id` and a `poll_token`, and a single-use "
+    "confirmation link is mailed to `email` (valid 24 hours). Following it issues the license, shows it and "
+    "mails it; a server that asked in-product polls `GET /v1/self-serve-requests/{id}` with "
+    "`Authorization: Bearer <poll_token>`. With confirmation off the answer is 201 with the license. "
+    "Rate limited per client address; one address gets at most a few confirmation e-mails an hour "
+    "(further requests are answered alike but send none)."
+)
 
 
 @router.post(
     "/v1/trials",
     tags=["public"],
-    status_code=201,
-    response_model=IssuedLicense,
+    status_code=202,
+    response_model=SelfServePending,
     summary="Start a 30-day Professional trial",
-    responses=PROBLEM_RESPONSES,
+    description="One trial per organisation (the registrable domain of `email`, or the canonical address at a "
+    "free-mail provider) and per `installation_id`, none after paying: 409 `trial_already_used` at once when "
+    "the rules already refuse, checked again on confirmation. " + _CONFIRMATION,
+    responses=_SELF_SERVE_RESPONSES,
 )
 def create_trial(
     payload: TrialRequest, request: Request, session: SessionDep, core: CoreDep, client: RateLimitedClient
 ) -> Response:
-    def produce() -> IssuedLicense:
-        return issued(start_trial(session, core, payload, client), core)
-
-    return respond(request, session, f"public:{client}", payload, produce)
+    return _answer_self_serve(request, session, core, payload, lambda: trial_ask_of(payload), client)
 
 
 @router.post(
     "/v1/free-licenses",
     tags=["public"],
-    status_code=201,
-    response_model=IssuedLicense,
+    status_code=202,
+    response_model=SelfServePending,
     summary="Get a perpetual free license",
-    responses=PROBLEM_RESPONSES,
+    description=_CONFIRMATION,
+    responses=_SELF_SERVE_RESPONSES,
 )
 def create_free_license(
     payload: FreeLicenseRequest, request: Request, session: SessionDep, core: CoreDep, client: RateLimitedClient
 ) -> Response:
-    def produce() -> IssuedLicense:
-        lic = request_free(
-            session,
-            core,
-            email=payload.email,
-            name=payload.name,
-            company=payload.company,
-            installation_id=payload.installation_id,
-            actor=f"public:{client}",
-        )
-        return issued(lic, core)
+    return _answer_self_serve(request, session, core, payload, lambda: free_ask_of(payload), client)
 
-    return respond(request, session, f"public:{client}", payload, produce)
+
+_poll_bearer = HTTPBearer(
+    auto_error=False, scheme_name="PollToken", description="The `poll_token` of the request's 202 answer."
+)
+
+
+@router.get(
+    "/v1/self-serve-requests/{request_id}",
+    tags=["public"],
+    response_model=SelfServeState,
+    summary="Where a self-serve request stands",
+    description="For the holder of the request's `poll_token` (`Authorization: Bearer <poll_token>`): "
+    "`pending_confirmation` until the e-mailed link is followed, then `issued` with `license` and "
+    "`license_file`; `expired` when unconfirmed after 24 hours; `refused` with `code` when the trial rules "
+    "refused it on confirmation. An unknown id and a wrong or missing token alike answer 404 "
+    "`self_serve_request_not_found`.",
+    responses={
+        404: {"description": "No such request, or not its poll token", "content": {"application/problem+json": {}}},
+        429: PROBLEM_RESPONSES[429],
+    },
+)
+def read_self_serve_request(
+    request_id: Annotated[str, Path(max_length=40, description="The request's id (ssr_...).")],
+    session: SessionDep,
+    core: CoreDep,
+    client: RateLimitedClient,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_poll_bearer)],
+) -> Response:
+    token = credentials.credentials if credentials is not None and credentials.scheme.lower() == "bearer" else None
+    row = poll(session, request_id, token)
+    now = core.now()
+    status = status_of(row, now)
+    state = SelfServeState(status=status)
+    if status == "issued" and row.license is not None:
+        superseded_by = successors(session, [row.license]).get(row.license.id)
+        state = SelfServeState(
+            status=status, license=LicenseOut.of(row.license, now, superseded_by), license_file=row.license.license_file
+        )
+    elif status == "refused":
+        state = SelfServeState(status=status, code=row.refusal_code, detail=TRIAL_USED_MESSAGE)
+    return Response(
+        state.model_dump_json(exclude_unset=True), media_type="application/json", headers={"Cache-Control": "no-store"}
+    )
 
 
 @router.post(

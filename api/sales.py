@@ -1,4 +1,5 @@
-"""Sales-ops endpoints: customers, licenses and the audit log. Bearer API keys, by role."""
+"""Sales-ops endpoints: customers, licenses, subscriptions, self-serve requests and the audit log. Bearer API
+keys, by role."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from api.schemas import (
     LicenseOut,
     LicenseRenew,
     LicenseRevoke,
+    SelfServeRequestList,
+    SelfServeRequestOut,
     SubscriptionList,
     SubscriptionOut,
 )
@@ -33,6 +36,7 @@ from licensing.errors import NotFound
 from licensing.issuance import IssueRequest, get_license, issue_license, renew_license, revoke_license
 from licensing.models import ApiKey, License, Subscription
 from licensing.queries import Status, newest_of_lines, successors
+from licensing.selfserve import RequestStatus, list_requests, status_of
 
 router = APIRouter(
     prefix="/v1", responses={401: {"description": "No or bad API key"}, 403: {"description": "Role too low"}}
@@ -292,3 +296,38 @@ def read_subscription(
         raise NotFound(f"No subscription {subscription_id!r}.", code="subscription_not_found")
     newest = newest_of_lines(session, [sub.line_id])
     return SubscriptionOut.of(sub, newest.get(sub.line_id or ""))
+
+
+# --- self-serve requests -------------------------------------------------------------------------
+@router.get("/self-serve-requests", tags=["self-serve requests"], response_model=SelfServeRequestList)
+def list_self_serve_requests(
+    session: SessionDep,
+    core: CoreDep,
+    key: ReadKey,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    status: RequestStatus | None = None,
+    kind: Literal["trial", "free"] | None = None,
+    email: Annotated[str | None, Query(max_length=320)] = None,
+    organisation: Annotated[str | None, Query(max_length=320, description="e.g. `acme.co.uk`")] = None,
+) -> SelfServeRequestList:
+    """Self-serve trial and free-license requests, newest first: the product-qualified leads.
+
+    `status` is `pending_confirmation` (link mailed, not followed yet), `issued` (`license_id`), `refused`
+    (`refusal_code`: the trial rules refused it on confirmation) or `expired` (not confirmed within 24
+    hours). `created_by` is the requesting client's address.
+    """
+    now = core.now()
+    page = list_requests(
+        session,
+        now,
+        limit=limit,
+        cursor=cursor,
+        status=status,
+        kind=kind,
+        email=email,
+        organisation=organisation,
+    )
+    return SelfServeRequestList(
+        data=[SelfServeRequestOut.of(row, status_of(row, now)) for row in page.items], next_cursor=page.next_cursor
+    )

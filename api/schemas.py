@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from licensing import fields
-from licensing.models import AuditEvent, Customer, License, Subscription
+from licensing.models import AuditEvent, Customer, License, SelfServeRequest, Subscription
 
 # The limits are licensing.fields', so the API refuses (422) exactly what the core and the database cannot take.
 Text = Annotated[str, Field(min_length=1, max_length=fields.NAME_MAX)]
@@ -481,4 +481,112 @@ class SubscriptionList(BaseModel):
     model_config = _examples({"data": [SUBSCRIPTION_EXAMPLE], "next_cursor": SUBSCRIPTION_EXAMPLE["id"]})
 
     data: list[SubscriptionOut]
+    next_cursor: str | None
+
+
+# --- self-serve requests -------------------------------------------------------------------------
+class SelfServePending(BaseModel):
+    """A self-serve request waiting for its e-mail confirmation. ``poll_token`` is shown this once: send
+    it as ``Authorization: Bearer <poll_token>`` to ``GET /v1/self-serve-requests/{id}``."""
+
+    model_config = _examples(
+        {
+            "id": "ssr_01jd8rb1c2d3e4f5g6h7j8k9m0",
+            "status": "pending_confirmation",
+            "poll_token": "ssp_3q2-8vQm1XyZ0aBcDeFgHiJkLmNoPqRsTuVwXyZ0123",
+        }
+    )
+
+    id: str
+    status: Literal["pending_confirmation"] = "pending_confirmation"
+    poll_token: str
+
+
+class SelfServeState(BaseModel):
+    """Where a self-serve request stands: ``license`` and ``license_file`` once ``issued``; ``code``
+    (and ``detail``) when ``refused``. Absent fields are left out of the answer."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"status": "pending_confirmation"},
+                {"status": "issued", "license": LICENSE_EXAMPLE, "license_file": _FILE},
+                {"status": "refused", "code": "trial_already_used", "detail": "A trial is no longer available..."},
+                {"status": "expired"},
+            ]
+        }
+    )
+
+    status: Literal["pending_confirmation", "issued", "refused", "expired"]
+    license: LicenseOut | None = None
+    license_file: str | None = None
+    code: str | None = None
+    detail: str | None = None
+
+
+SELF_SERVE_REQUEST_EXAMPLE: dict[str, Any] = {
+    "id": "ssr_01jd8rb1c2d3e4f5g6h7j8k9m0",
+    "kind": "trial",
+    "status": "issued",
+    "email": "it@example.com",
+    "name": None,
+    "company": "Example Ltd",
+    "organisation": "example.com",
+    "installation_id": "srv-01.prod",
+    "seats": 250,
+    "created_at": "2026-11-23T12:00:00Z",
+    "expires_at": "2026-11-24T12:00:00Z",
+    "confirmed_at": "2026-11-23T12:04:00Z",
+    "license_id": LICENSE_EXAMPLE["id"],
+    "refusal_code": None,
+    "created_by": "public:203.0.113.7",
+}
+
+
+class SelfServeRequestOut(BaseModel):
+    """A self-serve request as sales ops see it (a product-qualified lead); never its token hashes."""
+
+    model_config = _examples(SELF_SERVE_REQUEST_EXAMPLE)
+
+    id: str
+    kind: str
+    status: str
+    email: str
+    name: str | None = None
+    company: str | None = None
+    organisation: str
+    installation_id: str | None = None
+    seats: int | None = None
+    created_at: datetime
+    expires_at: datetime
+    confirmed_at: datetime | None = None
+    license_id: str | None = None
+    refusal_code: str | None = None
+    created_by: str
+
+    @classmethod
+    def of(cls, row: SelfServeRequest, status: str) -> SelfServeRequestOut:
+        return cls(
+            id=row.id,
+            kind=row.kind,
+            status=status,
+            email=row.email,
+            name=row.name,
+            company=row.company,
+            organisation=row.organisation,
+            installation_id=row.installation_id,
+            seats=row.seats,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            confirmed_at=row.confirmed_at,
+            license_id=row.license_id,
+            refusal_code=row.refusal_code,
+            created_by=row.created_by,
+        )
+
+
+class SelfServeRequestList(BaseModel):
+    model_config = _examples({"data": [SELF_SERVE_REQUEST_EXAMPLE], "next_cursor": SELF_SERVE_REQUEST_EXAMPLE["id"]})
+
+    data: list[SelfServeRequestOut]
     next_cursor: str | None

@@ -18,14 +18,28 @@ def _when(moment: datetime | None) -> str:
     return "never (perpetual)" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def html_document(title: str, paragraphs: Sequence[str], facts: Sequence[tuple[str, str]] = ()) -> str:
-    """A small self-contained HTML e-mail: no remote images, styles inline. Arguments are plain text."""
+def html_document(
+    title: str,
+    paragraphs: Sequence[str],
+    facts: Sequence[tuple[str, str]] = (),
+    action: tuple[str, str] | None = None,
+) -> str:
+    """A small self-contained HTML e-mail: no remote images, styles inline. Arguments are plain text;
+    ``action`` (label, URL) is a link shown as a button after the first paragraph."""
     rows = "".join(
         f'<tr><th align="left" style="padding:2px 12px 2px 0">{escape(k)}</th><td>{escape(v)}</td></tr>'
         for k, v in facts
     )
     table = f'<table style="border-collapse:collapse;margin:12px 0">{rows}</table>' if rows else ""
-    body = "".join(f"<p>{escape(p)}</p>" for p in paragraphs)
+    parts = [f"<p>{escape(p)}</p>" for p in paragraphs]
+    if action is not None:
+        label, url = action
+        button = (
+            f'<p><a href="{escape(url)}" style="display:inline-block;padding:8px 16px;background:#1d4ed8;'
+            f'color:#ffffff;text-decoration:none;border-radius:4px">{escape(label)}</a></p>'
+        )
+        parts.insert(1, button)
+    body = "".join(parts)
     return (
         '<!doctype html><html><head><meta charset="utf-8"><title>'
         f"{escape(title)}</title></head>"

@@ -238,3 +238,39 @@ class OutboxMessage(QueuedJob, Base):
     attachments: Mapped[list[dict[str, str]]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SelfServeRequest(Base):
+    """A self-serve trial or free license asked for and not yet (or no longer) waiting for its e-mail
+    confirmation (SPEC section 1): what the requester typed, kept until the link is followed, when a
+    customer record of its own is made from it. A pending request claims nothing: only confirming
+    runs the trial rules' race-safe claim. Only hashes of the link's and the poll's tokens are kept.
+
+    ``status`` is stored as pending_confirmation, issued or refused; a pending request past
+    ``expires_at`` reads as expired (``licensing.selfserve.status_of``)."""
+
+    __tablename__ = "self_serve_requests"
+    __table_args__ = (
+        Index("ix_self_serve_requests_email", "email"),
+        Index("ix_self_serve_requests_organisation", "organisation"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("ssr"))
+    kind: Mapped[str] = mapped_column(String(10))  # trial | free
+    status: Mapped[str] = mapped_column(String(30))  # pending_confirmation | issued | refused
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str | None] = mapped_column(String(200))
+    company: Mapped[str | None] = mapped_column(String(200))
+    organisation: Mapped[str] = mapped_column(String(320))
+    installation_id: Mapped[str | None] = mapped_column(String(200))
+    seats: Mapped[int | None] = mapped_column(Integer)
+    confirm_token_hash: Mapped[str] = mapped_column(String(64), index=True, unique=True)
+    poll_token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    license_id: Mapped[str | None] = mapped_column(ForeignKey("licenses.id"))
+    refusal_code: Mapped[str | None] = mapped_column(String(50))
+    created_by: Mapped[str] = mapped_column(String(200))  # the client's address: public:<ip>
+
+    license: Mapped[License | None] = relationship()

@@ -1,39 +1,80 @@
-"""Self-serve licenses: the 30-day Professional trial and free licenses.
+"""Self-serve licenses: the 30-day Professional trial and free licenses, confirmed by e-mail.
 
 A public request never reads, returns or signs what is already stored about a customer, nor adds a
 license to an existing customer (SPEC section 1): each one makes a customer record of its own from
 what the requester typed, and the license carries exactly that.
+
+Two modes (``LICENSING_SELF_SERVE_CONFIRMATION``), one issuing path (:func:`issue_self_serve`):
+
+* ``none``: :func:`request_trial` / :func:`request_free` issue at once.
+* ``email`` (the default): :func:`submit_request` checks the trial rules (a refusal answers at once),
+  keeps what was typed in a :class:`~licensing.models.SelfServeRequest` and mails a single-use link;
+  :func:`confirm` (the link's page, on a POST) checks the rules again and issues. A pending request
+  claims nothing, so it blocks nobody; it expires after :data:`CONFIRMATION_WINDOW`.
+
+Mail floods: besides the per-client rate limit of the public endpoints, one address gets at most
+:data:`CONFIRMATION_MAILS_PER_HOUR` confirmation e-mails an hour. A request beyond that is still
+recorded and answered exactly as the others (nobody learns whether mail went out); it just sends no
+mail, and the links already mailed stay valid.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from licensing import audit, fields, outbox
 from licensing.core import Core
 from licensing.customers import create_customer, organisation_of
 from licensing.db import atomic
-from licensing.errors import Conflict, ValidationFailed
+from licensing.errors import Conflict, NotFound, ValidationFailed
 from licensing.issuance import IssueRequest, issue_license
-from licensing.models import Customer, License, TrialClaim
+from licensing.mails import html_document, license_message, text_document
+from licensing.models import Customer, License, SelfServeRequest, TrialClaim
+from licensing.queries import Page, page
+from licensing.tokens import matches, new_token, token_hash
 
 TRIAL_USED = "trial_already_used"
 # One answer whatever the reason (a trial already had, or an organisation that already pays), so the
 # refusal tells a stranger nothing about who is a customer.
-_TRIAL_USED_MESSAGE = (
+TRIAL_USED_MESSAGE = (
     "A trial is no longer available for this organisation or installation. Contact sales to extend a trial or to buy."
 )
+CONFIRMATION_WINDOW = timedelta(hours=24)
+CONFIRMATION_MAILS_PER_HOUR = 5
+CONFIRM_MAIL_KIND = "confirm"  # the outbox dedupe-key prefix of confirmation e-mails
+REQUEST_NOT_FOUND = "self_serve_request_not_found"
+
+Kind = Literal["trial", "free"]
+# What a request is, as of now: stored pending, issued or refused; pending past expires_at is expired.
+RequestStatus = Literal["pending_confirmation", "issued", "refused", "expired"]
+PENDING = "pending_confirmation"
+# Compared against when no request has the id, so that a miss costs what a wrong token costs.
+_NO_HASH = token_hash("no request")
 
 
 def _trial_used() -> Conflict:
-    return Conflict(_TRIAL_USED_MESSAGE, code=TRIAL_USED)
+    return Conflict(TRIAL_USED_MESSAGE, code=TRIAL_USED)
 
 
-@atomic
-def request_trial(
-    session: Session,
-    core: Core,
+@dataclass(frozen=True)
+class Ask:
+    """What a requester typed, checked: the same whether it is issued at once or after confirming."""
+
+    kind: Kind
+    email: str
+    company: str | None
+    name: str | None = None
+    installation_id: str | None = None
+    seats: int | None = None
+
+
+def trial_ask(
     *,
     email: str,
     company: str,
@@ -41,20 +82,37 @@ def request_trial(
     installation_id: str | None = None,
     seats: int | None = None,
     accept_terms: bool,
-    actor: str = "public",
-) -> License:
-    """Issue a Professional trial: one per organisation and one per installation, none after paying.
-
-    The ``trial_claims`` unique constraint settles races: of concurrent requests for one
-    organisation, one commits and the others fail on the constraint and answer 409.
-    """
+) -> Ask:
     if accept_terms is not True:
         raise ValidationFailed("Accept the terms to start a trial.", field="accept_terms", code="terms_not_accepted")
     if not company.strip():
         raise ValidationFailed("Give the company the trial is for.", field="company")
-    organisation = organisation_of(email, core.catalog)
-    installation_id = installation_id.strip() if installation_id else None
-    claims = [("organisation", organisation)] + ([("installation", installation_id)] if installation_id else [])
+    return _ask("trial", email, company, name, installation_id, seats)
+
+
+def free_ask(
+    *, email: str, company: str | None = None, name: str | None = None, installation_id: str | None = None
+) -> Ask:
+    return _ask("free", email, company, name, installation_id, None)
+
+
+def _ask(
+    kind: Kind, email: str, company: str | None, name: str | None, installation_id: str | None, seats: int | None
+) -> Ask:
+    """Checked as create_customer will check it at issue time, so that confirming never fails on input."""
+    return Ask(
+        kind=kind,
+        email=fields.normalize_email(email),
+        company=fields.check_text(company or "", "company", fields.NAME_MAX) or None,
+        name=fields.check_text(name or "", "name", fields.NAME_MAX) or None,
+        installation_id=installation_id.strip() or None if installation_id else None,
+        seats=seats,
+    )
+
+
+def check_trial_rules(session: Session, organisation: str, installation_id: str | None) -> None:
+    """Refuse (409 ``trial_already_used``) when the organisation or the installation had a trial, or
+    the organisation pays. Race-safe only together with the claim that :func:`issue_self_serve` makes."""
     taken = session.scalars(
         select(TrialClaim.kind).where(
             (TrialClaim.kind == "organisation") & (TrialClaim.value == organisation)
@@ -70,31 +128,70 @@ def request_trial(
     if taken is not None or paid is not None:
         raise _trial_used()
 
+
+@atomic
+def issue_self_serve(session: Session, core: Core, ask: Ask, actor: str) -> License:
+    """Issue what ``ask`` asks for, to a customer record of its own: the one path of both modes.
+
+    A trial is one per organisation and one per installation, none after paying. The ``trial_claims``
+    unique constraint settles races: of concurrent issues for one organisation, one commits and the
+    others fail on the constraint and raise 409 ``trial_already_used`` (everything they wrote undone).
+    """
+    organisation = organisation_of(ask.email, core.catalog)
+    if ask.kind == "trial":
+        check_trial_rules(session, organisation, ask.installation_id)
     now = core.now()
-    customer = create_customer(session, core.catalog, actor, now, name=name, email=email, company=company)
+    customer = create_customer(session, core.catalog, actor, now, name=ask.name, email=ask.email, company=ask.company)
     lic = issue_license(
         session,
         core,
         IssueRequest(
             customer=customer,
-            offer=core.catalog.offer("professional_trial"),
+            offer=core.catalog.offer("professional_trial" if ask.kind == "trial" else "free"),
             actor=actor,
-            source="trial",
-            seats=seats,
-            installation_id=installation_id,
+            source=ask.kind,
+            seats=ask.seats,
+            installation_id=ask.installation_id,
         ),
     )
-    try:
-        with session.begin_nested():
-            session.add_all(
-                TrialClaim(kind=kind, value=value, license_id=lic.id, created_at=now) for kind, value in claims
-            )
-    except IntegrityError:
-        raise _trial_used() from None
+    if ask.kind == "trial":
+        claims = [("organisation", organisation)]
+        if ask.installation_id:
+            claims.append(("installation", ask.installation_id))
+        try:
+            with session.begin_nested():
+                session.add_all(
+                    TrialClaim(kind=kind, value=value, license_id=lic.id, created_at=now) for kind, value in claims
+                )
+        except IntegrityError:
+            raise _trial_used() from None
     return lic
 
 
-@atomic
+def request_trial(
+    session: Session,
+    core: Core,
+    *,
+    email: str,
+    company: str,
+    name: str | None = None,
+    installation_id: str | None = None,
+    seats: int | None = None,
+    accept_terms: bool,
+    actor: str = "public",
+) -> License:
+    """Issue a Professional trial at once (confirmation off, or sales' own tools)."""
+    ask = trial_ask(
+        email=email,
+        company=company,
+        name=name,
+        installation_id=installation_id,
+        seats=seats,
+        accept_terms=accept_terms,
+    )
+    return issue_self_serve(session, core, ask, actor)
+
+
 def request_free(
     session: Session,
     core: Core,
@@ -105,16 +202,219 @@ def request_free(
     installation_id: str | None = None,
     actor: str = "public",
 ) -> License:
-    """Issue a perpetual free license."""
-    customer = create_customer(session, core.catalog, actor, core.now(), name=name, email=email, company=company)
-    return issue_license(
-        session,
-        core,
-        IssueRequest(
-            customer=customer,
-            offer=core.catalog.offer("free"),
-            actor=actor,
-            source="free",
-            installation_id=installation_id,
-        ),
+    """Issue a perpetual free license at once."""
+    ask = free_ask(email=email, company=company, name=name, installation_id=installation_id)
+    return issue_self_serve(session, core, ask, actor)
+
+
+# --- confirmation by e-mail ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Pending:
+    """A request waiting for its confirmation; the tokens are shown once (only their hashes are kept)."""
+
+    request: SelfServeRequest
+    poll_token: str
+    confirm_url: str
+    mailed: bool
+
+
+def confirm_url(public_url: str, token: str) -> str:
+    return f"{public_url.rstrip('/')}/confirm/{token}"
+
+
+@atomic
+def submit_request(session: Session, core: Core, ask: Ask, *, actor: str, public_url: str) -> Pending:
+    """Record ``ask`` and mail its confirmation link; nothing is issued or claimed yet.
+
+    A trial the rules already refuse is refused now (409 ``trial_already_used``); they are checked again
+    when the link is followed. Beyond :data:`CONFIRMATION_MAILS_PER_HOUR` confirmation e-mails to one
+    address in the last hour the request is recorded but no mail is sent (``Pending.mailed``), and the
+    caller answers exactly as it does otherwise.
+    """
+    organisation = organisation_of(ask.email, core.catalog)
+    if ask.kind == "trial":
+        check_trial_rules(session, organisation, ask.installation_id)
+    now = core.now()
+    confirm_token, poll_token = new_token("ssc"), new_token("ssp")
+    row = SelfServeRequest(
+        kind=ask.kind,
+        status=PENDING,
+        email=ask.email,
+        name=ask.name,
+        company=ask.company,
+        organisation=organisation,
+        installation_id=ask.installation_id,
+        seats=ask.seats,
+        confirm_token_hash=confirm_token.hash,
+        poll_token_hash=poll_token.hash,
+        created_at=now,
+        expires_at=now + CONFIRMATION_WINDOW,
+        created_by=actor[: fields.ACTOR_MAX],
     )
+    session.add(row)
+    session.flush()
+    link = confirm_url(public_url, confirm_token.secret)
+    recent = outbox.sent_recently(session, ask.email, CONFIRM_MAIL_KIND, now - timedelta(hours=1))
+    mailed = recent < CONFIRMATION_MAILS_PER_HOUR
+    if mailed:
+        outbox.enqueue(session, now, f"{CONFIRM_MAIL_KIND}:{row.id}", confirmation_message(row, link))
+    audit.record(
+        session,
+        now,
+        actor,
+        "self_serve.requested",
+        "self_serve_request",
+        row.id,
+        kind=ask.kind,
+        email=ask.email,
+        organisation=organisation,
+        installation_id=ask.installation_id,
+        mailed=mailed,
+    )
+    return Pending(request=row, poll_token=poll_token.secret, confirm_url=link, mailed=mailed)
+
+
+def what_is_asked(row: SelfServeRequest) -> list[tuple[str, str]]:
+    """The request as the confirmation e-mail and page show it."""
+    facts = [("Edition", "Professional trial, 30 days" if row.kind == "trial" else "Free, perpetual")]
+    if row.kind == "trial":
+        facts.append(("Seats", str(row.seats or 250)))
+    facts.append(("E-mail", row.email))
+    if row.company:
+        facts.append(("Company", row.company))
+    if row.name:
+        facts.append(("Name", row.name))
+    if row.installation_id:
+        facts.append(("Installation", row.installation_id))
+    return facts
+
+
+def confirmation_message(row: SelfServeRequest, link: str) -> outbox.Message:
+    what = "Professional trial" if row.kind == "trial" else "free license"
+    title = f"Confirm your {what} request"
+    until = row.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    paragraphs = [
+        f"Someone, hopefully you, asked for a {what} with this e-mail address. To get it, open this link "
+        f"and press Confirm: {link}",
+        f"The link works once, until {until}. If you did not ask for this, ignore this e-mail: nothing is "
+        "issued without the confirmation.",
+    ]
+    facts = what_is_asked(row)
+    return outbox.Message(
+        to=row.email,
+        subject=title,
+        text=text_document(title, paragraphs, facts),
+        html=html_document(title, paragraphs, facts, action=("Review and confirm", link)),
+    )
+
+
+def status_of(row: SelfServeRequest, now: datetime) -> RequestStatus:
+    if row.status == PENDING:
+        return "expired" if now >= row.expires_at else "pending_confirmation"
+    return "issued" if row.status == "issued" else "refused"
+
+
+def where_status(status: RequestStatus, now: datetime) -> ColumnElement[bool]:
+    """The SQL condition for ``status_of(row, now) == status``."""
+    if status == "pending_confirmation":
+        return and_(SelfServeRequest.status == PENDING, SelfServeRequest.expires_at > now)
+    if status == "expired":
+        return and_(SelfServeRequest.status == PENDING, SelfServeRequest.expires_at <= now)
+    return SelfServeRequest.status == status
+
+
+def by_confirm_token(session: Session, token: str, *, lock: bool = False) -> SelfServeRequest | None:
+    """The request whose link carries ``token`` (locked FOR UPDATE when ``lock``), or None."""
+    if not token.isascii() or len(token) > 100:
+        return None
+    query = select(SelfServeRequest).where(SelfServeRequest.confirm_token_hash == token_hash(token))
+    row = session.scalars(query.with_for_update() if lock else query).first()
+    return row if row is not None and matches(token, row.confirm_token_hash) else None
+
+
+ConfirmOutcome = Literal["issued", "used", "expired", "refused", "unknown"]
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    outcome: ConfirmOutcome
+    request: SelfServeRequest | None = None
+    license: License | None = None
+
+
+def confirm(session: Session, core: Core, token: str, *, actor: str, public_url: str) -> Confirmation:
+    """Follow a confirmation link: issue the license, mail it, and mark the request issued.
+
+    The request row is locked (``SELECT ... FOR UPDATE``), so of concurrent confirmations of one link
+    one issues and the others then see it issued (``used``). Two requests of one organisation
+    confirmed at once are settled by the trial claim: the loser's request becomes ``refused``
+    (``trial_already_used``), as does one the rules refuse by now (another trial, or a payment).
+    Nothing is raised for these outcomes, so the caller commits what they record.
+    """
+    row = by_confirm_token(session, token, lock=True)
+    if row is None:
+        return Confirmation("unknown")
+    now = core.now()
+    status = status_of(row, now)
+    if status != "pending_confirmation":
+        return Confirmation("used" if status == "issued" else status, row)
+    ask = Ask(row.kind, row.email, row.company, row.name, row.installation_id, row.seats)  # type: ignore[arg-type]
+    try:
+        lic = issue_self_serve(session, core, ask, row.created_by)
+    except Conflict as exc:
+        if exc.code != TRIAL_USED:
+            raise
+        row.status, row.refusal_code, row.confirmed_at = "refused", exc.code, now
+        audit.record(session, now, actor, "self_serve.refused", "self_serve_request", row.id, code=exc.code)
+        return Confirmation("refused", row)
+    row.status, row.license_id, row.confirmed_at = "issued", lic.id, now
+    headline = "Your Professional trial license" if row.kind == "trial" else "Your free license"
+    intro = (
+        "Thank you for confirming. Your 30-day Professional trial has started."
+        if row.kind == "trial"
+        else "Thank you for confirming. Here is your perpetual free license."
+    )
+    outbox.enqueue(session, now, f"license:{lic.id}", license_message(lic, public_url, headline=headline, intro=intro))
+    audit.record(
+        session, now, actor, "self_serve.confirmed", "self_serve_request", row.id, license_id=lic.id, kind=row.kind
+    )
+    session.flush()
+    return Confirmation("issued", row, lic)
+
+
+def poll(session: Session, request_id: str, poll_token: str | None) -> SelfServeRequest:
+    """The request ``request_id`` for the holder of its poll token; 404 for a wrong or missing token as
+    for an unknown id (the hashes are compared in constant time either way)."""
+    row = session.get(SelfServeRequest, request_id) if request_id.isascii() and len(request_id) <= 40 else None
+    right = matches(poll_token or "", row.poll_token_hash if row is not None else _NO_HASH)
+    if row is None or not poll_token or not right:
+        raise NotFound("No such self-serve request, or not your poll token.", code=REQUEST_NOT_FOUND)
+    return row
+
+
+def list_requests(
+    session: Session,
+    now: datetime,
+    *,
+    limit: int,
+    cursor: str | None,
+    status: RequestStatus | None = None,
+    kind: Kind | None = None,
+    email: str | None = None,
+    organisation: str | None = None,
+) -> Page[SelfServeRequest]:
+    """Requests newest first (sales ops' product-qualified leads)."""
+    query = select(SelfServeRequest)
+    if status:
+        query = query.where(where_status(status, now))
+    if kind:
+        query = query.where(SelfServeRequest.kind == kind)
+    if email:
+        try:
+            address = fields.normalize_email(email)
+        except ValidationFailed:
+            address = email.strip()
+        query = query.where(SelfServeRequest.email == address)
+    if organisation:
+        query = query.where(SelfServeRequest.organisation == organisation.strip().casefold())
+    return page(session, query, SelfServeRequest.id, limit, cursor, "ssr_")

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     # Where replicas share state (the public rate limit's counts): redis://, rediss:// or unix://. None:
     # each process counts in its own memory, right for one process (the embedded default).
     redis_url: SecretStr | None = None
+    # Self-serve trials and free licenses: "email" mails a single-use link and issues when it is followed
+    # (the request answers 202); "none" issues at once (201), as before (SPEC sections 1 and 7).
+    self_serve_confirmation: Literal["email", "none"] = "email"
     # Addresses or networks (CIDR) whose X-Forwarded-For is believed: the load balancer's. None by default.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: str = "INFO"

@@ -145,9 +145,18 @@ def session_factory(engine: Engine) -> Callable[[], object]:
 
 # --- the app -------------------------------------------------------------------------------------
 @pytest.fixture
-def settings(database_url: str, keys_dir: Path) -> Settings:
+def self_serve_confirmation() -> str:
+    """``LICENSING_SELF_SERVE_CONFIRMATION`` of the app under test. ``none`` (issue at once) for tests
+    that are not about the confirmation; the self-serve tests override this fixture with ``email`` (the
+    product's default) or parametrise it over both modes."""
+    return "none"
+
+
+@pytest.fixture
+def settings(database_url: str, keys_dir: Path, self_serve_confirmation: str) -> Settings:
     return Settings(
         database_url=database_url,
+        self_serve_confirmation=self_serve_confirmation,
         keys_dir=keys_dir,
         issuer=ISSUER,
         public_rate_limit=0,

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from licensing.models import ApiKey, AuditEvent, Customer, IdempotencyRecord, License, TrialClaim
+from licensing.models import ApiKey, AuditEvent, Customer, IdempotencyRecord, License, OutboxMessage, TrialClaim
 
 PROBLEM = "application/problem+json"
 
@@ -121,3 +124,74 @@ class Api:
                 session.scalar(select(func.count()).select_from(License).where(License.revoked_at.is_not(None))) or 0
             )
             return counts
+
+
+# --- self-serve requests confirmed by e-mail ----------------------------------------------------------
+CSRF_INPUT = re.compile(r'<input type="hidden" name="csrf_token" value="([^"]+)">')
+LINK = re.compile(r"https?://\S+/confirm/(ssc_[A-Za-z0-9_-]+)")
+
+
+def confirmation_mail(app: Any, request_id: str) -> OutboxMessage | None:
+    """The confirmation e-mail of a self-serve request, as the outbox holds it (None when none was sent)."""
+    with app.state.sessionmaker() as session:
+        row: OutboxMessage | None = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.dedupe_key == f"confirm:{request_id}")
+        ).first()
+        return row
+
+
+def confirmation_path(app: Any, request_id: str) -> str:
+    """``/confirm/<token>``: the path of the link in the request's confirmation e-mail (its text part)."""
+    mail = confirmation_mail(app, request_id)
+    assert mail is not None, f"no confirmation e-mail for {request_id}"
+    match = LINK.search(mail.text_body)
+    assert match, mail.text_body
+    assert urlsplit(match.group(0)).path in mail.html_body  # the HTML part carries the same link
+    return f"/confirm/{match.group(1)}"
+
+
+def confirm_link(client: Any, path: str) -> Any:
+    """Open the confirmation page (GET issues nothing) and press Confirm: the POST, with the page's token."""
+    page = client.get(path)
+    assert page.status_code == 200, page.text
+    match = CSRF_INPUT.search(page.text)
+    assert match, page.text
+    return client.post(path, data={"csrf_token": match.group(1)})
+
+
+def poll(client: Any, request_id: str, poll_token: str | None) -> Any:
+    headers = {"Authorization": f"Bearer {poll_token}"} if poll_token is not None else {}
+    return client.get(f"/v1/self-serve-requests/{request_id}", headers=headers)
+
+
+def self_serve(client: Any, path: str, body: dict[str, Any], **kwargs: Any) -> Any:
+    """POST a self-serve request and, when it waits for its e-mail confirmation (202), confirm it through
+    the mailed link and answer what the poll then says, shaped as the at-once mode answers (201
+    ``{license, license_file}``), so that tests of the trial rules run in both modes alike."""
+    response = client.post(path, json=body, **kwargs)
+    if response.status_code != 202:
+        return response
+    pending = response.json()
+    assert set(pending) == {"id", "status", "poll_token"} and pending["status"] == "pending_confirmation"
+    assert poll(client, pending["id"], pending["poll_token"]).json() == {"status": "pending_confirmation"}
+    confirmed = confirm_link(client, confirmation_path(client.app, pending["id"]))
+    state = poll(client, pending["id"], pending["poll_token"])
+    assert state.status_code == 200, state.text
+    if confirmed.status_code != 201:
+        assert state.json()["status"] == "refused", state.text
+        return httpx.Response(
+            409,
+            json={
+                "type": "about:blank/trial_already_used",
+                "title": "Conflict",
+                "status": 409,
+                "detail": state.json()["detail"],
+                "code": state.json()["code"],
+            },
+            headers={"content-type": PROBLEM},
+            request=response.request,
+        )
+    assert state.json()["status"] == "issued" and set(state.json()) == {"status", "license", "license_file"}
+    assert state.json()["license"]["id"] in confirmed.text
+    issued = {"license": state.json()["license"], "license_file": state.json()["license_file"]}
+    return httpx.Response(201, json=issued, request=response.request)

@@ -6,15 +6,26 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from api_testkit import Api, check_problem
+import pytest
+from api_testkit import Api, check_problem, self_serve
 
 from licensing.verify import Keyring, verify
+
+
+@pytest.fixture(params=["email", "none"])
+def self_serve_confirmation(request: pytest.FixtureRequest) -> str:
+    mode: str = request.param
+    return mode
+
+
+def _free(client: Any, **body: Any) -> Any:
+    return self_serve(client, "/v1/free-licenses", body)
 
 
 def test_free_license_is_perpetual_and_unlimited(
     client: Any, api: Api, keyring: Keyring, pyjwt_decode: Callable[..., dict[str, Any]]
 ) -> None:
-    response = client.post("/v1/free-licenses", json={"email": "admin@Example.ORG", "company": "Example"})
+    response = _free(client, email="admin@Example.ORG", company="Example")
     assert response.status_code == 201, response.text
     assert set(response.json()) == {"license", "license_file"}
     lic = response.json()["license"]
@@ -35,8 +46,8 @@ def test_free_license_is_perpetual_and_unlimited(
 
 
 def test_company_is_optional_and_each_request_is_a_customer_of_its_own(client: Any, api: Api) -> None:
-    first = client.post("/v1/free-licenses", json={"email": "solo@example.net"})
-    second = client.post("/v1/free-licenses", json={"email": "solo@example.net", "installation_id": "box-2"})
+    first = _free(client, email="solo@example.net")
+    second = _free(client, email="solo@example.net", installation_id="box-2")
     assert first.status_code == second.status_code == 201
     # A public request never adds a license to a stored customer (SPEC section 1).
     assert first.json()["license"]["customer_id"] != second.json()["license"]["customer_id"]

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from api_testkit import Api, aware, check_problem
+from api_testkit import Api, aware, check_problem, self_serve
 
 from licensing.catalog import load_catalog
 from licensing.verify import Keyring, verify
@@ -15,8 +15,17 @@ from licensing.verify import Keyring, verify
 PROFESSIONAL = sorted(load_catalog().tier_features["professional"])
 
 
+@pytest.fixture(params=["email", "none"])
+def self_serve_confirmation(request: pytest.FixtureRequest) -> str:
+    """The trial rules hold alike when trials are confirmed by e-mail (issued on confirmation) and when
+    they are issued at once."""
+    mode: str = request.param
+    return mode
+
+
 def _trial(client: Any, email: str, company: str = "Acme", **extra: Any) -> Any:
-    return client.post("/v1/trials", json={"email": email, "company": company, "accept_terms": True, **extra})
+    """Ask for a trial; in ``email`` mode confirm it through its link (api_testkit.self_serve)."""
+    return self_serve(client, "/v1/trials", {"email": email, "company": company, "accept_terms": True, **extra})
 
 
 def test_a_trial_is_30_days_of_professional_for_250_seats(
