@@ -25,7 +25,7 @@ from licensing.models import License
 from licensing.settings import Settings
 
 if TYPE_CHECKING:
-    from tests.pages.conftest import Forms, LiveServer
+    from pagetools import Forms, LiveServer
 
 FORM = {"email": "ada@example.com", "company": "Example Ltd", "seats": "10", "accept_terms": "on"}
 REFUSED_HEADING = "This form could not be sent"

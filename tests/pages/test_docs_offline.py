@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 if TYPE_CHECKING:
-    from tests.pages.conftest import LiveServer, Traffic
+    from pagetools import LiveServer, Traffic
 
 pytestmark = pytest.mark.browser
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import Forms, Traffic
+from pagetools import Forms, Traffic
 from playwright.sync_api import Page, expect
 
 from licensing.settings import Settings

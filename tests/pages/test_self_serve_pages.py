@@ -20,7 +20,7 @@ from licensing.models import License, OutboxMessage
 from licensing.verify import Keyring, verify
 
 if TYPE_CHECKING:
-    from tests.pages.conftest import LiveServer, Store, Traffic
+    from pagetools import LiveServer, Store, Traffic
 
 LINK = re.compile(r"https?://\S+/confirm/ssc_[A-Za-z0-9_-]+")
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import Traffic
+from pagetools import Traffic
 from playwright.sync_api import Page, expect
 
 from licensing.catalog import load_catalog

@@ -16,7 +16,7 @@ from licensing.models import License
 from licensing.verify import Keyring, verify
 
 if TYPE_CHECKING:
-    from tests.pages.conftest import Forms, LiveServer, Traffic
+    from pagetools import Forms, LiveServer, Traffic
 
 
 def fill_trial_form(
