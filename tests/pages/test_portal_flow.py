@@ -62,9 +62,10 @@ def _request_link(page: Page, store: Store, address: str, already: int) -> str:
     while len(mails := _mails(store, address)) <= already:
         assert time.monotonic() < deadline, "no sign-in e-mail within 30 s"
         time.sleep(0.1)
-    assert mails[-1].get_body(("html",)) is not None
     links = re.findall(rf"{re.escape(store.url)}/portal/sign-in/\S+", text_of(mails[-1]))
     assert len(links) == 1
+    html = mails[-1].get_body(("html",))
+    assert html is not None and f'href="{links[0]}"' in str(html.get_content())
     return links[0]
 
 
