@@ -42,9 +42,7 @@ def upgrade() -> None:
         sa.Column("created_at", licensing.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("expires_at", licensing.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("signed_out_at", licensing.db.UTCDateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["link_id"], ["portal_links.id"], name=op.f("fk_portal_sessions_link_id_portal_links")
-        ),
+        sa.ForeignKeyConstraint(["link_id"], ["portal_links.id"], name=op.f("fk_portal_sessions_link_id_portal_links")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_portal_sessions")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_portal_sessions_token_hash")),
     )
