@@ -83,7 +83,8 @@ templates.env.globals["csrf_field"] = _csrf_field
 
 def install(app: FastAPI) -> None:
     """The pages, the API reference, their assets and the 403 page of a refused form post."""
-    from api import checkout_pages  # noqa: F401 - the shop's routes, on this module's router
+    # The shop's and the customer portal's routes, on this module's router.
+    from api import checkout_pages, portal_pages  # noqa: F401
 
     # The vendored docs assets first: /static would otherwise answer for /static/vendor too.
     app.mount("/static/vendor", StaticFiles(packages=[DOCS_ASSETS_PACKAGE]), name="vendor")

@@ -274,3 +274,32 @@ class SelfServeRequest(Base):
     created_by: Mapped[str] = mapped_column(String(200))  # the client's address: public:<ip>
 
     license: Mapped[License | None] = relationship()
+
+
+class PortalLink(Base):
+    """A sign-in link to the customer portal mailed to ``email``: single use (``used_at``), valid until
+    ``expires_at``; only the SHA-256 of its token is kept (licensing.tokens)."""
+
+    __tablename__ = "portal_links"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("psl"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PortalSession(Base):
+    """A customer portal session, started by redeeming a :class:`PortalLink`: the browser holds the
+    token in a cookie, the database its hash; it ends at ``expires_at`` or when signed out."""
+
+    __tablename__ = "portal_sessions"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("pss"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(320))
+    link_id: Mapped[str] = mapped_column(ForeignKey("portal_links.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    signed_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

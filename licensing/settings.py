@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     # Where Stripe's hosted checkout lives (the checkout page's form is redirected there); derived from
     # LICENSING_STRIPE_API_BASE when that is set (a test double), else Stripe's own.
     stripe_checkout_origin: str | None = None
+    # Where Stripe's billing portal lives (the portal's "Manage billing" form is redirected there); derived
+    # like the checkout origin.
+    stripe_billing_portal_origin: str | None = None
     sales_email: str = "sales@localhost"  # the pricing page's "Contact sales"
 
     smtp_host: str | None = None
@@ -112,6 +115,10 @@ class Settings(BaseSettings):
 
     def redis_url_value(self) -> str | None:
         return self.redis_url.get_secret_value() if self.redis_url else None
+
+    @property
+    def billing_portal_origin(self) -> str:
+        return self.stripe_billing_portal_origin or self.stripe_api_base or "https://billing.stripe.com"
 
     def passphrase(self) -> str | None:
         return self.key_passphrase.get_secret_value() if self.key_passphrase else None

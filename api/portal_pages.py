@@ -1,0 +1,286 @@
+"""The customer portal pages (SPEC 5, ``/portal``): sign-in by a link mailed to the customer, then her
+licenses (downloads), her subscriptions (Stripe's billing portal), and the JWKS and revocation list for
+air-gapped installs. The rules live in ``licensing.portal``; these routes translate them to pages.
+
+The session cookie is HttpOnly, SameSite=Lax, ``Path=/portal`` (sent to the portal's pages alone) and,
+when the public URL is https or in production, ``Secure`` with the ``__Secure-`` prefix (a browser
+accepts such a cookie only from a secure origin). Not ``__Host-``: that prefix requires ``Path=/``, which
+would send the session to every page and API call of the service. It lasts as long as the session row
+(``licensing.portal.SESSION_TTL``), which alone decides: a signed-out or expired token is refused.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import Depends, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from api.deps import CoreDep, RateLimitedClient, RuntimeDep, SessionDep
+from api.pages import router, templates
+from api.security import allow_form_action, origin_of
+from billing.portal import billing_portal_url
+from licensing import portal
+from licensing.core import Core
+from licensing.errors import DomainError, NotFound
+from licensing.issuance import revocation_list
+from licensing.models import PortalSession
+from licensing.settings import Settings
+
+COOKIE = "licensing_portal"
+COOKIE_PATH = "/portal"
+LICENSE_CONTENT_TYPE = "application/x-license-file"
+PRIVATE = {"Cache-Control": "no-store"}
+
+LICENSE_STATUS = {
+    "active": "Active",
+    "grace": "In grace period",
+    "expired": "Expired",
+    "revoked": "Revoked",
+    "superseded": "Replaced",
+    "scheduled": "Starts later",
+}
+SUBSCRIPTION_STATUS = {
+    "active": "Active",
+    "trialing": "Trial",
+    "past_due": "Payment overdue",
+    "unpaid": "Unpaid",
+    "canceled": "Cancelled",
+    "incomplete": "Awaiting payment",
+    "incomplete_expired": "Payment not completed",
+    "paused": "Paused",
+}
+INTERVALS = {"month": "monthly", "year": "annual"}
+
+
+def _day(moment: datetime | None) -> str:
+    return "" if moment is None else moment.strftime("%Y-%m-%d")
+
+
+templates.env.filters["day"] = _day
+
+
+def _page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+    """A portal page: never cached (it names the visitor's address, or holds a sign-in token)."""
+    return templates.TemplateResponse(request, name, context, status_code=status_code, headers=PRIVATE)
+
+
+# --- the session cookie ------------------------------------------------------------------------------
+def _secure(settings: Settings) -> bool:
+    return settings.is_production or urlsplit(settings.public_url).scheme.lower() == "https"
+
+
+def cookie_name(settings: Settings) -> str:
+    return f"__Secure-{COOKIE}" if _secure(settings) else COOKIE
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _set_session_cookie(request: Request, response: Response, started: portal.StartedSession) -> None:
+    settings = _settings(request)
+    response.set_cookie(
+        cookie_name(settings),
+        started.token,
+        max_age=int(portal.SESSION_TTL.total_seconds()),
+        path=COOKIE_PATH,
+        secure=_secure(settings),
+        httponly=True,
+        samesite="lax",
+    )
+
+
+def _clear_session_cookie(request: Request, response: Response) -> None:
+    settings = _settings(request)
+    response.delete_cookie(
+        cookie_name(settings), path=COOKIE_PATH, secure=_secure(settings), httponly=True, samesite="lax"
+    )
+
+
+def _session_token(request: Request) -> str | None:
+    return request.cookies.get(cookie_name(_settings(request)))
+
+
+def signed_in(request: Request, session: SessionDep, core: CoreDep) -> PortalSession | None:
+    """The visitor's live portal session, if any."""
+    return portal.current_session(session, core, _session_token(request))
+
+
+MaybeSignedIn = Annotated[PortalSession | None, Depends(signed_in)]
+
+
+# --- pages -------------------------------------------------------------------------------------------
+def _request_page(
+    request: Request,
+    *,
+    email: str = "",
+    error: str | None = None,
+    notice: str | None = None,
+    status_code: int = 200,
+    clear_cookie: bool = False,
+) -> Response:
+    context = {"email": email, "error": error, "notice": notice}
+    response = _page(request, "portal/request.html", context, status_code=status_code)
+    if clear_cookie:
+        _clear_session_cookie(request, response)
+    return response
+
+
+def _dashboard(
+    request: Request, session: Session, core: Core, me: PortalSession, error: str | None = None, status_code: int = 200
+) -> Response:
+    # "Manage billing" is answered with a redirect to Stripe's billing portal: the page's CSP must allow it.
+    allow_form_action(request, origin_of(_settings(request).billing_portal_origin))
+    context: dict[str, Any] = {
+        "me": me,
+        "lines": portal.licenses_of(session, core, me.email),
+        "subscriptions": portal.subscriptions_of(session, me.email),
+        "license_status": LICENSE_STATUS,
+        "subscription_status": SUBSCRIPTION_STATUS,
+        "intervals": INTERVALS,
+        "error": error,
+    }
+    return _page(request, "portal/dashboard.html", context, status_code=status_code)
+
+
+@router.get("/portal", response_class=HTMLResponse)
+def portal_home(request: Request, session: SessionDep, core: CoreDep, me: MaybeSignedIn) -> Response:
+    if me is not None:
+        return _dashboard(request, session, core, me)
+    if "signed-out" in request.query_params:
+        return _request_page(request, notice="You have signed out.")
+    if _session_token(request) is not None:
+        return _request_page(
+            request, notice="Your session has ended. Sign in again to see your licenses.", clear_cookie=True
+        )
+    return _request_page(request)
+
+
+@router.post("/portal", response_class=HTMLResponse)
+def portal_request_link(
+    request: Request,
+    session: SessionDep,
+    core: CoreDep,
+    client: RateLimitedClient,
+    email: Annotated[str, Form()] = "",
+) -> Response:
+    """The same answer whether or not anything is registered under the address (licensing.portal)."""
+    try:
+        requested = portal.request_sign_in(session, core, email, _settings(request).public_url)
+    except DomainError as exc:
+        session.rollback()
+        return _request_page(request, email=email, error=exc.message, status_code=exc.status)
+    context = {"email": requested.email, "minutes": int(portal.LINK_TTL.total_seconds() // 60)}
+    return _page(request, "portal/check_mail.html", context)
+
+
+def _refused_link(request: Request, state: portal.LinkState) -> Response:
+    status_code = 404 if state == "unknown" else 410
+    context = {"state": state, "minutes": int(portal.LINK_TTL.total_seconds() // 60)}
+    return _page(request, "portal/link_refused.html", context, status_code=status_code)
+
+
+@router.get("/portal/sign-in/{token}", response_class=HTMLResponse)
+def portal_sign_in_page(
+    request: Request, token: str, session: SessionDep, core: CoreDep, client: RateLimitedClient
+) -> Response:
+    """Shows a "Sign in" button and uses nothing: only its POST consumes the link.
+
+    Mail scanners (Outlook's Safe Links, corporate gateways, antivirus) fetch every link in an incoming
+    e-mail before the recipient sees it; a GET that signed in would use the link up (the customer then
+    finds it "already used") and start a session nobody holds. A scanner does not submit forms, so the
+    link survives until the customer presses the button; the form is CSRF-protected like every post.
+    The token travels in the form's body, not in the POST's address, so no log of a refused post
+    names it.
+    """
+    state = portal.link_state(session, core, token)
+    if state != "valid":
+        return _refused_link(request, state)
+    return _page(request, "portal/sign_in.html", {"token": token})
+
+
+@router.get("/portal/sign-in", response_class=HTMLResponse)
+def portal_sign_in_without_link() -> Response:
+    return RedirectResponse("/portal", status_code=303)
+
+
+@router.post("/portal/sign-in", response_class=HTMLResponse)
+def portal_sign_in(
+    request: Request,
+    session: SessionDep,
+    core: CoreDep,
+    client: RateLimitedClient,
+    token: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        started = portal.redeem(session, core, token)
+    except portal.LinkRefused as exc:
+        session.rollback()
+        return _refused_link(request, exc.state)
+    response = RedirectResponse("/portal", status_code=303)
+    _set_session_cookie(request, response, started)
+    return response
+
+
+@router.post("/portal/sign-out", response_class=HTMLResponse)
+def portal_sign_out(request: Request, session: SessionDep, core: CoreDep) -> Response:
+    portal.sign_out(session, core, _session_token(request))
+    response = RedirectResponse("/portal?signed-out", status_code=303)
+    _clear_session_cookie(request, response)
+    return response
+
+
+@router.get("/portal/licenses/{license_id}/file")
+def portal_license_file(license_id: str, session: SessionDep, me: MaybeSignedIn) -> Response:
+    """One of her licenses as ``<id>.lic``; 404 for any other license."""
+    if me is None:
+        return RedirectResponse("/portal", status_code=303)
+    try:
+        lic = portal.license_of(session, me.email, license_id)
+    except NotFound as exc:
+        return JSONResponse({"detail": exc.message, "code": exc.code}, status_code=404, headers=PRIVATE)
+    return Response(
+        lic.license_file,
+        media_type=LICENSE_CONTENT_TYPE,
+        headers={**PRIVATE, "Content-Disposition": f'attachment; filename="{lic.id}.lic"'},
+    )
+
+
+@router.post("/portal/subscriptions/{subscription_id}/billing", response_class=HTMLResponse)
+def portal_manage_billing(
+    request: Request, subscription_id: str, session: SessionDep, core: CoreDep, runtime: RuntimeDep, me: MaybeSignedIn
+) -> Response:
+    """To Stripe's billing portal for this subscription's Stripe customer, coming back to /portal."""
+    if me is None:
+        return RedirectResponse("/portal", status_code=303)
+    try:
+        sub = portal.subscription_of(session, me.email, subscription_id)
+        url = billing_portal_url(runtime, sub.stripe_customer_id, f"{_settings(request).public_url.rstrip('/')}/portal")
+    except DomainError as exc:
+        session.rollback()
+        message = f"Billing could not be opened: {exc.message}"
+        return _dashboard(request, session, core, me, error=message, status_code=exc.status)
+    return RedirectResponse(url, status_code=303)
+
+
+# --- for air-gapped installs (public, as on /.well-known/jwks.json and /v1/revocations) --------------
+@router.get("/portal/downloads/jwks.json")
+def portal_jwks(core: CoreDep) -> Response:
+    return JSONResponse(
+        core.keys.jwks(),
+        headers={"Cache-Control": "no-cache", "Content-Disposition": 'attachment; filename="jwks.json"'},
+    )
+
+
+@router.get("/portal/downloads/revocations.lic")
+def portal_revocations(session: SessionDep, core: CoreDep) -> Response:
+    return Response(
+        revocation_list(session, core),
+        media_type="text/plain; charset=utf-8",
+        headers={"Cache-Control": "no-cache", "Content-Disposition": 'attachment; filename="revocations.lic"'},
+    )

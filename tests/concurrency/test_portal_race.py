@@ -1,0 +1,52 @@
+"""One sign-in link, redeemed 30 times at the same moment on PostgreSQL: exactly one session."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from licensing import portal
+from licensing.core import Core
+from licensing.db import make_sessionmaker, transaction
+from licensing.models import AuditEvent, OutboxMessage, PortalSession
+
+pytestmark = pytest.mark.postgres
+CONCURRENCY = 30
+
+
+def test_concurrent_redemptions_start_exactly_one_session(engine: Engine, core: Core) -> None:
+    maker = make_sessionmaker(engine)
+    with transaction(maker) as session:
+        portal.request_sign_in(session, core, "race@portal.example", "http://shop.test")
+    with Session(engine) as session:
+        body = session.scalars(select(OutboxMessage.text_body)).one()
+    token = body.split("http://shop.test/portal/sign-in/")[1].split()[0]
+
+    barrier = threading.Barrier(CONCURRENCY)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def redeem() -> None:
+        barrier.wait()
+        try:
+            with transaction(maker) as session:
+                portal.redeem(session, core, token)
+            outcome = "signed in"
+        except portal.LinkRefused as exc:
+            outcome = exc.state
+        with lock:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=redeem) for _ in range(CONCURRENCY)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert Counter(outcomes) == {"signed in": 1, "used": CONCURRENCY - 1}
+    with Session(engine) as session:
+        assert len(session.scalars(select(PortalSession)).all()) == 1
+        assert len(session.scalars(select(AuditEvent).where(AuditEvent.action == "portal.sign_in")).all()) == 1
