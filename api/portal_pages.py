@@ -25,7 +25,7 @@ from api.security import allow_form_action, origin_of
 from billing.portal import billing_portal_url
 from licensing import portal
 from licensing.core import Core
-from licensing.errors import DomainError, NotFound
+from licensing.errors import DomainError
 from licensing.issuance import revocation_list
 from licensing.models import PortalSession
 from licensing.settings import Settings
@@ -240,10 +240,7 @@ def portal_license_file(license_id: str, session: SessionDep, me: MaybeSignedIn)
     """One of her licenses as ``<id>.lic``; 404 for any other license."""
     if me is None:
         return RedirectResponse("/portal", status_code=303)
-    try:
-        lic = portal.license_of(session, me.email, license_id)
-    except NotFound as exc:
-        return JSONResponse({"detail": exc.message, "code": exc.code}, status_code=404, headers=PRIVATE)
+    lic = portal.license_of(session, me.email, license_id)  # NotFound: a 404 page (api.pages._problem_page)
     return Response(
         lic.license_file,
         media_type=LICENSE_CONTENT_TYPE,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from licensing.db import Base, UTCDateTime, new_id, utcnow
@@ -236,6 +236,8 @@ class OutboxMessage(QueuedJob, Base):
     html_body: Mapped[str] = mapped_column(Text)
     # [{"filename", "content_type", "content"}]: text content (license files, revocation lists)
     attachments: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    # The body holds a link's secret: blanked once sent (licensing.outbox.Message.secret).
+    contains_secret: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

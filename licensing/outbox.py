@@ -26,6 +26,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("licensing.outbox")
 SUBJECT_MAX = 300
+# What a sent e-mail that held a link's secret keeps of its body.
+SENT_SECRET_BODY = {
+    "text_body": "(removed once sent: it held a single-use link)",
+    "html_body": "<p>(removed once sent: it held a single-use link)</p>",
+}
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,9 @@ class Message:
     text: str
     html: str
     attachments: tuple[Attachment, ...] = field(default_factory=tuple)
+    # The body holds a secret (a sign-in or confirmation link): blanked in the outbox once sent, so the
+    # database keeps the link in clear only while the e-mail waits to be sent.
+    secret: bool = False
 
 
 def enqueue(session: Session, at: datetime, dedupe_key: str, message: Message) -> bool:
@@ -55,6 +63,7 @@ def enqueue(session: Session, at: datetime, dedupe_key: str, message: Message) -
             {"filename": a.filename, "content_type": a.content_type, "content": a.content} for a in message.attachments
         ],
         created_at=at,
+        contains_secret=message.secret,
         attempts=0,
         next_attempt_at=at,
     )
@@ -107,8 +116,8 @@ class OutboxTask:
     def run_due(self, runtime: Runtime, limit: int) -> int:
         now = runtime.core.now()
         with runtime.unit_of_work() as session:
-            claimed = [(row.id, as_email(row)) for row in self.queue.claim(session, now, limit)]
-        for row_id, email in claimed:
+            claimed = [(row.id, as_email(row), row.contains_secret) for row in self.queue.claim(session, now, limit)]
+        for row_id, email, secret in claimed:
             try:
                 self.mailer.send(email)
             except Exception as exc:  # any failure is retried later; the reason is kept for the operator
@@ -117,7 +126,7 @@ class OutboxTask:
                 log.warning("mail.failed", extra={"outbox_id": row_id, "error": _reason(exc)})
                 continue
             with runtime.unit_of_work() as session:
-                self.queue.done(session, row_id, runtime.core.now())
+                self.queue.done(session, row_id, runtime.core.now(), **(SENT_SECRET_BODY if secret else {}))
             log.info("mail.sent", extra={"outbox_id": row_id})
         return len(claimed)
 

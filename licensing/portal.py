@@ -25,7 +25,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from html import escape
 from typing import Literal
 
 from sqlalchemy import ColumnElement, func, literal, select, update
@@ -98,21 +97,19 @@ def sign_in_message(address: str, url: str) -> outbox.Message:
     minutes = int(LINK_TTL.total_seconds() // 60)
     title = "Sign in to the customer portal"
     paragraphs = [
-        "Someone, probably you, asked to sign in to the customer portal with this e-mail address.",
+        "Someone, probably you, asked to sign in to the customer portal with this e-mail address. "
         f"Open this link within {minutes} minutes and press Sign in. The link works once.",
-    ]
-    after = [
+        f"Or copy this address into your browser: {url}",
         "In the portal you see and download the licenses bought with this address, and manage your subscriptions.",
         "If you did not ask for this, ignore this e-mail: nobody can sign in without the link.",
     ]
-    text = text_document(title, [*paragraphs, url, *after])
-    html = html_document(title, [*paragraphs, "{link}", *after]).replace(
-        f"<p>{escape('{link}')}</p>",
-        f'<p><a href="{escape(url)}" style="display:inline-block;padding:8px 16px;background:#1d4ed8;color:#fff;'
-        f'text-decoration:none;border-radius:6px">Sign in</a></p><p style="font-size:0.9em;color:#4b5565">'
-        f"Or copy this address into your browser: {escape(url)}</p>",
+    return outbox.Message(
+        to=address,
+        subject=title,
+        text=text_document(title, paragraphs),
+        html=html_document(title, paragraphs, action=("Sign in", url)),
+        secret=True,
     )
-    return outbox.Message(to=address, subject=title, text=text, html=html)
 
 
 def _link(session: Session, secret: str) -> PortalLink | None:

@@ -305,6 +305,7 @@ def confirmation_message(row: SelfServeRequest, link: str) -> outbox.Message:
         subject=title,
         text=text_document(title, paragraphs, facts),
         html=html_document(title, paragraphs, facts, action=("Review and confirm", link)),
+        secret=True,
     )
 
 
