@@ -281,7 +281,9 @@ def _own_origins(request: Request) -> set[str]:
 
 
 def _refuse(request: Request, reason: str, message: str) -> None:
-    log.warning("form_post.refused", extra={"path": request.url.path, "reason": reason})
+    # The route's template (``/confirm/{token}``), not the path: a path may carry a link's secret.
+    route = request.scope.get("route")
+    log.warning("form_post.refused", extra={"path": getattr(route, "path", "?"), "reason": reason})
     raise FormPostRefused(reason, message)
 
 
