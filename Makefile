@@ -93,7 +93,7 @@ dist: venv
 	$(BIN)/python -m build --wheel --no-isolation --outdir dist build/verifier
 	$(BIN)/python -m build --wheel --no-isolation --outdir dist .
 
-bench: venv postgres go ts-deps
+bench: venv postgres redis go ts-deps
 	$(BIN)/python benchmarks/verify.py
 	$(BIN)/python benchmarks/revocations.py
 	cd benchmarks/go && $(GO) run .
@@ -102,6 +102,7 @@ bench: venv postgres go ts-deps
 	$(BIN)/python benchmarks/api.py
 	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
 	$(BIN)/python benchmarks/webhooks.py
+	$(BIN)/python benchmarks/ratelimit.py
 
 clean:
 	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache $(TS_DIR)/dist $(TS_DIR)/build $(TS_DIR)/node_modules
