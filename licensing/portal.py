@@ -14,8 +14,7 @@ customer may see (her licenses and subscriptions).
   :data:`FLOOD_WINDOW`; beyond that nothing is written or sent, and the caller answers the same.
 * **Sessions.** ``redeem`` consumes a link (a conditional UPDATE: of two concurrent redemptions one
   wins) and starts a session of :data:`SESSION_TTL`; ``sign_out`` ends it. Links and sessions keep only
-  the SHA-256 of their tokens (:mod:`licensing.tokens`), and a row found by hash is compared again in
-  constant time.
+  the SHA-256 of their tokens (:mod:`licensing.tokens`).
 
 Sign-in requests, sign-ins and sign-outs are in the audit log, with the actor ``portal:<address>``.
 """
@@ -37,7 +36,7 @@ from licensing.errors import DomainError, NotFound
 from licensing.mails import html_document, text_document
 from licensing.models import Customer, License, PortalLink, PortalSession, Subscription
 from licensing.queries import Status, status_of, successors
-from licensing.tokens import matches, new_token, token_hash
+from licensing.tokens import find, new_token, token_hash, well_formed
 
 log = logging.getLogger("licensing.portal")
 
@@ -48,7 +47,6 @@ FLOOD_WINDOW = timedelta(hours=1)
 MAIL_KIND = "signin"  # the outbox dedupe key prefix counted by outbox.sent_recently
 LINK_PREFIX = "psl"
 SESSION_PREFIX = "pss"
-_TOKEN_MAX = 100
 
 LinkState = Literal["valid", "used", "expired", "unknown"]
 
@@ -60,10 +58,6 @@ def actor(email: str) -> str:
 def canonical_email(email: str) -> str:
     """The address as the portal keeps it: validated (``ValidationFailed`` otherwise) and lower-cased."""
     return fields.normalize_email(email).lower()
-
-
-def _well_formed(secret: str | None, prefix: str) -> bool:
-    return bool(secret) and secret is not None and len(secret) <= _TOKEN_MAX and secret.startswith(f"{prefix}_")
 
 
 # --- sign-in links ---------------------------------------------------------------------------------
@@ -112,16 +106,9 @@ def sign_in_message(address: str, url: str) -> outbox.Message:
     )
 
 
-def _link(session: Session, secret: str) -> PortalLink | None:
-    if not _well_formed(secret, LINK_PREFIX):
-        return None
-    link = session.scalars(select(PortalLink).where(PortalLink.token_hash == token_hash(secret))).first()
-    return link if link is not None and matches(secret, link.token_hash) else None
-
-
 def link_state(session: Session, core: Core, secret: str) -> LinkState:
     """What following the link would do, without using it (the GET of a sign-in link)."""
-    link = _link(session, secret)
+    link = find(session, PortalLink, PortalLink.token_hash, secret, LINK_PREFIX)
     if link is None:
         return "unknown"
     if link.used_at is not None:
@@ -157,24 +144,19 @@ class StartedSession:
 @atomic
 def redeem(session: Session, core: Core, secret: str) -> StartedSession:
     """Use the link (once) and start a portal session; ``LinkRefused`` when used, expired or unknown."""
+    if not well_formed(secret, LINK_PREFIX):
+        raise LinkRefused("unknown")
     now = core.now()
-    claimed = (
-        session.execute(
-            update(PortalLink)
-            .where(
-                PortalLink.token_hash == token_hash(secret),
-                PortalLink.used_at.is_(None),
-                PortalLink.expires_at > now,
-            )
-            .values(used_at=now)
-            .returning(PortalLink.id, PortalLink.email, PortalLink.token_hash),
-            execution_options={"synchronize_session": False},
-        ).first()
-        if _well_formed(secret, LINK_PREFIX)
-        else None
-    )
-    if claimed is None or not matches(secret, claimed.token_hash):
-        raise LinkRefused(link_state(session, core, secret) if claimed is None else "unknown")
+    # One conditional UPDATE: of concurrent redemptions of one link, exactly one gets the row back.
+    claimed = session.execute(
+        update(PortalLink)
+        .where(PortalLink.token_hash == token_hash(secret), PortalLink.used_at.is_(None), PortalLink.expires_at > now)
+        .values(used_at=now)
+        .returning(PortalLink.id, PortalLink.email),
+        execution_options={"synchronize_session": False},
+    ).first()
+    if claimed is None:
+        raise LinkRefused(link_state(session, core, secret))
     token = new_token(SESSION_PREFIX)
     row = PortalSession(
         token_hash=token.hash, email=claimed.email, link_id=claimed.id, created_at=now, expires_at=now + SESSION_TTL
@@ -189,12 +171,8 @@ def redeem(session: Session, core: Core, secret: str) -> StartedSession:
 # --- sessions ----------------------------------------------------------------------------------------
 def current_session(session: Session, core: Core, secret: str | None) -> PortalSession | None:
     """The live session the browser's token names: None when unknown, expired or signed out."""
-    if secret is None or not _well_formed(secret, SESSION_PREFIX):
-        return None
-    row = session.scalars(select(PortalSession).where(PortalSession.token_hash == token_hash(secret))).first()
-    if row is None or not matches(secret, row.token_hash):
-        return None
-    if row.signed_out_at is not None or core.now() >= row.expires_at:
+    row = find(session, PortalSession, PortalSession.token_hash, secret, SESSION_PREFIX)
+    if row is None or row.signed_out_at is not None or core.now() >= row.expires_at:
         return None
     return row
 

@@ -6,7 +6,7 @@ what the requester typed, and the license carries exactly that.
 
 Two modes (``LICENSING_SELF_SERVE_CONFIRMATION``), one issuing path (:func:`issue_self_serve`):
 
-* ``none``: :func:`request_trial` / :func:`request_free` issue at once.
+* ``none``: :func:`issue_self_serve` issues at once (of a :func:`trial_ask` or :func:`free_ask`).
 * ``email`` (the default): :func:`submit_request` checks the trial rules (a refusal answers at once),
   keeps what was typed in a :class:`~licensing.models.SelfServeRequest` and mails a single-use link;
   :func:`confirm` (the link's page, on a POST) checks the rules again and issues. A pending request
@@ -37,7 +37,7 @@ from licensing.issuance import IssueRequest, issue_license
 from licensing.mails import html_document, license_message, text_document
 from licensing.models import Customer, License, SelfServeRequest, TrialClaim
 from licensing.queries import Page, page
-from licensing.tokens import matches, new_token, token_hash
+from licensing.tokens import find, matches, new_token, token_hash
 
 TRIAL_USED = "trial_already_used"
 # One answer whatever the reason (a trial already had, or an organisation that already pays), so the
@@ -49,6 +49,7 @@ CONFIRMATION_WINDOW = timedelta(hours=24)
 CONFIRMATION_MAILS_PER_HOUR = 5
 CONFIRM_MAIL_KIND = "confirm"  # the outbox dedupe-key prefix of confirmation e-mails
 REQUEST_NOT_FOUND = "self_serve_request_not_found"
+CONFIRM_PREFIX = "ssc"  # of confirmation links' tokens
 
 Kind = Literal["trial", "free"]
 # What a request is, as of now: stored pending, issued or refused; pending past expires_at is expired.
@@ -168,45 +169,6 @@ def issue_self_serve(session: Session, core: Core, ask: Ask, actor: str) -> Lice
     return lic
 
 
-def request_trial(
-    session: Session,
-    core: Core,
-    *,
-    email: str,
-    company: str,
-    name: str | None = None,
-    installation_id: str | None = None,
-    seats: int | None = None,
-    accept_terms: bool,
-    actor: str = "public",
-) -> License:
-    """Issue a Professional trial at once (confirmation off, or sales' own tools)."""
-    ask = trial_ask(
-        email=email,
-        company=company,
-        name=name,
-        installation_id=installation_id,
-        seats=seats,
-        accept_terms=accept_terms,
-    )
-    return issue_self_serve(session, core, ask, actor)
-
-
-def request_free(
-    session: Session,
-    core: Core,
-    *,
-    email: str,
-    company: str | None = None,
-    name: str | None = None,
-    installation_id: str | None = None,
-    actor: str = "public",
-) -> License:
-    """Issue a perpetual free license at once."""
-    ask = free_ask(email=email, company=company, name=name, installation_id=installation_id)
-    return issue_self_serve(session, core, ask, actor)
-
-
 # --- confirmation by e-mail ------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Pending:
@@ -235,7 +197,7 @@ def submit_request(session: Session, core: Core, ask: Ask, *, actor: str, public
     if ask.kind == "trial":
         check_trial_rules(session, organisation, ask.installation_id)
     now = core.now()
-    confirm_token, poll_token = new_token("ssc"), new_token("ssp")
+    confirm_token, poll_token = new_token(CONFIRM_PREFIX), new_token("ssp")
     row = SelfServeRequest(
         kind=ask.kind,
         status=PENDING,
@@ -326,11 +288,7 @@ def where_status(status: RequestStatus, now: datetime) -> ColumnElement[bool]:
 
 def by_confirm_token(session: Session, token: str, *, lock: bool = False) -> SelfServeRequest | None:
     """The request whose link carries ``token`` (locked FOR UPDATE when ``lock``), or None."""
-    if not token.isascii() or len(token) > 100:
-        return None
-    query = select(SelfServeRequest).where(SelfServeRequest.confirm_token_hash == token_hash(token))
-    row = session.scalars(query.with_for_update() if lock else query).first()
-    return row if row is not None and matches(token, row.confirm_token_hash) else None
+    return find(session, SelfServeRequest, SelfServeRequest.confirm_token_hash, token, CONFIRM_PREFIX, lock=lock)
 
 
 ConfirmOutcome = Literal["issued", "used", "expired", "refused", "unknown"]

@@ -15,7 +15,7 @@ from licensing.customers import create_customer
 from licensing.errors import Conflict, ValidationFailed
 from licensing.issuance import IssueRequest, issue_license, revoke_license
 from licensing.models import AuditEvent, Customer, License
-from licensing.selfserve import request_trial
+from licensing.selfserve import issue_self_serve, trial_ask
 
 
 def _rows(session: Session) -> tuple[int, int, int]:
@@ -83,8 +83,9 @@ def test_a_failed_service_call_leaves_nothing_and_the_transaction_usable(
     with session_factory() as session:
         before = _rows(session)
         # The customer is written before the seat count is refused: the savepoint takes it back.
+        ask = trial_ask(email="c@seats-3b.example", company="C", seats=5000, accept_terms=True)
         with pytest.raises(ValidationFailed):
-            request_trial(session, core, email="c@seats-3b.example", company="C", seats=5000, accept_terms=True)
+            issue_self_serve(session, core, ask, "public")
         assert _rows(session) == before
         # The caller goes on in the same transaction and commits its own work.
         _customer(session, core, "after@core-2a.example")

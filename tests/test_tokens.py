@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from licensing.models import PortalLink
 from licensing.outbox import Message, enqueue, sent_recently
-from licensing.tokens import HASH_LENGTH, matches, new_token, token_hash
+from licensing.tokens import HASH_LENGTH, find, matches, new_token, token_hash
 
 
 def test_a_token_is_random_prefixed_and_only_its_hash_matches() -> None:
@@ -44,3 +45,21 @@ def test_sent_recently_counts_one_kind_for_one_address_since_a_moment(
         assert sent_recently(session, "ann@acme-7c1d.example", "signin", now - timedelta(hours=3)) == 3
         assert sent_recently(session, "bob@acme-7c1d.example", "signin", now - timedelta(hours=1)) == 1
         assert sent_recently(session, "cy@acme-7c1d.example", "signin", now - timedelta(hours=1)) == 0
+
+
+def test_find_looks_a_token_up_by_its_hash_and_skips_malformed_ones(
+    session_factory: Callable[[], Session],
+) -> None:
+    now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    token = new_token("psl")
+    with session_factory() as session:
+        session.add(PortalLink(token_hash=token.hash, email="a@find-2d4e.example", created_at=now, expires_at=now))
+        session.commit()
+    with session_factory() as session:
+        found = find(session, PortalLink, PortalLink.token_hash, token.secret, "psl")
+        assert found is not None and found.email == "a@find-2d4e.example"
+        assert find(session, PortalLink, PortalLink.token_hash, new_token("psl").secret, "psl") is None
+        assert find(session, PortalLink, PortalLink.token_hash, token.secret, "pss") is None  # another kind
+        assert find(session, PortalLink, PortalLink.token_hash, token.hash, "psl") is None  # the hash is no token
+        assert find(session, PortalLink, PortalLink.token_hash, token.secret + "x" * 100, "psl") is None
+        assert find(session, PortalLink, PortalLink.token_hash, None, "psl") is None
