@@ -16,9 +16,10 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Form, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from api import public
 from api.deps import CoreDep, RateLimitedClient, RuntimeDep, SessionDep
 from api.pages import router, templates
 from api.security import allow_form_action, origin_of
@@ -26,7 +27,6 @@ from billing.portal import billing_portal_url
 from licensing import portal
 from licensing.core import Core
 from licensing.errors import DomainError
-from licensing.issuance import revocation_list
 from licensing.models import PortalSession
 from licensing.settings import Settings
 
@@ -268,16 +268,15 @@ def portal_manage_billing(
 # --- for air-gapped installs (public, as on /.well-known/jwks.json and /v1/revocations) --------------
 @router.get("/portal/downloads/jwks.json")
 def portal_jwks(core: CoreDep) -> Response:
-    return JSONResponse(
-        core.keys.jwks(),
-        headers={"Cache-Control": "no-cache", "Content-Disposition": 'attachment; filename="jwks.json"'},
-    )
+    return _attachment(public.jwks(core), "jwks.json")
 
 
 @router.get("/portal/downloads/revocations.lic")
 def portal_revocations(session: SessionDep, core: CoreDep) -> Response:
-    return Response(
-        revocation_list(session, core),
-        media_type="text/plain; charset=utf-8",
-        headers={"Cache-Control": "no-cache", "Content-Disposition": 'attachment; filename="revocations.lic"'},
-    )
+    return _attachment(public.revocations(session, core), "revocations.lic")
+
+
+def _attachment(response: Response, filename: str) -> Response:
+    """A public document (the same answer as its public address) offered as a file to save."""
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

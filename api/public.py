@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from limits.storage import MemoryStorage
 from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -258,7 +257,7 @@ def readyz(request: Request, core: CoreDep) -> JSONResponse:
     except Exception as exc:
         checks["signing_key"] = f"missing: {exc}"
     limiter: PublicRateLimit = request.app.state.rate_limiter
-    if not isinstance(limiter.storage, MemoryStorage):  # Redis: the workers' shared counts
+    if limiter.shared:  # Redis: the workers' shared counts
         checks["rate_limit_storage"] = "ok" if limiter.check() else "unreachable"
     ready = all(v.startswith("ok") for v in checks.values())
     return JSONResponse(

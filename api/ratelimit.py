@@ -65,8 +65,8 @@ class PublicRateLimit:
         self.storage = storage
         self._item = RateLimitItemPerMinute(per_minute) if per_minute > 0 else None
         self._limiter = FixedWindowRateLimiter(storage)
-        # Memory answers at once; Redis is a network round trip, kept off the event loop.
-        self._blocking = not isinstance(storage, MemoryStorage)
+        # Counted where every worker sees it (Redis): a network round trip, kept off the event loop.
+        self.shared = not isinstance(storage, MemoryStorage)
         self._warned_at = -math.inf
         self._warn_lock = threading.Lock()
 
@@ -74,7 +74,7 @@ class PublicRateLimit:
         """Count a request from ``address``; :class:`RateLimited` when it is one too many."""
         if self._item is None:
             return
-        retry_after = await run_in_threadpool(self._hit, address) if self._blocking else self._hit(address)
+        retry_after = await run_in_threadpool(self._hit, address) if self.shared else self._hit(address)
         if retry_after is not None:
             raise RateLimited(
                 f"More than {self.per_minute} requests a minute from {address}; wait a minute and try again.",

@@ -58,7 +58,7 @@ def test_workers_sharing_redis_count_against_one_window(settings: Settings, core
     prefix = f"licensing-test:{uuid.uuid4().hex}"  # this test's own keys (the suite runs in parallel)
     first, second = (create_app(configured, core=core, engine=engine) for _ in range(2))
     for app in (first, second):
-        assert not isinstance(app.state.rate_limiter.storage, MemoryStorage)
+        assert app.state.rate_limiter.shared and not isinstance(app.state.rate_limiter.storage, MemoryStorage)
         app.state.rate_limiter = _limiter_in_redis(LIMIT, prefix)
     with TestClient(first) as one, TestClient(second) as two:
         # A window starts at an address's first request, so a quick burst stays in one. Alternating between
