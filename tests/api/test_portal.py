@@ -94,7 +94,7 @@ def sign_in(browser: Browser, db: Callable[[], Any], email: str) -> str:
 @pytest.fixture
 def customers(api: Api) -> dict[str, Any]:
     """Ada (a professional license renewed once, and a trial) and Bob (one license)."""
-    ada = api.customer("Ada@Example.com", "Ada", "Example Ltd")
+    ada = api.customer("Ada@Acme-5F3A.example", "Ada", "Example Ltd")
     old = api.issue(ada["id"], tier="professional", seats=10, duration_days=30, installation_id="srv-1")
     new = api.renew(old["license"]["id"], duration_days=60)
     trial = api.issue(ada["id"], tier="professional", trial=True, seats=5, duration_days=30)
@@ -115,19 +115,19 @@ def _normalised(text: str, email: str) -> str:
 def test_the_answer_is_the_same_for_a_known_and_an_unknown_address(
     browser: Browser, customers: dict[str, Any], db: Callable[[], Any]
 ) -> None:
-    known = browser.request_link("ada@example.com")
+    known = browser.request_link("ada@acme-5f3a.example")
     unknown = browser.request_link("nobody@nowhere.example")
     assert known.status_code == unknown.status_code == 200
     assert "Check your e-mail" in known.text
-    assert _normalised(known.text, "ada@example.com") == _normalised(unknown.text, "nobody@nowhere.example")
+    assert _normalised(known.text, "ada@acme-5f3a.example") == _normalised(unknown.text, "nobody@nowhere.example")
     assert {k: v for k, v in known.headers.items() if k not in {"content-length", "date"}} == {
         k: v for k, v in unknown.headers.items() if k not in {"content-length", "date"}
     }
     # The same work for both: a link row and a mail each (an unknown address signs into an empty portal).
     with db() as session:
-        assert sorted(session.scalars(select(PortalLink.email))) == ["ada@example.com", "nobody@nowhere.example"]
+        assert sorted(session.scalars(select(PortalLink.email))) == ["ada@acme-5f3a.example", "nobody@nowhere.example"]
         assert sorted(session.scalars(select(OutboxMessage.to_address))) == [
-            "ada@example.com",
+            "ada@acme-5f3a.example",
             "nobody@nowhere.example",
         ]
     browser.client.cookies.clear()
@@ -147,8 +147,8 @@ def test_an_invalid_address_is_told_on_the_page(browser: Browser, db: Callable[[
 def test_the_link_is_single_use_and_survives_prefetching(
     browser: Browser, customers: dict[str, Any], db: Callable[[], Any]
 ) -> None:
-    assert browser.request_link("ada@example.com").status_code == 200
-    token = last_link(db, "ada@example.com")
+    assert browser.request_link("ada@acme-5f3a.example").status_code == 200
+    token = last_link(db, "ada@acme-5f3a.example")
     # A mail scanner's GETs use nothing up.
     for _ in range(3):
         page = browser.client.get(f"/portal/sign-in/{token}")
@@ -181,8 +181,8 @@ def test_an_unknown_link_is_refused(browser: Browser) -> None:
 def test_the_link_expires_after_15_minutes(
     browser: Browser, customers: dict[str, Any], db: Callable[[], Any], clock: Any
 ) -> None:
-    assert browser.request_link("ada@example.com").status_code == 200
-    token = last_link(db, "ada@example.com")
+    assert browser.request_link("ada@acme-5f3a.example").status_code == 200
+    token = last_link(db, "ada@acme-5f3a.example")
     clock.set(START + timedelta(minutes=14, seconds=59))
     assert browser.client.get(f"/portal/sign-in/{token}").status_code == 200
     form_token = browser.token(f"/portal/sign-in/{token}")
@@ -197,7 +197,7 @@ def test_the_link_expires_after_15_minutes(
 def test_the_session_expires_after_12_hours(
     browser: Browser, customers: dict[str, Any], db: Callable[[], Any], clock: Any
 ) -> None:
-    sign_in(browser, db, "ada@example.com")
+    sign_in(browser, db, "ada@acme-5f3a.example")
     clock.set(START + timedelta(hours=11, minutes=59))
     assert "Signed in as" in browser.client.get("/portal").text
     clock.set(START + timedelta(hours=12))
@@ -211,7 +211,7 @@ def test_the_session_expires_after_12_hours(
 def test_sign_out_ends_the_session_server_side(
     browser: Browser, customers: dict[str, Any], db: Callable[[], Any]
 ) -> None:
-    cookie = sign_in(browser, db, "ada@example.com")
+    cookie = sign_in(browser, db, "ada@acme-5f3a.example")
     response = browser.post("/portal/sign-out")
     assert response.status_code == 303 and response.headers["location"] == "/portal?signed-out"
     assert f'{COOKIE}=""' in response.headers["set-cookie"] and "Max-Age=0" in response.headers["set-cookie"]
@@ -231,7 +231,7 @@ def test_sign_out_ends_the_session_server_side(
 def test_she_sees_and_downloads_her_licenses_only(
     browser: Browser, customers: dict[str, Any], db: Callable[[], Any], core: Core
 ) -> None:
-    sign_in(browser, db, "ADA@example.com")  # addresses match case-insensitively
+    sign_in(browser, db, "ADA@acme-5f3a.example")  # addresses match case-insensitively
     page = browser.client.get("/portal").text
     for mine in ("ada_old", "ada_new", "ada_trial"):
         assert customers[mine] in page
@@ -253,7 +253,7 @@ def test_she_sees_and_downloads_her_licenses_only(
 
 
 def test_tokens_are_never_stored_in_clear(browser: Browser, customers: dict[str, Any], db: Callable[[], Any]) -> None:
-    cookie = sign_in(browser, db, "ada@example.com")
+    cookie = sign_in(browser, db, "ada@acme-5f3a.example")
     with db() as session:
         [link] = session.scalars(select(PortalLink)).all()
         [row] = session.scalars(select(PortalSession)).all()
@@ -263,19 +263,19 @@ def test_tokens_are_never_stored_in_clear(browser: Browser, customers: dict[str,
             for record in session.execute(select(table)).all()
             for value in record
         ]
-    token = last_link(db, "ada@example.com")
+    token = last_link(db, "ada@acme-5f3a.example")
     assert not any(token in value or cookie in value for value in stored)
     assert link.token_hash == hashlib.sha256(token.encode()).hexdigest() and len(link.token_hash) == 64
     assert row.token_hash == hashlib.sha256(cookie.encode()).hexdigest()
 
 
 def test_sign_in_is_audited(browser: Browser, customers: dict[str, Any], db: Callable[[], Any]) -> None:
-    sign_in(browser, db, "ada@example.com")
+    sign_in(browser, db, "ada@acme-5f3a.example")
     with db() as session:
         events = session.scalars(select(AuditEvent).where(AuditEvent.action.startswith("portal."))).all()
         by_action = {e.action: e for e in events}
         assert set(by_action) == {"portal.sign_in_requested", "portal.sign_in"}
-        assert {e.actor for e in events} == {"portal:ada@example.com"}
+        assert {e.actor for e in events} == {"portal:ada@acme-5f3a.example"}
         [link] = session.scalars(select(PortalLink)).all()
         assert by_action["portal.sign_in"].data == {"link_id": link.id}
         assert by_action["portal.sign_in"].occurred_at == START
@@ -303,7 +303,7 @@ def test_the_rate_limit_covers_the_request_and_the_redemption(settings: Settings
         token = TOKEN_FIELD.search(client.get("/portal").text)
         assert token
         answers = [
-            client.post("/portal", data={"email": "ada@example.com", "csrf_token": token.group(1)}).status_code
+            client.post("/portal", data={"email": "ada@acme-5f3a.example", "csrf_token": token.group(1)}).status_code
             for _ in range(3)
         ]
         assert answers == [200, 200, 429]
@@ -350,8 +350,8 @@ def _subscription(db: Callable[[], Any], email: str, stripe_customer: str, statu
 def test_a_past_due_subscription_is_shown_plainly_and_billing_without_stripe_is_a_clear_error(
     browser: Browser, db: Callable[[], Any]
 ) -> None:
-    sub_id = _subscription(db, "ada@example.com", "cus_fake1", status="past_due")
-    sign_in(browser, db, "ada@example.com")
+    sub_id = _subscription(db, "ada@acme-5f3a.example", "cus_fake1", status="past_due")
+    sign_in(browser, db, "ada@acme-5f3a.example")
     page = browser.client.get("/portal").text
     assert "Payment overdue" in page and "The last payment failed" in page and "2026-12-14" in page
     response = browser.post(f"/portal/subscriptions/{sub_id}/billing")
@@ -368,13 +368,13 @@ def test_manage_billing_opens_stripes_billing_portal(
     configured = settings.model_copy(
         update={"stripe_secret_key": SecretStr(fake_stripe.secret_key), "stripe_api_base": fake_stripe.base_url}
     )
-    stripe_customer = fake_stripe.create_customer(email="ada@example.com")["id"]
-    mine = _subscription(db, "ada@example.com", stripe_customer)
+    stripe_customer = fake_stripe.create_customer(email="ada@acme-5f3a.example")["id"]
+    mine = _subscription(db, "ada@acme-5f3a.example", stripe_customer)
     theirs = _subscription(db, "bob@other.example", "cus_someone_else")
     app = create_app(configured, core=core, engine=engine)
     with TestClient(app, base_url="http://testserver") as client:
         browser = Browser(client)
-        sign_in(browser, db, "ada@example.com")
+        sign_in(browser, db, "ada@acme-5f3a.example")
         dashboard = client.get("/portal")
         form_action = dashboard.headers["content-security-policy"].split("form-action")[1].split(";")[0]
         assert fake_stripe.base_url in form_action
@@ -396,13 +396,13 @@ def test_manage_billing_opens_stripes_billing_portal(
 def test_cross_site_posts_are_refused(
     browser: Browser, customers: dict[str, Any], db: Callable[[], Any], headers: dict[str, str] | None
 ) -> None:
-    sub_id = _subscription(db, "ada@example.com", "cus_fake2")
-    sign_in(browser, db, "ada@example.com")
+    sub_id = _subscription(db, "ada@acme-5f3a.example", "cus_fake2")
+    sign_in(browser, db, "ada@acme-5f3a.example")
     with db() as session:
         links_before = len(session.scalars(select(PortalLink)).all())
     browser.client.get("/portal")  # the CSRF cookie is there
     for path, data in (
-        ("/portal", {"email": "ada@example.com"}),
+        ("/portal", {"email": "ada@acme-5f3a.example"}),
         (f"/portal/subscriptions/{sub_id}/billing", {}),
         ("/portal/sign-out", {}),
         ("/portal/sign-in", {"token": "psl_" + "A" * 43}),
@@ -421,11 +421,11 @@ def test_cross_site_posts_are_refused(
 def test_portal_pages_carry_the_security_headers(
     browser: Browser, customers: dict[str, Any], db: Callable[[], Any]
 ) -> None:
-    pages = {"request form": browser.client.get("/portal"), "check mail": browser.request_link("ada@example.com")}
-    token = last_link(db, "ada@example.com")
+    pages = {"request form": browser.client.get("/portal"), "check mail": browser.request_link("ada@acme-5f3a.example")}
+    token = last_link(db, "ada@acme-5f3a.example")
     pages["sign-in button"] = browser.client.get(f"/portal/sign-in/{token}")
     pages["unknown link"] = browser.client.get("/portal/sign-in/psl_nothing")
-    sign_in(browser, db, "ada@example.com")
+    sign_in(browser, db, "ada@acme-5f3a.example")
     pages["dashboard"] = browser.client.get("/portal")
     for name, response in pages.items():
         csp = response.headers.get("content-security-policy", "")
@@ -450,7 +450,7 @@ def test_a_secure_public_url_makes_the_cookie_secure(
     app = create_app(settings.model_copy(update={"public_url": "https://testserver"}), core=core, engine=engine)
     with TestClient(app, base_url="https://testserver") as client:
         browser = Browser(client)
-        assert browser.request_link("ada@example.com").status_code == 200
+        assert browser.request_link("ada@acme-5f3a.example").status_code == 200
         with db() as session:
             body = session.scalars(select(OutboxMessage.text_body)).one()
         token = re.search(r"https://testserver/portal/sign-in/(\S+)", body)
