@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from billingrows import record_subscription
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -18,7 +19,7 @@ from licensing.bootstrap import Runtime
 from licensing.core import Core
 from licensing.customers import create_customer
 from licensing.issuance import IssueRequest, issue_license, revoke_license
-from licensing.models import Checkout, License, OutboxMessage, Subscription
+from licensing.models import License, OutboxMessage, Subscription
 from licensing.reminders import ReminderTask
 from licensing.settings import Settings
 from licensing.worker import build_worker
@@ -58,34 +59,19 @@ def _subscribe(runtime: Runtime, lic: License, status: str, cancel_at_period_end
     """The Subscription row billing keeps for ``lic``'s line (billing.lifecycle.apply)."""
     assert lic.expires_at is not None
     with runtime.unit_of_work() as session:
-        checkout = Checkout(
+        sub = record_subscription(
+            session,
+            customer_id=lic.customer_id,
             email="ada@acme.example",
-            company="Acme",
-            seats=10,
-            interval="month",
-            price_lookup_key="professional_month",
-            stripe_session_id=f"cs_{lic.id}",
-            status="complete",
-            customer_id=lic.customer_id,
-            created_by="public",
-        )
-        session.add(checkout)
-        session.flush()
-        sub = Subscription(
-            checkout_id=checkout.id,
-            customer_id=lic.customer_id,
-            stripe_subscription_id=f"sub_{lic.id}",
             stripe_customer_id="cus_stripe",
+            stripe_subscription_id=f"sub_{lic.id}",
             status=status,
-            seats=10,
-            interval="month",
             current_period_end=lic.expires_at,
+            seats=10,
             cancel_at_period_end=cancel_at_period_end,
             line_id=lic.line_id,
             license_id=lic.id,
         )
-        session.add(sub)
-        session.flush()
         session.execute(License.__table__.update().where(License.id == lic.id).values(subscription_id=sub.id))
 
 

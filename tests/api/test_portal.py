@@ -13,12 +13,13 @@ from typing import Any
 
 import pytest
 from api_testkit import Api
+from billingrows import record_subscription
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import select
 
 from licensing.core import Core
-from licensing.models import AuditEvent, Checkout, OutboxMessage, PortalLink, PortalSession, Subscription
+from licensing.models import AuditEvent, OutboxMessage, PortalLink, PortalSession
 from licensing.settings import Settings
 
 START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -318,32 +319,15 @@ def _subscription(db: Callable[[], Any], email: str, stripe_customer: str, statu
         customer = create_customer(
             session, load_catalog(), "test", START, name="Ada", email=email, company="Example Ltd"
         )
-        checkout = Checkout(
+        sub = record_subscription(
+            session,
+            customer_id=customer.id,
             email=email,
-            company="Example Ltd",
-            seats=4,
-            interval="month",
-            price_lookup_key="professional_monthly",
-            stripe_session_id=f"cs_test_{stripe_customer}",
-            status="complete",
-            customer_id=customer.id,
-            created_by="test",
-        )
-        session.add(checkout)
-        session.flush()
-        sub = Subscription(
-            checkout_id=checkout.id,
-            customer_id=customer.id,
-            stripe_subscription_id=f"sub_{stripe_customer}",
             stripe_customer_id=stripe_customer,
+            stripe_subscription_id=f"sub_{stripe_customer}",
             status=status,
-            seats=4,
-            interval="month",
-            price_lookup_key="professional_monthly",
             current_period_end=START + timedelta(days=20),
         )
-        session.add(sub)
-        session.flush()
         return sub.id
 
 
