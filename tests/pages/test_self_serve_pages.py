@@ -153,6 +153,31 @@ def test_expired_and_unknown_links_get_clear_pages(page: Page, live_server: Live
     assert _licenses(live_server.app) == 0
 
 
+@pytest.mark.browser
+def test_a_second_trial_of_an_organisation_confirmed_late_gets_the_refusal_page(
+    page: Page, live_server: LiveServer, forms: Any
+) -> None:
+    """Two pending trial requests of one organisation: once one is confirmed, the other's Confirm is refused."""
+    for address in ("first@twice-8d1e.example", "second@eu.twice-8d1e.example"):
+        answer = forms.post("/trial", {"email": address, "company": "Twice", "seats": "5", "accept_terms": "on"})
+        assert answer.status_code == 202  # pending requests block nobody
+    with live_server.app.state.sessionmaker() as session:
+        texts = session.scalars(select(OutboxMessage.text_body).order_by(OutboxMessage.id)).all()
+    first, second = (re.sub(r"^https?://[^/]+", "", m.group(0)) for m in (LINK.search(t) for t in texts) if m)
+
+    page.goto(first)
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your trial has started")
+
+    page.goto(second)
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("This request cannot be confirmed")
+    expect(page.locator("#message")).to_contain_text("A trial is no longer available for this organisation")
+    expect(page.locator("#license-file")).to_have_count(0)
+    page.screenshot(path=SHOTS.format("refused"), full_page=True)
+    assert _licenses(live_server.app) == 1
+
+
 @pytest.mark.parametrize("headers", [{"Origin": "http://attacker.example"}, {"Sec-Fetch-Site": "cross-site"}])
 def test_cross_site_posts_to_confirm_and_free_are_refused(
     live_server: LiveServer, forms: Any, headers: dict[str, str], caplog: pytest.LogCaptureFixture
