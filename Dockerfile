@@ -9,6 +9,7 @@ COPY pyproject.toml README.md ./
 COPY licensing licensing
 COPY api api
 COPY billing billing
+COPY service service
 COPY migrations migrations
 RUN pip install --no-cache-dir . && rm -rf /root/.cache
 

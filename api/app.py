@@ -18,10 +18,11 @@ from api.ratelimit import PublicRateLimit, rate_limit_storage
 from api.schemas import StripeEventBody
 from api.security import SecurityHeaders
 from billing.webhooks import MAX_BODY_BYTES as WEBHOOK_MAX_BODY_BYTES
-from licensing import __version__, bootstrap
-from licensing.core import Core
-from licensing.logs import configure_logging
-from licensing.settings import Settings, get_settings
+from licensing import __version__, context
+from licensing.context import Core
+from licensing.kit.logs import configure_logging
+from licensing.kit.settings import Settings, get_settings
+from service.tasks import build_worker
 
 DESCRIPTION = """
 Issues Ed25519-signed license files for self-hosted software and lets sales ops manage them.
@@ -39,13 +40,13 @@ same key with another body.
 
 def create_app(settings: Settings | None = None, *, core: Core | None = None, engine: Engine | None = None) -> FastAPI:
     """The service's ASGI app. In production it refuses to start (raises
-    :class:`~licensing.bootstrap.StartupRefused`) with a development key or placeholder secrets, however
+    :class:`~licensing.context.StartupRefused`) with a development key or placeholder secrets, however
     it is started (``licensing serve``, or ``uvicorn --factory api.app:create_app``)."""
     settings = settings or get_settings()
     configure_logging(settings.log_level)
-    runtime = bootstrap.start(settings, core=core, engine=engine)
+    runtime = context.start(settings, core=core, engine=engine)
     log = logging.getLogger("licensing.api")
-    if warning := bootstrap.development_key_warning(runtime.core.keys):
+    if warning := context.development_key_warning(runtime.core.keys):
         log.warning("keys.development", extra={"detail": warning})
 
     @asynccontextmanager
@@ -54,8 +55,6 @@ def create_app(settings: Settings | None = None, *, core: Core | None = None, en
         # LICENSING_WORKER_IN_PROCESS=false because `licensing worker` runs it apart.
         worker = None
         if settings.worker_in_process:
-            from licensing.worker import build_worker
-
             worker = build_worker(runtime)
             worker.start()
         app.state.worker = worker

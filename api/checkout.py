@@ -15,7 +15,7 @@ from api.public import PROBLEM_RESPONSES
 from api.schemas import CheckoutOut, CheckoutRequest, WebhookAnswer
 from billing.checkout import create_checkout
 from billing.webhooks import MAX_BODY_BYTES, Received, receive
-from licensing.bootstrap import Runtime
+from licensing.context import Runtime
 
 router = APIRouter()
 WEBHOOK_PATH = "/v1/webhooks/stripe"

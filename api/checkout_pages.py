@@ -13,10 +13,10 @@ from api.deps import CoreDep, RateLimitedClient, SessionDep
 from api.pages import form_int, router, templates
 from api.security import allow_form_action, origin_of
 from billing.checkout import create_checkout, fulfil_checkout
-from licensing.catalog import Catalog, Price
-from licensing.core import Core
-from licensing.errors import DomainError
-from licensing.settings import Settings
+from licensing.context import Core
+from licensing.kit.errors import DomainError
+from licensing.kit.settings import Settings
+from licensing.licenses.catalog import Catalog, Price
 
 # How the catalog's feature identifiers read on the pricing page.
 FEATURE_NAMES = {

@@ -12,10 +12,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from api.ratelimit import PublicRateLimit
-from licensing.apikeys import authenticate, require_role
-from licensing.bootstrap import Runtime
-from licensing.core import Core
-from licensing.errors import Unauthorized, ValidationFailed
+from licensing.access.apikeys import authenticate, require_role
+from licensing.context import Core, Runtime
+from licensing.kit.errors import Unauthorized, ValidationFailed
 from licensing.models import ApiKey
 
 

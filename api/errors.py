@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from licensing.errors import DomainError
+from licensing.kit.errors import DomainError
 
 log = logging.getLogger("licensing.api")
 PROBLEM = "application/problem+json"

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from licensing import idempotency
+from licensing.access import idempotency
 
 
 def respond(

@@ -30,11 +30,19 @@ from api.deps import CoreDep, RateLimitedClient, SessionDep
 from api.public import free_ask_of, self_serve, trial_ask_of
 from api.schemas import FreeLicenseRequest, TrialRequest
 from api.security import CSRF_FIELD, FormPostRefused, check_form_post, csrf_token, page_policy
-from licensing.core import Core
-from licensing.errors import DomainError
+from licensing.context import Core
+from licensing.kit.errors import DomainError
+from licensing.kit.settings import Settings
 from licensing.models import License
-from licensing.selfserve import TRIAL_USED_MESSAGE, Ask, Pending, by_confirm_token, confirm, status_of, what_is_asked
-from licensing.settings import Settings
+from licensing.selfserve.requests import (
+    TRIAL_USED_MESSAGE,
+    Ask,
+    Pending,
+    by_confirm_token,
+    confirm,
+    status_of,
+    what_is_asked,
+)
 
 PRODUCT_NAME = "Licensing"
 # The site's navigation, in this order; a link shows once its page is served (GET routed).
@@ -305,7 +313,7 @@ def confirm_page(
 def confirm_submit(
     request: Request, token: ConfirmToken, session: SessionDep, core: CoreDep, client: RateLimitedClient
 ) -> Response:
-    """Issue the license of a pending request, show it and mail it (licensing.selfserve.confirm)."""
+    """Issue the license of a pending request, show it and mail it (licensing.selfserve.requests.confirm)."""
     settings: Settings = request.app.state.settings
     result = confirm(session, core, token, actor=f"public:{client}", public_url=settings.public_url)
     if result.outcome != "issued" or result.license is None:

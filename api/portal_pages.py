@@ -6,7 +6,7 @@ The session cookie is HttpOnly, SameSite=Lax, ``Path=/portal`` (sent to the port
 when the public URL is https or in production, ``Secure`` with the ``__Secure-`` prefix (a browser
 accepts such a cookie only from a secure origin). Not ``__Host-``: that prefix requires ``Path=/``, which
 would send the session to every page and API call of the service. It lasts as long as the session row
-(``licensing.portal.SESSION_TTL``), which alone decides: a signed-out or expired token is refused.
+(``licensing.selfserve.portal.SESSION_TTL``), which alone decides: a signed-out or expired token is refused.
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from api.deps import CoreDep, RateLimitedClient, RuntimeDep, SessionDep
 from api.pages import router, templates
 from api.security import allow_form_action, origin_of
 from billing.portal import billing_portal_url
-from licensing import portal
-from licensing.core import Core
-from licensing.errors import DomainError
+from licensing.context import Core
+from licensing.kit.errors import DomainError
+from licensing.kit.settings import Settings
 from licensing.models import PortalSession
-from licensing.settings import Settings
+from licensing.selfserve import portal
 
 COOKIE = "licensing_portal"
 COOKIE_PATH = "/portal"

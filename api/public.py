@@ -25,11 +25,12 @@ from api.schemas import (
     SelfServeState,
     TrialRequest,
 )
-from licensing.core import Core
-from licensing.issuance import refresh_license, revocation_list
+from licensing.context import Core
+from licensing.kit.settings import Settings
+from licensing.licenses.issuance import refresh_license, revocation_list
+from licensing.licenses.queries import successors
 from licensing.models import License
-from licensing.queries import successors
-from licensing.selfserve import (
+from licensing.selfserve.requests import (
     TRIAL_USED_MESSAGE,
     Ask,
     Pending,
@@ -40,7 +41,6 @@ from licensing.selfserve import (
     submit_request,
     trial_ask,
 )
-from licensing.settings import Settings
 
 router = APIRouter()
 

@@ -23,7 +23,7 @@ from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from starlette.concurrency import run_in_threadpool
 
-from licensing.errors import DomainError
+from licensing.kit.errors import DomainError
 
 log = logging.getLogger("licensing.api")
 KEY_PREFIX = "licensing:ratelimit"

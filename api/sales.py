@@ -30,13 +30,13 @@ from api.schemas import (
     SubscriptionList,
     SubscriptionOut,
 )
-from licensing import queries
-from licensing.customers import create_customer, get_customer
-from licensing.errors import NotFound
-from licensing.issuance import IssueRequest, get_license, issue_license, renew_license, revoke_license
+from licensing.kit.errors import NotFound
+from licensing.licenses import queries
+from licensing.licenses.customers import create_customer, get_customer
+from licensing.licenses.issuance import IssueRequest, get_license, issue_license, renew_license, revoke_license
+from licensing.licenses.queries import Status, newest_of_lines, successors
 from licensing.models import ApiKey, License, Subscription
-from licensing.queries import Status, newest_of_lines, successors
-from licensing.selfserve import RequestStatus, list_requests, status_of
+from licensing.selfserve.requests import RequestStatus, list_requests, status_of
 
 router = APIRouter(
     prefix="/v1", responses={401: {"description": "No or bad API key"}, 403: {"description": "Role too low"}}
@@ -72,9 +72,8 @@ def post_customer(
     def produce() -> CustomerOut:
         customer = create_customer(
             session,
-            core.catalog,
+            core,
             actor(key),
-            core.now(),
             name=payload.name,
             email=payload.email,
             company=payload.company,

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from licensing import fields
+from licensing.kit import fields
 from licensing.models import AuditEvent, Customer, License, SelfServeRequest, Subscription
 
 # The limits are licensing.fields', so the API refuses (422) exactly what the core and the database cannot take.

@@ -43,7 +43,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from licensing.settings import Settings
+from licensing.kit.settings import Settings
 
 log = logging.getLogger("licensing.api")
 

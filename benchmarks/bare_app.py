@@ -1,7 +1,7 @@
 """The baseline of the API benchmark: a bare FastAPI app whose one endpoint inserts one row.
 
 Sync SQLAlchemy (ORM session) in a ``def`` endpoint, on the same kind of engine and pool as the
-service (``licensing.db.make_engine``), into a table of its own in a PostgreSQL database of its own
+service (``licensing.kit.db.make_engine``), into a table of its own in a PostgreSQL database of its own
 (``BENCH_DATABASE_URL``; ``benchmarks/api.py`` creates both). It runs under the same ``uvicorn.run``
 settings as ``licensing serve``:
 
@@ -24,7 +24,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from licensing.db import make_engine, make_sessionmaker
+from licensing.kit.db import make_engine, make_sessionmaker
 
 TABLE_DDL = """
 CREATE TABLE IF NOT EXISTS bench_rows (
@@ -91,7 +91,7 @@ def main() -> None:
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args()
     os.chdir(Path(__file__).resolve().parent)
-    # The same uvicorn.run settings as `licensing serve` (licensing/cli.py).
+    # The same uvicorn.run settings as `licensing serve` (service/cli.py).
     uvicorn.run(
         "bare_app:create_app",
         factory=True,

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 
-from licensing.signing import Signer  # noqa: E402
+from licensing.signing.jws import Signer  # noqa: E402
 from licensing.verify import (  # noqa: E402
     MAX_REVOCATIONS_CHARS,
     REVOCATIONS_LABEL,

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 
-from licensing.signing import Signer  # noqa: E402
+from licensing.signing.jws import Signer  # noqa: E402
 from licensing.verify import Keyring, _b64url_decode, _b64url_encode, jwk_thumbprint, unarmor, verify  # noqa: E402
 
 NOW = 1_750_000_000

@@ -29,11 +29,12 @@ from billing.client import (
     read_subscription,
     stripe_client,
 )
-from licensing import audit, fields
-from licensing.bootstrap import Runtime
-from licensing.customers import create_customer
-from licensing.db import new_id
-from licensing.errors import ServiceUnavailable, ValidationFailed
+from licensing.access import audit
+from licensing.context import Runtime
+from licensing.kit import fields
+from licensing.kit.db import new_id
+from licensing.kit.errors import ServiceUnavailable, ValidationFailed
+from licensing.licenses.customers import create_customer
 from licensing.models import Checkout, License, Subscription
 
 log = logging.getLogger("billing.checkout")
@@ -230,9 +231,8 @@ def _fulfil(session: Session, runtime: Runtime, checkout: Checkout, state: Check
         # SPEC 1: a customer record of this purchase's own, from what the buyer typed; never looked up.
         customer = create_customer(
             session,
-            runtime.core.catalog,
+            runtime.core,
             f"stripe ({sub.id})",
-            now,
             name=checkout.name,
             email=checkout.email,
             company=checkout.company,

@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 import stripe
 from stripe._base_address import BaseAddresses
 
-from licensing.bootstrap import Runtime
-from licensing.errors import DomainError, ServiceUnavailable
+from licensing.context import Runtime
+from licensing.kit.errors import DomainError, ServiceUnavailable
 
 log = logging.getLogger("billing")
 HTTP_TIMEOUT = 20.0

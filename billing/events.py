@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 
 from billing.checkout import Fulfilment, fulfil_checkout, sync_subscription
 from billing.client import is_configured
-from licensing.bootstrap import Runtime
-from licensing.errors import DomainError
-from licensing.jobs import JobQueue
+from licensing.context import Runtime
+from licensing.kit.errors import DomainError
+from licensing.kit.jobs import JobQueue
 from licensing.models import StripeEvent
 
 log = logging.getLogger("billing.events")

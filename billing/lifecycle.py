@@ -31,14 +31,14 @@ from sqlalchemy.orm import Session, aliased
 
 from billing import notices
 from billing.client import SubscriptionState
-from licensing import audit
-from licensing.bootstrap import Runtime
-from licensing.customers import organisation_of
-from licensing.errors import Conflict
-from licensing.issuance import IssueRequest, issue_license
+from licensing.access import audit
+from licensing.context import Runtime
+from licensing.kit.errors import Conflict
+from licensing.licenses.customers import organisation_of
+from licensing.licenses.issuance import IssueRequest, issue_license
+from licensing.licenses.queries import newest_of_line
+from licensing.mail.outbox import enqueue
 from licensing.models import Customer, License, Subscription
-from licensing.outbox import enqueue
-from licensing.queries import newest_of_line
 
 log = logging.getLogger("billing.lifecycle")
 LICENSED = ("active", "trialing")

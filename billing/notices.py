@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from licensing.mails import html_document, license_message, text_document
+from licensing.mail.outbox import Message
+from licensing.mail.templates import html_document, license_message, text_document
 from licensing.models import License, Subscription
-from licensing.outbox import Message
 
 
 def _when(moment: datetime | None) -> str:

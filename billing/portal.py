@@ -6,7 +6,7 @@ What the customer changes there comes back to us as webhooks (billing.webhooks),
 from __future__ import annotations
 
 from billing.client import call, stripe_client
-from licensing.bootstrap import Runtime
+from licensing.context import Runtime
 
 
 def billing_portal_url(runtime: Runtime, stripe_customer_id: str, return_url: str) -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from billing.checkout import Fulfilment, sync_subscription
 from billing.client import call, stripe_client
-from licensing.bootstrap import Runtime
+from licensing.context import Runtime
 
 log = logging.getLogger("billing.reconcile")
 PAGE = 100

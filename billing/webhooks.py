@@ -15,9 +15,9 @@ import stripe
 from sqlalchemy.orm import Session
 
 from billing.client import event_target
-from licensing.bootstrap import Runtime
-from licensing.db import insert_ignoring_duplicates
-from licensing.errors import DomainError
+from licensing.context import Runtime
+from licensing.kit.db import insert_ignoring_duplicates
+from licensing.kit.errors import DomainError
 from licensing.models import StripeEvent
 
 log = logging.getLogger("billing.webhooks")

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from licensing.db import Base, UTCDateTime, new_id, utcnow
+from licensing.kit.db import Base, UTCDateTime, new_id
 
 
 class Customer(Base):
@@ -20,7 +20,7 @@ class Customer(Base):
     email: Mapped[str] = mapped_column(String(320), index=True)
     company: Mapped[str | None] = mapped_column(String(200))
     organisation: Mapped[str] = mapped_column(String(320), index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     def as_claim(self) -> dict[str, str | None]:
         return {"name": self.name, "email": self.email, "company": self.company}
@@ -62,7 +62,7 @@ class License(Base):
 
     def status(self, now: datetime, superseded: bool = False) -> str:
         """revoked, superseded, scheduled, active, grace or expired, as of ``now`` (see licensing.queries)."""
-        from licensing.queries import status_of
+        from licensing.licenses.queries import status_of
 
         return status_of(self, now, superseded)
 
@@ -81,7 +81,7 @@ class TrialClaim(Base):
     kind: Mapped[str] = mapped_column(String(20))  # organisation | installation
     value: Mapped[str] = mapped_column(String(320))
     license_id: Mapped[str] = mapped_column(ForeignKey("licenses.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class ApiKey(Base):
@@ -91,7 +91,7 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20))
     token_hash: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -99,7 +99,7 @@ class AuditEvent(Base):
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
-    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     actor: Mapped[str] = mapped_column(String(200), index=True)
     action: Mapped[str] = mapped_column(String(100), index=True)
     subject_type: Mapped[str] = mapped_column(String(40))
@@ -119,7 +119,7 @@ class IdempotencyRecord(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int] = mapped_column(Integer)
     response_body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class RevocationList(Base):
@@ -167,7 +167,7 @@ class Checkout(Base):
     status: Mapped[str] = mapped_column(String(20))  # open | complete | expired
     customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id"))
     created_by: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -192,9 +192,9 @@ class Subscription(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     line_id: Mapped[str | None] = mapped_column(String(40))  # the license line (a trial's, when one was converted)
     license_id: Mapped[str | None] = mapped_column(ForeignKey("licenses.id"))  # the newest license issued for it
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    synced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # last read from Stripe
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime)  # last read from Stripe
 
     customer: Mapped[Customer] = relationship()
 
@@ -225,7 +225,7 @@ class OutboxMessage(QueuedJob, Base):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_due", "sent_at", "next_attempt_at"),
-        # licensing.outbox.sent_recently: how much mail one address got lately.
+        # licensing.mail.outbox.sent_recently: how much mail one address got lately.
         Index("ix_outbox_recipient", "to_address", "created_at"),
     )
 
@@ -236,7 +236,7 @@ class OutboxMessage(QueuedJob, Base):
     html_body: Mapped[str] = mapped_column(Text)
     # [{"filename", "content_type", "content"}]: text content (license files, revocation lists)
     attachments: Mapped[list[dict[str, str]]] = mapped_column(JSON)
-    # The body holds a link's secret: blanked once sent (licensing.outbox.Message.secret).
+    # The body holds a link's secret: blanked once sent (licensing.mail.outbox.Message.secret).
     contains_secret: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -249,7 +249,7 @@ class SelfServeRequest(Base):
     runs the trial rules' race-safe claim. Only hashes of the link's and the poll's tokens are kept.
 
     ``status`` is stored as pending_confirmation, issued or refused; a pending request past
-    ``expires_at`` reads as expired (``licensing.selfserve.status_of``)."""
+    ``expires_at`` reads as expired (``licensing.selfserve.requests.status_of``)."""
 
     __tablename__ = "self_serve_requests"
     __table_args__ = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from licensing import models  # noqa: F401  (registers the tables on Base.metadata)
-from licensing.db import Base, make_engine
+from licensing.kit.db import Base, make_engine
 
 config = context.config
 target_metadata = Base.metadata

@@ -3,7 +3,7 @@ purchase through the fake Stripe: a completed Checkout and the Subscription bill
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -23,7 +23,9 @@ def record_subscription(
     seats: int = 4,
     **values: Any,
 ) -> Subscription:
-    """A monthly Professional subscription of ``customer_id`` (more columns in ``values``), flushed."""
+    """A monthly Professional subscription of ``customer_id`` (more columns in ``values``), flushed; made a
+    month before ``current_period_end`` unless ``values`` say when (``created_at``)."""
+    made = values.pop("created_at", current_period_end - timedelta(days=30))
     checkout = Checkout(
         email=email,
         company="Example Ltd",
@@ -34,6 +36,7 @@ def record_subscription(
         status="complete",
         customer_id=customer_id,
         created_by="test",
+        created_at=made,
     )
     session.add(checkout)
     session.flush()
@@ -47,6 +50,9 @@ def record_subscription(
         interval="month",
         price_lookup_key="professional_monthly",
         current_period_end=current_period_end,
+        created_at=made,
+        updated_at=values.pop("updated_at", made),
+        synced_at=values.pop("synced_at", made),
         **values,
     )
     session.add(subscription)

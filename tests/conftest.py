@@ -19,12 +19,12 @@ import sqlalchemy as sa
 from pgtools import fresh_database, unique_name
 from sqlalchemy import Engine
 
-from licensing import migrate
-from licensing.catalog import load_catalog
-from licensing.core import Core
-from licensing.db import make_engine, make_sessionmaker, transaction
-from licensing.keys import KeyStore
-from licensing.settings import Settings
+from licensing.context import Core
+from licensing.kit import migrate
+from licensing.kit.db import make_engine, make_sessionmaker, transaction
+from licensing.kit.settings import Settings
+from licensing.licenses.catalog import load_catalog
+from licensing.signing.keys import KeyStore
 from licensing.verify import Keyring
 
 warnings.filterwarnings("ignore", message=".*httpx2.*")
@@ -73,7 +73,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 def core(keystore: KeyStore, clock: Clock) -> Core:
-    return Core(catalog=load_catalog(), keys=keystore, issuer=ISSUER, clock=clock)
+    settings = Settings(keys_dir=keystore.directory, issuer=ISSUER, _env_file=None)  # type: ignore[call-arg]
+    return Core(settings=settings, catalog=load_catalog(), keys=keystore, clock=clock)
 
 
 # --- databases -----------------------------------------------------------------------------------
@@ -183,13 +184,13 @@ def client(app):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def make_api_key(session_factory: Callable[[], object]) -> Callable[..., str]:
+def make_api_key(session_factory: Callable[[], object], core: Core) -> Callable[..., str]:
     """Create an API key in the database; returns its bearer token."""
-    from licensing.apikeys import create_api_key
+    from licensing.access.apikeys import create_api_key
 
     def make(role: str = "sales", name: str | None = None) -> str:
         with session_factory() as session:  # type: ignore[attr-defined]
-            _key, token = create_api_key(session, name=name or f"{role}-tester", role=role, actor="test")
+            _key, token = create_api_key(session, core, name=name or f"{role}-tester", role=role, actor="test")
         return token
 
     return make

@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from licensing.core import Core
-from licensing.customers import create_customer
-from licensing.errors import Conflict, ValidationFailed
-from licensing.issuance import IssueRequest, issue_license, revoke_license
+from licensing.context import Core
+from licensing.kit.errors import Conflict, ValidationFailed
+from licensing.licenses.customers import create_customer
+from licensing.licenses.issuance import IssueRequest, issue_license, revoke_license
 from licensing.models import AuditEvent, Customer, License
-from licensing.selfserve import issue_self_serve, trial_ask
+from licensing.selfserve.requests import issue_self_serve, trial_ask
 
 
 def _rows(session: Session) -> tuple[int, int, int]:
@@ -25,7 +25,7 @@ def _rows(session: Session) -> tuple[int, int, int]:
 
 
 def _customer(session: Session, core: Core, email: str = "ops@core-1f.example") -> Customer:
-    return create_customer(session, core.catalog, "test", core.now(), name="Ops", email=email, company=None)
+    return create_customer(session, core, "test", name="Ops", email=email, company=None)
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from licensing.keys import KeyStore
+from licensing.signing.keys import KeyStore
 
 
 def test_signer_and_keyring_follow_each_rotation_at_once(tmp_path: Path) -> None:
@@ -26,7 +26,7 @@ def test_concurrent_key_commands_lose_no_key(tmp_path: Path) -> None:
 
     directory = tmp_path / "keys"
     KeyStore(directory).generate()
-    code = f"from licensing.keys import KeyStore; KeyStore({str(directory)!r}).generate()"
+    code = f"from licensing.signing.keys import KeyStore; KeyStore({str(directory)!r}).generate()"
     procs = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(8)]
     assert [p.wait(timeout=60) for p in procs] == [0] * 8
     keys = KeyStore(directory).list_keys()

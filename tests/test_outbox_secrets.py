@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, select
 
-from licensing import bootstrap, portal
-from licensing.core import Core
-from licensing.mail import Email
+from licensing import context
+from licensing.context import Core
+from licensing.kit.settings import Settings
+from licensing.mail.outbox import Message, OutboxTask, enqueue
+from licensing.mail.smtp import Email
 from licensing.models import OutboxMessage
-from licensing.outbox import Message, OutboxTask, enqueue
-from licensing.settings import Settings
+from licensing.selfserve import portal
 
 
 class Caught:
@@ -22,7 +23,7 @@ class Caught:
 
 
 def test_a_sent_sign_in_link_is_not_kept_in_the_outbox(settings: Settings, core: Core, engine: Engine) -> None:
-    runtime = bootstrap.start(settings, core=core, engine=engine)
+    runtime = context.start(settings, core=core, engine=engine)
     with runtime.unit_of_work() as session:
         portal.request_sign_in(session, core, "ann@secret-5b1c.example", "http://127.0.0.1:8000")
         enqueue(session, core.now(), "note:1", Message(to="bo@secret-5b1c.example", subject="s", text="kept", html="k"))

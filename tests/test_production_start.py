@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from api.app import create_app
-from licensing.bootstrap import StartupRefused, production_problems
-from licensing.keys import KeyStore
-from licensing.settings import Settings
+from licensing.context import StartupRefused, production_problems
+from licensing.kit.settings import Settings
+from licensing.signing.keys import KeyStore
 
 REAL = {
     "stripe_webhook_secret": "whsec_9b1c4d7e2f0a8c6b5d3e1f7a9c2b4d6e",

@@ -14,15 +14,14 @@ from billingrows import record_subscription
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from licensing import bootstrap
-from licensing.bootstrap import Runtime
-from licensing.core import Core
-from licensing.customers import create_customer
-from licensing.issuance import IssueRequest, issue_license, revoke_license
+from licensing import context
+from licensing.context import Core, Runtime
+from licensing.kit.settings import Settings
+from licensing.licenses.customers import create_customer
+from licensing.licenses.issuance import IssueRequest, issue_license, revoke_license
+from licensing.mail.reminders import ReminderTask
 from licensing.models import License, OutboxMessage, Subscription
-from licensing.reminders import ReminderTask
-from licensing.settings import Settings
-from licensing.worker import build_worker
+from service.tasks import build_worker
 
 PUBLIC_URL = "https://licenses.example"
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -32,15 +31,13 @@ DAY = timedelta(days=1)
 @pytest.fixture
 def runtime(settings: Settings, core: Core, engine: Engine, clock: Any) -> Runtime:
     clock.set(T0)
-    return bootstrap.start(settings.model_copy(update={"public_url": PUBLIC_URL}), core=core, engine=engine)
+    return context.start(settings.model_copy(update={"public_url": PUBLIC_URL}), core=core, engine=engine)
 
 
 def _issue(runtime: Runtime, offer: str = "enterprise", *, days: int | None = 90, **fields: Any) -> License:
     core = runtime.core
     with runtime.unit_of_work() as session:
-        customer = create_customer(
-            session, core.catalog, "test", core.now(), name="Ada", email="ada@acme.example", company="Acme <Ltd>"
-        )
+        customer = create_customer(session, core, "test", name="Ada", email="ada@acme.example", company="Acme <Ltd>")
         request = IssueRequest(
             customer=customer,
             offer=core.catalog.offer(offer),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from licensing.settings import Settings, is_placeholder
+from licensing.kit.settings import Settings, is_placeholder
 
 
 @pytest.mark.parametrize(

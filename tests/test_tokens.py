@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from licensing.kit.tokens import HASH_LENGTH, find, matches, new_token, token_hash
+from licensing.mail.outbox import Message, enqueue, sent_recently
 from licensing.models import PortalLink
-from licensing.outbox import Message, enqueue, sent_recently
-from licensing.tokens import HASH_LENGTH, find, matches, new_token, token_hash
 
 
 def test_a_token_is_random_prefixed_and_only_its_hash_matches() -> None:

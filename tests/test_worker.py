@@ -7,7 +7,7 @@ import threading
 import time
 from typing import Any
 
-from licensing.worker import Worker
+from licensing.kit.worker import Worker
 
 
 class Counting:

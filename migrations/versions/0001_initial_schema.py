@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-import licensing.db
+import licensing.kit.db
 
 revision = "0001"
 down_revision = None
@@ -27,8 +27,8 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("role", sa.String(length=20), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
-        sa.Column("created_at", licensing.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("revoked_at", licensing.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", licensing.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", licensing.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_keys")),
     )
     op.create_table(
@@ -39,7 +39,7 @@ def upgrade() -> None:
             autoincrement=True,
             nullable=False,
         ),
-        sa.Column("occurred_at", licensing.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("occurred_at", licensing.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("actor", sa.String(length=200), nullable=False),
         sa.Column("action", sa.String(length=100), nullable=False),
         sa.Column("subject_type", sa.String(length=40), nullable=False),
@@ -60,7 +60,7 @@ def upgrade() -> None:
         sa.Column("email", sa.String(length=320), nullable=False),
         sa.Column("company", sa.String(length=200), nullable=True),
         sa.Column("organisation", sa.String(length=320), nullable=False),
-        sa.Column("created_at", licensing.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", licensing.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_customers")),
     )
     with op.batch_alter_table("customers", schema=None) as batch_op:
@@ -80,7 +80,7 @@ def upgrade() -> None:
         sa.Column("request_hash", sa.String(length=64), nullable=False),
         sa.Column("status_code", sa.Integer(), nullable=False),
         sa.Column("response_body", sa.Text(), nullable=False),
-        sa.Column("created_at", licensing.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", licensing.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_idempotency_records")),
         sa.UniqueConstraint("scope", "key", name=op.f("uq_idempotency_records_scope_key")),
     )
@@ -94,7 +94,7 @@ def upgrade() -> None:
     op.create_table(
         "revocation_lists",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("issued_at", licensing.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("issued_at", licensing.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("entries", sa.Integer(), nullable=False),
         sa.Column("document", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_revocation_lists")),
@@ -104,7 +104,7 @@ def upgrade() -> None:
         sa.table(
             "revocation_lists",
             sa.column("id", sa.Integer()),
-            sa.column("issued_at", licensing.db.UTCDateTime()),
+            sa.column("issued_at", licensing.kit.db.UTCDateTime()),
             sa.column("entries", sa.Integer()),
             sa.column("document", sa.Text()),
         ),
@@ -121,10 +121,10 @@ def upgrade() -> None:
         sa.Column("seats", sa.Integer(), nullable=True),
         sa.Column("features", sa.JSON(), nullable=False),
         sa.Column("grace_days", sa.Integer(), nullable=False),
-        sa.Column("issued_at", licensing.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("starts_at", licensing.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", licensing.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("grace_ends_at", licensing.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("issued_at", licensing.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("starts_at", licensing.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", licensing.kit.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("grace_ends_at", licensing.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("installation_id", sa.String(length=200), nullable=True),
         sa.Column("subscription_id", sa.String(length=100), nullable=True),
         sa.Column("key_id", sa.String(length=64), nullable=False),
@@ -132,7 +132,7 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=20), nullable=False),
         sa.Column("note", sa.Text(), nullable=True),
         sa.Column("created_by", sa.String(length=200), nullable=False),
-        sa.Column("revoked_at", licensing.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", licensing.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("revoked_reason", sa.Text(), nullable=True),
         sa.Column("revoked_by", sa.String(length=200), nullable=True),
         sa.ForeignKeyConstraint(
@@ -166,7 +166,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("value", sa.String(length=320), nullable=False),
         sa.Column("license_id", sa.String(length=40), nullable=False),
-        sa.Column("created_at", licensing.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", licensing.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["license_id"],
             ["licenses.id"],

@@ -1,7 +1,7 @@
 """organisations by the Public Suffix List and canonical free-mail addresses
 
 Recomputes ``customers.organisation`` and the ``trial_claims`` of kind ``organisation`` with the
-rule of ``licensing.customers.organisation_of``: they were the bare, case-folded e-mail domain (or
+rule of ``licensing.licenses.customers.organisation_of``: they were the bare, case-folded e-mail domain (or
 the case-folded address at a free-mail provider), they become the registrable domain in its IDNA
 A-label form (or the canonical free-mail address). Data only; idempotent (the new values are a
 function of each customer's stored e-mail address, and canonical values map to themselves).
@@ -9,7 +9,7 @@ function of each customer's stored e-mail address, and canonical values map to t
 Claims that now name one organisation (a trial for ``eu.acme.co.uk`` and one for ``acme.co.uk``)
 are merged: the earliest claim is kept and the others deleted (the unique constraint on
 ``(kind, value)`` allows one); their licenses are untouched. The catalog is the one given to
-``licensing.migrate.upgrade`` (the service's ``LICENSING_CATALOG_PATH``), else the shipped one.
+``licensing.kit.migrate.upgrade`` (the service's ``LICENSING_CATALOG_PATH``), else the shipped one.
 
 Downgrade leaves the values as they are: the old code reads them as plain strings, and a merged
 claim cannot be told apart again.
@@ -27,9 +27,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import context, op
 
-from licensing.catalog import Catalog, load_catalog
-from licensing.customers import organisation_of
-from licensing.errors import ValidationFailed
+from licensing.kit.errors import ValidationFailed
+from licensing.licenses.catalog import Catalog, load_catalog
+from licensing.licenses.customers import organisation_of
 
 revision = "0004"
 # Re-parent onto billing's "0003" once main has it (one head).

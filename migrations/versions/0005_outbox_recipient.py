@@ -1,4 +1,4 @@
-"""index the outbox by recipient and time (licensing.outbox.sent_recently)
+"""index the outbox by recipient and time (licensing.mail.outbox.sent_recently)
 
 Public forms that mail a link (sign-in, self-serve confirmation) count what one address got lately,
 so that repeated requests do not send a flood of mail.

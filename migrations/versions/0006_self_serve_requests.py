@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import licensing.db
+import licensing.kit.db
 
 revision = "0006"
 down_revision = "0005"
@@ -36,9 +36,9 @@ def upgrade() -> None:
         sa.Column("seats", sa.Integer(), nullable=True),
         sa.Column("confirm_token_hash", sa.String(length=64), nullable=False),
         sa.Column("poll_token_hash", sa.String(length=64), nullable=False),
-        sa.Column("created_at", licensing.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", licensing.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("confirmed_at", licensing.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", licensing.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", licensing.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("confirmed_at", licensing.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("license_id", sa.String(length=40), nullable=True),
         sa.Column("refusal_code", sa.String(length=50), nullable=True),
         sa.Column("created_by", sa.String(length=200), nullable=False),

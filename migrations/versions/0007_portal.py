@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import licensing.db
+import licensing.kit.db
 
 revision = "0007"
 # Re-parent onto self-serve's "0006" once main has it (one head).
@@ -27,9 +27,9 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=40), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("email", sa.String(length=320), nullable=False),
-        sa.Column("created_at", licensing.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", licensing.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("used_at", licensing.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", licensing.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", licensing.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("used_at", licensing.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_portal_links")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_portal_links_token_hash")),
     )
@@ -39,9 +39,9 @@ def upgrade() -> None:
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("email", sa.String(length=320), nullable=False),
         sa.Column("link_id", sa.String(length=40), nullable=False),
-        sa.Column("created_at", licensing.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", licensing.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("signed_out_at", licensing.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", licensing.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", licensing.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("signed_out_at", licensing.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["link_id"], ["portal_links.id"], name=op.f("fk_portal_sessions_link_id_portal_links")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_portal_sessions")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_portal_sessions_token_hash")),

@@ -7,7 +7,8 @@ from typing import Any
 
 from api_testkit import Api, check_problem
 
-from licensing.apikeys import revoke_api_key
+from licensing.access.apikeys import revoke_api_key
+from licensing.context import Core
 from licensing.models import ApiKey
 
 READS = ["/v1/customers", "/v1/licenses", "/v1/audit-events"]
@@ -50,14 +51,14 @@ def test_no_key_or_a_bad_key_is_401(api: Api, client: Any) -> None:
 
 
 def test_a_revoked_key_stops_working_at_once(
-    client: Any, make_api_key: Callable[..., str], session_factory: Callable[[], Any]
+    client: Any, make_api_key: Callable[..., str], session_factory: Callable[[], Any], core: Core
 ) -> None:
     token = make_api_key("sales", "leaver")
     headers = {"Authorization": f"Bearer {token}"}
     assert client.get("/v1/customers", headers=headers).status_code == 200
     with session_factory() as session:
         [key] = [k for k in session.query(ApiKey).all() if k.name == "leaver"]
-        revoke_api_key(session, key.id, actor="test")
+        revoke_api_key(session, core, key.id, actor="test")
     check_problem(client.get("/v1/customers", headers=headers), 401, "api_key_revoked")
     check_problem(client.post("/v1/customers", json={"name": "A", "email": "a@a.example"}, headers=headers), 401)
 

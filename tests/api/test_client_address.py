@@ -12,10 +12,10 @@ from livetools import serve_in_thread
 from sqlalchemy import Engine, select
 
 from api.app import create_app
-from licensing.core import Core
-from licensing.db import make_sessionmaker, transaction
+from licensing.context import Core
+from licensing.kit.db import make_sessionmaker, transaction
+from licensing.kit.settings import Settings
 from licensing.models import AuditEvent, License
-from licensing.settings import Settings
 
 
 @pytest.fixture

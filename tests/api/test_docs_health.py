@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 
 import api.schemas
-from licensing.keys import KeyStore
+from licensing.signing.keys import KeyStore
 
 # SPEC section 5 endpoints that exist today, with their methods.
 ENDPOINTS = {

@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 from api_testkit import Api, check_problem
 
-from licensing import fields
-from licensing.apikeys import create_api_key
-from licensing.db import make_engine
-from licensing.errors import ValidationFailed
+from licensing.access.apikeys import create_api_key
+from licensing.context import Core
+from licensing.kit import fields
+from licensing.kit.db import make_engine
+from licensing.kit.errors import ValidationFailed
 
 
 def _email(length: int, domain: str = "limits-4c2a.example") -> str:
@@ -61,7 +62,7 @@ def test_control_and_bidi_characters_are_refused_in_names(client: Any, api: Api,
 
 
 def test_api_key_names_fit_the_actor_column(
-    client: Any, make_api_key: Callable[..., str], session_factory: Callable[[], Any]
+    client: Any, make_api_key: Callable[..., str], session_factory: Callable[[], Any], core: Core
 ) -> None:
     token = make_api_key("sales", "k" * fields.API_KEY_NAME_MAX)
     response = client.post(
@@ -71,7 +72,7 @@ def test_api_key_names_fit_the_actor_column(
     )
     assert response.status_code == 201, response.text
     with session_factory() as session, pytest.raises(ValidationFailed, match="at most"):
-        create_api_key(session, name="k" * (fields.API_KEY_NAME_MAX + 1), role="sales", actor="test")
+        create_api_key(session, core, name="k" * (fields.API_KEY_NAME_MAX + 1), role="sales", actor="test")
 
 
 def test_the_sqlite_database_is_readable_by_its_owner_alone(tmp_path: Path) -> None:

@@ -18,9 +18,9 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from licensing.core import Core
+from licensing.context import Core
+from licensing.kit.settings import Settings
 from licensing.models import AuditEvent, OutboxMessage, PortalLink, PortalSession
-from licensing.settings import Settings
 
 START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 TOKEN_FIELD = re.compile(r'<input type="hidden" name="csrf_token" value="([^"]+)">')
@@ -311,14 +311,11 @@ def test_the_rate_limit_covers_the_request_and_the_redemption(settings: Settings
         assert client.get("/portal/sign-in/psl_" + "A" * 43).status_code == 429
 
 
-def _subscription(db: Callable[[], Any], email: str, stripe_customer: str, status: str = "active") -> str:
-    from licensing.catalog import load_catalog
-    from licensing.customers import create_customer
+def _subscription(db: Callable[[], Any], core: Core, email: str, stripe_customer: str, status: str = "active") -> str:
+    from licensing.licenses.customers import create_customer
 
     with db() as session:
-        customer = create_customer(
-            session, load_catalog(), "test", START, name="Ada", email=email, company="Example Ltd"
-        )
+        customer = create_customer(session, core, "test", name="Ada", email=email, company="Example Ltd")
         sub = record_subscription(
             session,
             customer_id=customer.id,
@@ -332,9 +329,9 @@ def _subscription(db: Callable[[], Any], email: str, stripe_customer: str, statu
 
 
 def test_a_past_due_subscription_is_shown_plainly_and_billing_without_stripe_is_a_clear_error(
-    browser: Browser, db: Callable[[], Any]
+    browser: Browser, db: Callable[[], Any], core: Core
 ) -> None:
-    sub_id = _subscription(db, "ada@acme-5f3a.example", "cus_fake1", status="past_due")
+    sub_id = _subscription(db, core, "ada@acme-5f3a.example", "cus_fake1", status="past_due")
     sign_in(browser, db, "ada@acme-5f3a.example")
     page = browser.client.get("/portal").text
     assert "Payment overdue" in page and "The last payment failed" in page and "2026-12-14" in page
@@ -353,8 +350,8 @@ def test_manage_billing_opens_stripes_billing_portal(
         update={"stripe_secret_key": SecretStr(fake_stripe.secret_key), "stripe_api_base": fake_stripe.base_url}
     )
     stripe_customer = fake_stripe.create_customer(email="ada@acme-5f3a.example")["id"]
-    mine = _subscription(db, "ada@acme-5f3a.example", stripe_customer)
-    theirs = _subscription(db, "bob@other.example", "cus_someone_else")
+    mine = _subscription(db, core, "ada@acme-5f3a.example", stripe_customer)
+    theirs = _subscription(db, core, "bob@other.example", "cus_someone_else")
     app = create_app(configured, core=core, engine=engine)
     with TestClient(app, base_url="http://testserver") as client:
         browser = Browser(client)
@@ -378,9 +375,9 @@ def test_manage_billing_opens_stripes_billing_portal(
     ids=["sec-fetch-site", "foreign-origin", "no-token"],
 )
 def test_cross_site_posts_are_refused(
-    browser: Browser, customers: dict[str, Any], db: Callable[[], Any], headers: dict[str, str] | None
+    browser: Browser, customers: dict[str, Any], db: Callable[[], Any], headers: dict[str, str] | None, core: Core
 ) -> None:
-    sub_id = _subscription(db, "ada@acme-5f3a.example", "cus_fake2")
+    sub_id = _subscription(db, core, "ada@acme-5f3a.example", "cus_fake2")
     sign_in(browser, db, "ada@acme-5f3a.example")
     with db() as session:
         links_before = len(session.scalars(select(PortalLink)).all())

@@ -15,8 +15,8 @@ from sqlalchemy import Engine
 
 from api.app import create_app
 from api.ratelimit import PublicRateLimit, rate_limit_storage
-from licensing.core import Core
-from licensing.settings import Settings
+from licensing.context import Core
+from licensing.kit.settings import Settings
 
 LIMIT = 3
 

@@ -9,10 +9,10 @@ from typing import Any
 
 from api_testkit import Api, check_problem
 
-from licensing.core import Core
-from licensing.issuance import license_claims
-from licensing.keys import KeyStore
+from licensing.context import Core
+from licensing.licenses.issuance import license_claims
 from licensing.models import Customer, License
+from licensing.signing.keys import KeyStore
 
 
 def _refresh(client: Any, license_file: Any) -> Any:

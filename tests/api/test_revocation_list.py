@@ -10,7 +10,7 @@ import jwt
 import pytest
 from api_testkit import Api, aware, unarmor
 
-from licensing.keys import KeyStore
+from licensing.signing.keys import KeyStore
 from licensing.verify import Keyring, LicenseError, load_revocations, verify
 
 

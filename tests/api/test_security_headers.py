@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.security import allow_form_action, signing_secret
-from licensing.core import Core
-from licensing.settings import Settings
+from licensing.context import Core
+from licensing.kit.settings import Settings
 
 HTML_PAGES = ["/trial", "/docs", "/redoc"]
 API_ANSWERS = ["/healthz", "/.well-known/jwks.json", "/openapi.json", "/v1/no-such-thing", "/static/site.css"]

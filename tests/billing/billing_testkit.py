@@ -14,11 +14,11 @@ from fakestripe.hosted import submit_checkout
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from licensing.bootstrap import Runtime
-from licensing.mail import Email
+from licensing.context import Runtime
+from licensing.kit.worker import Worker
+from licensing.mail.smtp import Email
 from licensing.models import Checkout, License, OutboxMessage, StripeEvent, Subscription
 from licensing.verify import Keyring
-from licensing.worker import Worker
 
 PUBLIC_URL = "http://shop.test"
 
@@ -118,7 +118,7 @@ class Shop:
             return rows
 
     def newest(self, checkout_id: str) -> License:
-        from licensing.queries import newest_of_line
+        from licensing.licenses.queries import newest_of_line
 
         line = self.subscription(checkout_id).line_id
         assert line is not None, "no license issued for this subscription"

@@ -20,13 +20,12 @@ from sqlalchemy import Engine
 
 from billing.catalog_sync import sync_catalog
 from billing.events import StripeEventTask
-from licensing import bootstrap
-from licensing.bootstrap import Runtime
-from licensing.core import Core
-from licensing.outbox import OutboxTask
-from licensing.settings import Settings
+from licensing import context
+from licensing.context import Core, Runtime
+from licensing.kit.settings import Settings
+from licensing.kit.worker import Worker
+from licensing.mail.outbox import OutboxTask
 from licensing.verify import Keyring
-from licensing.worker import Worker
 
 
 @pytest.fixture
@@ -49,7 +48,7 @@ def settings(settings: Settings, fake_stripe: FakeStripe, stripe_webhook_secret:
 
 @pytest.fixture
 def runtime(settings: Settings, core: Core, engine: Engine) -> Runtime:
-    return bootstrap.start(settings, core=core, engine=engine)
+    return context.start(settings, core=core, engine=engine)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ key; twice changes nothing; a changed amount is a new price that takes over the 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -10,13 +11,12 @@ from billing_testkit import licensing
 from fakestripe import FakeStripe
 
 from billing.catalog_sync import sync_catalog
-from licensing import bootstrap
-from licensing.bootstrap import Runtime
-from licensing.catalog import load_catalog
-from licensing.core import Core
-from licensing.settings import Settings
+from licensing import context
+from licensing.context import Core, Runtime
+from licensing.kit.settings import Settings
+from licensing.licenses.catalog import load_catalog
 
-SHIPPED = (Path(__file__).resolve().parents[2] / "licensing" / "catalog.toml").read_text("utf-8")
+SHIPPED = (Path(__file__).resolve().parents[2] / "licensing" / "licenses" / "catalog.toml").read_text("utf-8")
 
 
 def _prices(fake: FakeStripe) -> dict[str, Any]:
@@ -53,15 +53,13 @@ def test_sync_creates_the_product_and_prices_and_a_second_run_changes_nothing(
 def test_a_changed_amount_is_a_new_price_that_takes_over_the_lookup_key(
     fake_stripe: FakeStripe, settings: Settings, core: Core, engine: Any, tmp_path: Path
 ) -> None:
-    runtime = bootstrap.start(settings, core=core, engine=engine)
+    runtime = context.start(settings, core=core, engine=engine)
     sync_catalog(runtime)
     old = _prices(fake_stripe)["professional_monthly"]
 
     custom = tmp_path / "catalog.toml"
     custom.write_text(SHIPPED.replace("unit_amount = 1000 ", "unit_amount = 1200 "), "utf-8")
-    changed = Runtime(
-        settings, engine, runtime.sessions, Core(load_catalog(custom), core.keys, core.issuer, core.clock)
-    )
+    changed = Runtime(replace(runtime.core, catalog=load_catalog(custom)), engine, runtime.sessions)
     changes = {c.name: c for c in sync_catalog(changed)}
     assert changes["professional_monthly"].action == "replaced"
     assert changes["professional_annual"].action == "unchanged"
@@ -79,7 +77,7 @@ def test_a_changed_amount_is_a_new_price_that_takes_over_the_lookup_key(
 def test_the_product_is_updated_when_the_catalog_changes_its_features(
     fake_stripe: FakeStripe, settings: Settings, core: Core, engine: Any
 ) -> None:
-    runtime = bootstrap.start(settings, core=core, engine=engine)
+    runtime = context.start(settings, core=core, engine=engine)
     sync_catalog(runtime)
     fake_stripe.update_product(
         "licensing_professional",

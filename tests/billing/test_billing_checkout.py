@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from billing.checkout import fulfil_checkout
+from licensing.kit.settings import Settings
 from licensing.models import Checkout, Customer, License
-from licensing.settings import Settings
 
 PROBLEM = "application/problem+json"
 CHECKOUT = "/v1/checkout/sessions"

@@ -238,7 +238,7 @@ def test_declined_card_issues_nothing(shop: Shop, card: str) -> None:
 
 
 def test_revoked_line_is_not_renewed(shop: Shop, runtime) -> None:  # type: ignore[no-untyped-def]
-    from licensing.issuance import revoke_license
+    from licensing.licenses.issuance import revoke_license
 
     bought = shop.buy()
     shop.process()

@@ -21,13 +21,13 @@ from billing_testkit import Shop
 from pydantic import SecretStr
 
 from billing.events import StripeEventTask
-from licensing.bootstrap import Runtime
-from licensing.mail import Mailer
+from licensing.context import Runtime
+from licensing.kit.settings import Settings
+from licensing.kit.worker import Worker
+from licensing.mail.outbox import Message, OutboxTask, enqueue, pending
+from licensing.mail.smtp import Mailer
 from licensing.models import OutboxMessage
-from licensing.outbox import Message, OutboxTask, enqueue, pending
-from licensing.settings import Settings
 from licensing.verify import verify
-from licensing.worker import Worker
 
 PASSWORD = "smtp-pass-Zq8wX3vB7nK2"
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from billing_testkit import Shop, licensing
 
-from licensing.jobs import MAX_ATTEMPTS
+from licensing.kit.jobs import MAX_ATTEMPTS
 from licensing.models import Customer, License, StripeEvent, Subscription
 
 

@@ -21,11 +21,11 @@ COMMAND_TIMEOUT = 120
 
 
 def licensing_command() -> list[str]:
-    """The installed console script beside this interpreter, else ``python -m licensing.cli``."""
+    """The installed console script beside this interpreter, else ``python -m service``."""
     script = Path(sys.executable).with_name("licensing")
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-m", "licensing.cli"]
+    return [sys.executable, "-m", "service"]
 
 
 def clean_env(**overrides: str) -> dict[str, str]:

@@ -16,10 +16,10 @@ import sqlalchemy as sa
 from cli_support import Cli, assert_plain_error
 from pgtools import fresh_database, unique_name
 
-from licensing import migrate
-from licensing.apikeys import authenticate
-from licensing.db import make_engine, make_sessionmaker, transaction
-from licensing.errors import DomainError
+from licensing.access.apikeys import authenticate
+from licensing.kit import migrate
+from licensing.kit.db import make_engine, make_sessionmaker, transaction
+from licensing.kit.errors import DomainError
 
 TOKEN = re.compile(r"^lsk_[0-9a-z]{26}_[A-Za-z0-9_-]{20,}$")
 SCHEMA_TABLES = {"api_keys", "audit_events", "customers", "licenses", "revocation_lists", "alembic_version"}
@@ -230,7 +230,7 @@ def test_db_upgrade_of_an_unreachable_database_is_a_plain_error(cli: Cli) -> Non
 
 def test_every_database_command_says_which_database(db_cli: Cli) -> None:
     """An operator who forgot LICENSING_DATABASE_URL sees at once that the token went to SQLite."""
-    from licensing.db import describe_database
+    from licensing.kit.db import describe_database
 
     said = f"database: {describe_database(db_cli.database_url)}"
     assert said.startswith("database: sqlite") or (said.startswith("database: postgresql") and ":5432" in said)

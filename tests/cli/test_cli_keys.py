@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from joserfc.jwk import OKPKey
 
-from licensing.keys import KeyStore, KeyStoreError
+from licensing.signing.keys import KeyStore, KeyStoreError
 
 JWK_MEMBERS = {"kty", "crv", "x", "kid", "use", "alg"}
 PASSPHRASE = "correct horse battery staple 7f3a9c"

@@ -14,12 +14,14 @@ from pathlib import Path
 import pytest
 from cli_support import Cli, assert_plain_error
 
-from licensing.catalog import load_catalog
-from licensing.core import Core
-from licensing.customers import create_customer
-from licensing.db import make_engine, make_sessionmaker, transaction, utcnow
-from licensing.issuance import IssueRequest, issue_license
-from licensing.keys import KeyStore
+from licensing.context import Core
+from licensing.kit.clock import utcnow
+from licensing.kit.db import make_engine, make_sessionmaker, transaction
+from licensing.kit.settings import Settings
+from licensing.licenses.catalog import load_catalog
+from licensing.licenses.customers import create_customer
+from licensing.licenses.issuance import IssueRequest, issue_license
+from licensing.signing.keys import KeyStore
 from licensing.verify import unarmor
 
 PASSPHRASE = "rotation-passphrase-5e1d"
@@ -43,7 +45,8 @@ def db_cli(cli: Cli, database_url: str) -> Cli:
 def issue(cli: Cli, name: str, *, days: int = 30, expired: bool = False, free: bool = False) -> Issued:
     """Issue a license through the service's issuance code with the keys as they are now."""
     catalog = load_catalog()
-    core = Core(catalog=catalog, keys=KeyStore(cli.keys_dir, cli.passphrase), issuer="test-issuer")
+    settings = Settings(keys_dir=cli.keys_dir, issuer="test-issuer", _env_file=None)  # type: ignore[call-arg]
+    core = Core(settings=settings, catalog=catalog, keys=KeyStore(cli.keys_dir, cli.passphrase))
     if expired:  # issued 90 days ago for 30 days, without grace: long lapsed today
         core.clock = lambda: utcnow() - timedelta(days=90)
     engine = make_engine(cli.database_url)
@@ -51,9 +54,8 @@ def issue(cli: Cli, name: str, *, days: int = 30, expired: bool = False, free: b
         with transaction(make_sessionmaker(engine)) as session:
             customer = create_customer(
                 session,
-                catalog,
+                core,
                 "test",
-                core.now(),
                 name=name,
                 email=f"{name.lower()}@example.com",
                 company=f"{name} Ltd",

@@ -19,7 +19,7 @@ import pytest
 from cli_support import Cli, Result, assert_plain_error, licensing_command
 from livetools import wait_until_answering
 
-from licensing.keys import KeyStore
+from licensing.signing.keys import KeyStore
 
 REAL_WEBHOOK_SECRET = "whsec_9b1c4d7e2f0a8c6b5d3e1f7a9c2b4d6e"
 REAL_STRIPE_KEY = "sk_live_51Hq8ZtLkq2vX0p9A7bC3dE5fG"

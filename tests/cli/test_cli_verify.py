@@ -18,8 +18,8 @@ import pytest
 from cli_support import Cli, Result, assert_plain_error
 from licensetools import OMIT, license_claims
 
-from licensing.keys import KeyStore
-from licensing.signing import Signer, armor
+from licensing.signing.jws import Signer, armor
+from licensing.signing.keys import KeyStore
 
 AT = datetime(2030, 6, 1, 12, 0, 0, tzinfo=UTC)
 AT_TEXT = "2030-06-01T12:00:00Z"

@@ -17,7 +17,7 @@ import pytest
 from livetools import serve_in_thread
 from sqlalchemy import Engine
 
-from licensing.settings import Settings
+from licensing.kit.settings import Settings
 
 CONCURRENCY = 30
 START_TIMEOUT = 20.0

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from licensing import portal
-from licensing.core import Core
-from licensing.db import make_sessionmaker, transaction
+from licensing.context import Core
+from licensing.kit.db import make_sessionmaker, transaction
 from licensing.models import AuditEvent, OutboxMessage, PortalSession
+from licensing.selfserve import portal
 
 pytestmark = pytest.mark.postgres
 CONCURRENCY = 30

@@ -34,9 +34,9 @@ from schemathesis.specs.openapi.checks import (
 from sqlalchemy import Engine
 
 from api.app import create_app
-from licensing.db import Base, make_engine
+from licensing.kit.db import Base, make_engine
+from licensing.kit.settings import Settings
 from licensing.models import RevocationList
-from licensing.settings import Settings
 
 # The document is the app's own, served by an app that never touches its (in-memory) database;
 # the tests send their requests to the `app` fixture, which is the same app on a real database.

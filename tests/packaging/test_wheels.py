@@ -22,13 +22,13 @@ from typing import Any
 
 import pytest
 
-from licensing.keys import KeyStore
+from licensing.signing.keys import KeyStore
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 VERIFIER_FILES = {"licensing/__init__.py", "licensing/verify.py", "licensing/py.typed"}
-SERVICE_PACKAGES = ("licensing", "api", "billing", "migrations")
+SERVICE_PACKAGES = ("licensing", "api", "billing", "service", "migrations")
 SERVICE_ONLY_MODULES = ("fastapi", "sqlalchemy", "stripe", "pydantic", "starlette", "typer", "alembic", "httpx")
 NETWORK_MODULES = ("socket", "ssl", "http.client", "urllib.request")
 VERIFIER_VENV_PACKAGES = {"licensing-verifier", "cryptography", "cffi", "pycparser", "pip", "setuptools"}
@@ -149,9 +149,10 @@ def test_service_wheel_holds_everything(service_wheel: Path, source_copy: Path) 
                 if path.is_file() and "__pycache__" not in path.parts:
                     assert path.relative_to(source_copy).as_posix() in names
         for required in (
-            "licensing/cli.py",
+            "service/cli.py",
+            "service/tasks.py",
             "licensing/verify.py",
-            "licensing/catalog.toml",
+            "licensing/licenses/catalog.toml",
             "licensing/py.typed",
             "api/app.py",
             "billing/__init__.py",
@@ -164,7 +165,7 @@ def test_service_wheel_holds_everything(service_wheel: Path, source_copy: Path) 
         assert not [n for n in names if n.endswith(".pyc") or "/tests/" in f"/{n}"]
 
         entry_points = wheel.read(f"{info}/entry_points.txt").decode()
-        assert re.search(r"^\[console_scripts\]\s*\nlicensing = licensing\.cli:main\s*$", entry_points, re.M)
+        assert re.search(r"^\[console_scripts\]\s*\nlicensing = service\.cli:main\s*$", entry_points, re.M)
         meta = metadata(wheel)
         assert meta["Name"] == "licensing-service"
         assert {"cryptography", "fastapi", "sqlalchemy", "alembic", "typer", "stripe"} <= requirement_names(meta)
@@ -182,13 +183,13 @@ def test_service_wheel_migrations_run_from_the_wheel(service_wheel: Path, tmp_pa
         LICENSING_KEYS_DIR=str(tmp_path / "keys"),
     )
     code = (
-        "import sys, migrations, licensing.cli\n"
-        "from licensing.catalog import load_catalog\n"
+        "import sys, migrations, service.cli\n"
+        "from licensing.licenses.catalog import load_catalog\n"
         f"root = {str(unpacked)!r}\n"
         "assert migrations.__file__.startswith(root), migrations.__file__\n"
-        "assert licensing.cli.__file__.startswith(root), licensing.cli.__file__\n"
+        "assert service.cli.__file__.startswith(root), service.cli.__file__\n"
         "assert 'enterprise' in load_catalog().offers\n"
-        "licensing.cli.main()\n"
+        "service.cli.main()\n"
     )
     out = run([sys.executable, "-c", code, "db", "upgrade"], cwd=tmp_path, env=env)
     assert "head" in out
@@ -247,7 +248,7 @@ try:
 except LicenseError as exc:
     tampered = exc.code
 try:
-    import licensing.keys
+    import licensing.signing.keys
     service = True
 except ImportError:
     service = False

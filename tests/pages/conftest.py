@@ -37,8 +37,8 @@ from pagetools import Forms, LiveServer, Store, Traffic, Violation
 from playwright.sync_api import Browser, Page, Route, sync_playwright
 from pydantic import SecretStr
 
-from licensing.core import Core
-from licensing.settings import Settings
+from licensing.context import Core
+from licensing.kit.settings import Settings
 
 CHROMIUM = os.environ.get("LICENSING_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -101,7 +101,7 @@ def store(
     try:
         with serve_in_thread(app) as url:
             public = configured.model_copy(update={"public_url": url})
-            app.state.settings = app.state.runtime.settings = public
+            app.state.settings = app.state.runtime.core.settings = public
             sync_catalog(app.state.runtime)
             fake_stripe.webhooks.add_endpoint(f"{url}/v1/webhooks/stripe", secret=stripe_webhook_secret)
             yield Store(url, app, inbox)

@@ -20,9 +20,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from licensing.core import Core
+from licensing.context import Core
+from licensing.kit.settings import Settings
 from licensing.models import License
-from licensing.settings import Settings
 
 if TYPE_CHECKING:
     from pagetools import Forms, LiveServer

@@ -9,7 +9,7 @@ import pytest
 from pagetools import Forms, Traffic
 from playwright.sync_api import Page, expect
 
-from licensing.settings import Settings
+from licensing.kit.settings import Settings
 
 BROWSER_ACCEPT = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 FORM = {"email": "ann@rate-4c2e.example", "company": "Rate Co", "seats": "5", "accept_terms": "on"}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from licensing.keys import KeyStore
-from licensing.signing import Signer
+from licensing.signing.jws import Signer
+from licensing.signing.keys import KeyStore
 
 
 @pytest.fixture

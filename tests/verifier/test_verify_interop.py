@@ -20,8 +20,8 @@ from joserfc.errors import BadSignatureError
 from joserfc.jwk import KeySet, OKPKey
 from verifier_helpers import DAY, make_claims, segment
 
-from licensing.keys import KeyStore
-from licensing.signing import Signer, armor
+from licensing.signing.jws import Signer, armor
+from licensing.signing.keys import KeyStore
 from licensing.verify import Keyring, LicenseError, _b64url_decode, jwk_thumbprint, unarmor, verify
 
 # joserfc warns that RFC 9864 deprecates "EdDSA"; SPEC section 2 issues EdDSA on purpose (PyJWT knows no other).

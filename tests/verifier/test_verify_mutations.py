@@ -29,7 +29,7 @@ from typing import Any
 
 from verifier_helpers import NOW, make_claims
 
-from licensing.signing import Signer
+from licensing.signing.jws import Signer
 from licensing.verify import (
     ERROR_CODES,
     LICENSE_LABEL,

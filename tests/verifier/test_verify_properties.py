@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from verifier_helpers import NOW, make_claims, segment, sign_jws
 
-from licensing.keys import public_x
-from licensing.signing import Signer, armor
+from licensing.signing.jws import Signer, armor
+from licensing.signing.keys import public_x
 from licensing.verify import (
     ERROR_CODES,
     LICENSE_LABEL,

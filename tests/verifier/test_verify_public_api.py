@@ -16,7 +16,7 @@ import pytest
 from verifier_helpers import NOW, make_claims
 
 import licensing.verify
-from licensing.signing import Signer
+from licensing.signing.jws import Signer
 from licensing.verify import (
     LICENSE_LABEL,
     LICENSE_TYP,

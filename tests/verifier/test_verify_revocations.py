@@ -19,8 +19,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from verifier_helpers import DAY, NOW, OMIT, make_claims
 
-from licensing.keys import public_x
-from licensing.signing import Signer
+from licensing.signing.jws import Signer
+from licensing.signing.keys import public_x
 from licensing.verify import (
     MAX_INPUT_CHARS,
     MAX_REVOCATIONS_CHARS,

@@ -13,7 +13,7 @@ import json
 import pytest
 from verifier_helpers import NOW, make_license
 
-from licensing.keys import KeyStore
+from licensing.signing.keys import KeyStore
 from licensing.verify import Keyring, LicenseError, load_revocations, unarmor, verify
 
 

@@ -34,8 +34,8 @@ from verifier_helpers import (
     sign_jws,
 )
 
-from licensing.keys import KeyStore, public_x
-from licensing.signing import Signer, armor
+from licensing.signing.jws import Signer, armor
+from licensing.signing.keys import KeyStore, public_x
 from licensing.verify import (
     ERROR_CODES,
     MAX_INPUT_CHARS,

@@ -17,7 +17,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from verifier_helpers import DAY, EXPIRES, ISSUED, NOW, OMIT, make_license
 
-from licensing.signing import Signer
+from licensing.signing.jws import Signer
 from licensing.verify import CLOCK_SKEW_SECONDS, Keyring, LicenseError, verify
 
 LEEWAY = 5 * 60

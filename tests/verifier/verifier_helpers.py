@@ -17,7 +17,7 @@ from licensetools import OMIT as OMIT  # re-exported for the tests
 from licensetools import PROFESSIONAL_FEATURES as PROFESSIONAL_FEATURES  # re-exported for the tests
 from licensetools import license_claims, with_overrides
 
-from licensing.signing import Signer, armor
+from licensing.signing.jws import Signer, armor
 from licensing.verify import LICENSE_LABEL, LICENSE_TYP, b64url_encode
 
 DAY = 86_400

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from licensing.db import insert_ignoring_duplicates
-from licensing.jobs import JobQueue
-from licensing.mail import Attachment, Email, Mailer
+from licensing.kit.db import insert_ignoring_duplicates
+from licensing.kit.jobs import JobQueue
+from licensing.mail.smtp import Attachment, Email, Mailer
 from licensing.models import OutboxMessage
 
 if TYPE_CHECKING:
-    from licensing.bootstrap import Runtime
+    from licensing.context import Runtime
 
 log = logging.getLogger("licensing.outbox")
 SUBJECT_MAX = 300

@@ -39,7 +39,7 @@ def uvicorn_log_config(level: str = "INFO") -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"json": {"()": "licensing.logs.JsonFormatter"}},
+        "formatters": {"json": {"()": "licensing.kit.logs.JsonFormatter"}},
         "handlers": {"default": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
         "loggers": {
             "uvicorn": {"handlers": ["default"], "level": level, "propagate": False},

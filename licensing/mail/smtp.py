@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from licensing.settings import Settings
+from licensing.kit.settings import Settings
 
 log = logging.getLogger("licensing.mail")
 SMTP_TIMEOUT = 30.0

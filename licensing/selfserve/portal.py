@@ -29,14 +29,16 @@ from typing import Literal
 from sqlalchemy import ColumnElement, func, literal, select, update
 from sqlalchemy.orm import Session
 
-from licensing import audit, fields, outbox
-from licensing.core import Core
-from licensing.db import atomic
-from licensing.errors import DomainError, NotFound
-from licensing.mails import html_document, text_document
+from licensing.access import audit
+from licensing.context import Core
+from licensing.kit import fields
+from licensing.kit.db import atomic
+from licensing.kit.errors import DomainError, NotFound
+from licensing.kit.tokens import find, new_token, token_hash, well_formed
+from licensing.licenses.queries import Status, status_of, successors
+from licensing.mail import outbox
+from licensing.mail.templates import html_document, text_document
 from licensing.models import Customer, License, PortalLink, PortalSession, Subscription
-from licensing.queries import Status, status_of, successors
-from licensing.tokens import find, new_token, token_hash, well_formed
 
 log = logging.getLogger("licensing.portal")
 

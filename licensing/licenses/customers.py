@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from email_validator import validate_email
 from publicsuffixlist import PublicSuffixList
 from sqlalchemy.orm import Session
 
-from licensing import audit, fields
-from licensing.catalog import Catalog
-from licensing.db import atomic
-from licensing.errors import NotFound, ValidationFailed
-from licensing.fields import normalize_email
+from licensing.access import audit
+from licensing.kit import fields
+from licensing.kit.db import atomic
+from licensing.kit.errors import NotFound, ValidationFailed
+from licensing.kit.fields import normalize_email
+from licensing.licenses.catalog import Catalog
 from licensing.models import Customer
+
+if TYPE_CHECKING:
+    from licensing.context import Core
 
 __all__ = ["create_customer", "get_customer", "normalize_email", "organisation_of", "registrable_domain"]
 
@@ -64,23 +68,17 @@ def organisation_of(email: str, catalog: Catalog) -> str:
 
 @atomic
 def create_customer(
-    session: Session,
-    catalog: Catalog,
-    actor: str,
-    now: datetime,
-    *,
-    name: str | None,
-    email: str,
-    company: str | None,
+    session: Session, core: Core, actor: str, *, name: str | None, email: str, company: str | None
 ) -> Customer:
     """A new customer. Without a name (self-serve requests), the name is the company, else the address."""
+    now = core.now()
     email = normalize_email(email)
     company = fields.check_text(company or "", "company", fields.NAME_MAX) or None
     name = fields.check_text(name or "", "name", fields.NAME_MAX) or company or email
     if not name:
         raise ValidationFailed("Give the customer's name.", field="name")
     customer = Customer(
-        name=name, email=email, company=company, organisation=organisation_of(email, catalog), created_at=now
+        name=name, email=email, company=company, organisation=organisation_of(email, core.catalog), created_at=now
     )
     session.add(customer)
     session.flush()

@@ -28,16 +28,18 @@ from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from licensing import audit, fields, outbox
-from licensing.core import Core
-from licensing.customers import create_customer, organisation_of
-from licensing.db import atomic
-from licensing.errors import Conflict, NotFound, ValidationFailed
-from licensing.issuance import IssueRequest, issue_license
-from licensing.mails import html_document, license_message, text_document
+from licensing.access import audit
+from licensing.context import Core
+from licensing.kit import fields
+from licensing.kit.db import atomic
+from licensing.kit.errors import Conflict, NotFound, ValidationFailed
+from licensing.kit.tokens import find, matches, new_token, token_hash
+from licensing.licenses.customers import create_customer, organisation_of
+from licensing.licenses.issuance import IssueRequest, issue_license
+from licensing.licenses.queries import Page, page
+from licensing.mail import outbox
+from licensing.mail.templates import html_document, license_message, text_document
 from licensing.models import Customer, License, SelfServeRequest, TrialClaim
-from licensing.queries import Page, page
-from licensing.tokens import find, matches, new_token, token_hash
 
 TRIAL_USED = "trial_already_used"
 # One answer whatever the reason (a trial already had, or an organisation that already pays), so the
@@ -142,7 +144,7 @@ def issue_self_serve(session: Session, core: Core, ask: Ask, actor: str) -> Lice
     if ask.kind == "trial":
         check_trial_rules(session, organisation, ask.installation_id)
     now = core.now()
-    customer = create_customer(session, core.catalog, actor, now, name=ask.name, email=ask.email, company=ask.company)
+    customer = create_customer(session, core, actor, name=ask.name, email=ask.email, company=ask.company)
     lic = issue_license(
         session,
         core,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from licensing.errors import ValidationFailed
+from licensing.kit.errors import ValidationFailed
 from licensing.models import AuditEvent, Customer, License, Subscription
 
 if TYPE_CHECKING:

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from html import escape
 
-from licensing.mail import Attachment
+from licensing.mail.outbox import Message
+from licensing.mail.smtp import Attachment
 from licensing.models import License
-from licensing.outbox import Message
 
 LICENSE_CONTENT_TYPE = "application/x-license-file"
 

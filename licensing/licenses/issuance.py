@@ -17,13 +17,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from licensing import audit, fields
-from licensing.catalog import Offer
-from licensing.core import Core
-from licensing.db import atomic, new_id
-from licensing.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from licensing.access import audit
+from licensing.context import Core
+from licensing.kit import fields
+from licensing.kit.db import atomic, new_id
+from licensing.kit.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from licensing.licenses.catalog import Offer
+from licensing.licenses.queries import newest_of_line, not_ended, successor_of
 from licensing.models import Customer, License, RevocationList
-from licensing.queries import newest_of_line, not_ended, successor_of
 from licensing.verify import FORMAT_VERSION, LICENSE_LABEL, LICENSE_TYP, LicenseError, decode_jws
 
 MAX_TERM_DAYS = 36_500

@@ -18,7 +18,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from licensing.settings import Settings, get_settings
+from licensing.kit.settings import Settings, get_settings
 
 app = typer.Typer(
     help="Issue, manage and verify signed license files.",
@@ -57,7 +57,7 @@ def _settings() -> Settings:
 
 # --- keys --------------------------------------------------------------------------------------
 def _keystore() -> Any:
-    from licensing.keys import KeyStore
+    from licensing.signing.keys import KeyStore
 
     settings = _settings()
     return KeyStore(settings.keys_dir, settings.passphrase())
@@ -66,7 +66,7 @@ def _keystore() -> Any:
 @keys_app.command("generate")
 def keys_generate() -> None:
     """Make a new signing key: active if it is the first, else pending (published, not signing)."""
-    from licensing.keys import KeyStoreError
+    from licensing.signing.keys import KeyStoreError
 
     store = _keystore()
     try:
@@ -83,7 +83,7 @@ def keys_generate() -> None:
 @keys_app.command("list")
 def keys_list() -> None:
     """List the keys and their states."""
-    from licensing.keys import KeyStoreError
+    from licensing.signing.keys import KeyStoreError
 
     try:
         keys = _keystore().list_keys()
@@ -101,7 +101,7 @@ def keys_list() -> None:
 @keys_app.command("rotate")
 def keys_rotate() -> None:
     """Make the oldest pending key active and the active one previous."""
-    from licensing.keys import KeyStoreError
+    from licensing.signing.keys import KeyStoreError
 
     try:
         result = _keystore().rotate()
@@ -120,7 +120,7 @@ def keys_rotate() -> None:
 @keys_app.command("retire", context_settings={"ignore_unknown_options": True})
 def keys_retire(kid: Annotated[str, typer.Argument(help="The key id to withdraw from the JWKS.")]) -> None:
     """Withdraw a key from the JWKS (refused for the active key)."""
-    from licensing.keys import KeyStoreError
+    from licensing.signing.keys import KeyStoreError
 
     store = _keystore()
     try:
@@ -144,8 +144,8 @@ def _unexpired_licenses_signed_by(kid: str) -> int | None:
     from sqlalchemy import func, select
     from sqlalchemy.exc import SQLAlchemyError
 
+    from licensing.licenses.queries import not_ended
     from licensing.models import License
-    from licensing.queries import not_ended
 
     runtime = _runtime()
     try:
@@ -165,7 +165,7 @@ def keys_jwks(
     out: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of standard output.")] = None,
 ) -> None:
     """Print (or write) the public JWKS: pending, active and previous keys."""
-    from licensing.keys import KeyStoreError
+    from licensing.signing.keys import KeyStoreError
 
     try:
         document = json.dumps(_keystore().jwks(), indent=2) + "\n"
@@ -185,8 +185,8 @@ def keys_jwks(
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Apply the migrations up to REVISION (head)."""
-    from licensing import migrate
-    from licensing.db import describe_database
+    from licensing.kit import migrate
+    from licensing.kit.db import describe_database
 
     settings = _settings()
     _say_database(settings)
@@ -200,7 +200,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
 # --- API keys ----------------------------------------------------------------------------------
 def _say_database(settings: Settings) -> None:
     """Every command that touches the database says which one (never a password), on stderr."""
-    from licensing.db import describe_database
+    from licensing.kit.db import describe_database
 
     typer.echo(f"database: {describe_database(settings.database_url)}", err=True)
 
@@ -208,11 +208,11 @@ def _say_database(settings: Settings) -> None:
 def _runtime() -> Any:
     """The runtime every database command shares with the service (licensing.bootstrap), without the
     production checks, which guard serving, not administration."""
-    from licensing import bootstrap
+    from licensing import context
 
     settings = _settings()
     _say_database(settings)
-    return bootstrap.start(settings, serving=False)
+    return context.start(settings, serving=False)
 
 
 @contextmanager
@@ -220,7 +220,7 @@ def _unit_of_work() -> Iterator[Any]:
     runtime = _runtime()
     try:
         with runtime.unit_of_work() as session:
-            yield session, runtime.core.now()
+            yield session, runtime.core
     finally:
         runtime.close()
 
@@ -239,12 +239,12 @@ def apikeys_create(
     """Create an API key. Its token is printed once, alone on the last line."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from licensing.apikeys import create_api_key
-    from licensing.errors import DomainError
+    from licensing.access.apikeys import create_api_key
+    from licensing.kit.errors import DomainError
 
     try:
-        with _unit_of_work() as (session, now):
-            key, token = create_api_key(session, name=name, role=role, now=now)
+        with _unit_of_work() as (session, core):
+            key, token = create_api_key(session, core, name=name, role=role)
     except DomainError as exc:
         _fail(exc.message, EXIT_USAGE)
     except SQLAlchemyError as exc:
@@ -260,10 +260,10 @@ def apikeys_list() -> None:
     """List API keys (never their tokens)."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from licensing.apikeys import list_api_keys
+    from licensing.access.apikeys import list_api_keys
 
     try:
-        with _unit_of_work() as (session, _now):
+        with _unit_of_work() as (session, _core):
             keys = list_api_keys(session)
             rows = [
                 (k.id, k.role, k.name, k.created_at.isoformat(), "revoked" if k.revoked_at else "active") for k in keys
@@ -280,12 +280,12 @@ def apikeys_revoke(key_id: Annotated[str, typer.Argument(help="The key id (key_.
     """Revoke an API key; it stops working at once."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from licensing.apikeys import revoke_api_key
-    from licensing.errors import DomainError
+    from licensing.access.apikeys import revoke_api_key
+    from licensing.kit.errors import DomainError
 
     try:
-        with _unit_of_work() as (session, now):
-            revoke_api_key(session, key_id, now=now)
+        with _unit_of_work() as (session, core):
+            revoke_api_key(session, core, key_id)
     except DomainError as exc:
         _fail(exc.message)
     except SQLAlchemyError as exc:
@@ -441,7 +441,7 @@ def verify_command(
 def _billing_failure(exc: Exception) -> NoReturn:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from licensing.errors import DomainError
+    from licensing.kit.errors import DomainError
 
     if isinstance(exc, DomainError):
         _fail(exc.message)
@@ -540,16 +540,16 @@ def worker_command(
     """Run the background loop: webhook processing and outgoing e-mail (scale it apart from `serve`)."""
     import signal
 
-    from licensing import bootstrap
-    from licensing.logs import configure_logging
-    from licensing.worker import build_worker
+    from licensing import context
+    from licensing.kit.logs import configure_logging
+    from service.tasks import build_worker
 
     settings = _settings()
     configure_logging(settings.log_level)
     _say_database(settings)
     try:
-        runtime = bootstrap.start(settings)
-    except bootstrap.StartupRefused as exc:
+        runtime = context.start(settings)
+    except context.StartupRefused as exc:
         _fail(str(exc))
     worker = build_worker(runtime)
     try:
@@ -577,31 +577,23 @@ def serve(
     """Migrate the database, make a development key if none is configured, and serve the API."""
     import uvicorn
 
-    from licensing import migrate
-    from licensing.bootstrap import StartupRefused, check_production, development_key_warning
-    from licensing.keys import KeyStoreError
-    from licensing.logs import uvicorn_log_config
+    from licensing import context
+    from licensing.kit import migrate
+    from licensing.kit.logs import uvicorn_log_config
+    from licensing.signing.keys import KeyStoreError
 
     settings = _settings()
-    store = _keystore()
     try:
-        active = store.active()
-    except KeyStoreError as exc:
+        # The same start as the app's and the worker's, plus serve's own: a development key when there is
+        # none (development only), and a key that signs.
+        runtime = context.start(settings, prepare_keys=True)
+    except (context.StartupRefused, KeyStoreError) as exc:
         _fail(str(exc))
-    if active is None and not store.list_keys() and not settings.is_production:
-        active = store.generate(development=True)
-        typer.echo(f"created a development signing key {active.kid} in {store.directory}", err=True)
-    try:
-        check_production(settings, store)
-    except StartupRefused as exc:
-        _fail(str(exc))
-    if active is None:
-        _fail(f"no active signing key in {settings.keys_dir}; run `licensing keys rotate`")
-    try:
-        store.signer()
-    except KeyStoreError as exc:
-        _fail(str(exc))
-    if warning := development_key_warning(store):
+    runtime.close()
+    keys = runtime.core.keys
+    if runtime.created_key is not None:
+        typer.echo(f"created a development signing key {runtime.created_key.kid} in {keys.directory}", err=True)
+    if warning := context.development_key_warning(keys):
         typer.echo("=" * 78, err=True)
         for line in textwrap.wrap(warning, 74):
             typer.echo(f"  {line}", err=True)

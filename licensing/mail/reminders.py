@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy import ColumnElement, exists, literal, or_, select
 from sqlalchemy.orm import Session
 
-from licensing.mails import html_document, text_document
+from licensing.licenses.queries import where_status
+from licensing.mail.outbox import Message, enqueue
+from licensing.mail.templates import html_document, text_document
 from licensing.models import License, OutboxMessage, Subscription
-from licensing.outbox import Message, enqueue
-from licensing.queries import where_status
 
 if TYPE_CHECKING:
-    from licensing.bootstrap import Runtime
+    from licensing.context import Runtime
 
 log = logging.getLogger("licensing.reminders")
 

@@ -5,15 +5,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from licensing import audit, fields
-from licensing.db import new_id, utcnow
-from licensing.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
+from licensing.access import audit
+from licensing.kit import fields
+from licensing.kit.db import atomic, new_id
+from licensing.kit.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from licensing.models import ApiKey
+
+if TYPE_CHECKING:
+    from licensing.context import Core
 
 ROLES = ("readonly", "sales", "admin")  # each includes the ones before it
 TOKEN_PREFIX = "lsk_"  # noqa: S105 - a prefix, not a secret
@@ -24,11 +28,10 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def create_api_key(
-    session: Session, *, name: str, role: str, actor: str = "cli", now: datetime | None = None
-) -> tuple[ApiKey, str]:
+@atomic
+def create_api_key(session: Session, core: Core, *, name: str, role: str, actor: str = "cli") -> tuple[ApiKey, str]:
     """A new key and its token; the token is shown once and only its hash is kept."""
-    now = now or utcnow()
+    now = core.now()
     if role not in ROLES:
         raise ValidationFailed(
             f"Unknown role {role!r}; expected one of {', '.join(ROLES)}.", field="role", code="unknown_role"
@@ -49,12 +52,13 @@ def list_api_keys(session: Session) -> list[ApiKey]:
     return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
 
 
-def revoke_api_key(session: Session, key_id: str, *, actor: str = "cli", now: datetime | None = None) -> ApiKey:
+@atomic
+def revoke_api_key(session: Session, core: Core, key_id: str, *, actor: str = "cli") -> ApiKey:
     key = session.get(ApiKey, key_id)
     if key is None:
         raise NotFound(f"No API key {key_id!r}.", code="api_key_not_found")
     if key.revoked_at is None:
-        key.revoked_at = now or utcnow()
+        key.revoked_at = core.now()
         audit.record(session, key.revoked_at, actor, "api_key.revoked", "api_key", key.id, name=key.name)
     return key
 

@@ -8,7 +8,7 @@ import re
 
 from email_validator import EmailNotValidError, validate_email
 
-from licensing.errors import ValidationFailed
+from licensing.kit.errors import ValidationFailed
 
 NAME_MAX = 200  # a person's or a company's name
 EMAIL_MAX = 254  # RFC 5321's longest forward path, less its angle brackets

@@ -8,7 +8,7 @@ keys directory; ``keyring.json`` beside them records each key's state:
 - ``previous``: published, no longer signing;
 - ``withdrawn``: no longer published.
 
-Private keys are never printed or logged; :class:`~licensing.signing.Signer` hides them in repr.
+Private keys are never printed or logged; :class:`~licensing.signing.jws.Signer` hides them in repr.
 """
 
 from __future__ import annotations
@@ -21,14 +21,15 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from licensing.signing import Signer
+from licensing.kit.clock import Clock, utcnow
+from licensing.signing.jws import Signer
 from licensing.verify import Keyring, KeyringError, b64url_encode, jwk_thumbprint
 
 STATE_FILE = "keyring.json"
@@ -61,8 +62,8 @@ class RotateResult:
     created: bool  # True when no pending key existed and a new one was made
 
 
-def _now() -> str:
-    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+def _stamp(moment: datetime) -> str:
+    return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def public_x(public_key: Ed25519PublicKey) -> str:
@@ -73,8 +74,9 @@ def public_x(public_key: Ed25519PublicKey) -> str:
 class KeyStore:
     """The keys directory. Safe to share between processes that only read it; the CLI writes it."""
 
-    def __init__(self, directory: Path | str, passphrase: str | None = None) -> None:
+    def __init__(self, directory: Path | str, passphrase: str | None = None, *, clock: Clock = utcnow) -> None:
         self.directory = Path(directory)
+        self.clock = clock
         self._passphrase = passphrase.encode("utf-8") if passphrase else None
         self._lock = threading.Lock()
         self._signer: tuple[tuple[int, int], Signer] | None = None
@@ -146,7 +148,7 @@ class KeyStore:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(pem)
-        now = _now()
+        now = _stamp(self.clock())
         first = not any(k.state == "active" for k in keys)
         info = KeyInfo(
             kid=kid,
@@ -176,7 +178,7 @@ class KeyStore:
                 return RotateResult(active=next(k for k in keys if k.state == "active"), previous=None, created=True)
         incoming = min(pending, key=lambda k: k.created_at)
         self._load_private(incoming.kid)  # never make a key active that this passphrase cannot open
-        now = _now()
+        now = _stamp(self.clock())
         previous = None
         for key in keys:
             if key.state == "active":
@@ -206,7 +208,7 @@ class KeyStore:
                 if key.state == "active":
                     raise KeyStoreError(f"key {kid} is the active signing key; rotate to another key first")
                 if key.state != "withdrawn":
-                    key.state, key.withdrawn_at = "withdrawn", _now()
+                    key.state, key.withdrawn_at = "withdrawn", _stamp(self.clock())
                     self._write(keys)
                 return key
         raise KeyStoreError(f"no key {kid!r} in {self.directory}")

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from licensing.errors import Conflict, ValidationFailed
+from licensing.kit.errors import Conflict, ValidationFailed
 from licensing.models import IdempotencyRecord
 
 MAX_KEY_LENGTH = 255

@@ -1,7 +1,8 @@
 """The background loop: works off due webhook events, expiry reminders and outgoing e-mail.
 
-``licensing worker`` runs it on its own; ``licensing serve`` (any app made by ``api.app.create_app``)
-runs the same loop in a thread unless ``LICENSING_WORKER_IN_PROCESS=false``. Every piece of work is
+Which tasks it runs is wired up above the core (``service.tasks``); ``licensing worker`` runs it on its
+own, ``licensing serve`` (any app made by ``api.app.create_app``) in a thread unless
+``LICENSING_WORKER_IN_PROCESS=false``. Every piece of work is
 a row in the database claimed with ``FOR UPDATE SKIP LOCKED`` (licensing.jobs), so any number of
 workers and replicas can run side by side on PostgreSQL; on SQLite one process does it all. The only
 thing in memory is a wake-up hint, so a webhook stored by this process is processed without waiting
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from licensing.bootstrap import Runtime
+    from licensing.context import Runtime
 
 log = logging.getLogger("licensing.worker")
 POLL_SECONDS = 1.0
@@ -99,15 +100,3 @@ class Worker:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
-
-
-def build_worker(runtime: Runtime, *, poll_seconds: float = POLL_SECONDS) -> Worker:
-    """The worker with every kind of background work of the service: Stripe events first (they write
-    e-mails), then the reminders (they write e-mails too), then the outbox."""
-    from billing.events import StripeEventTask
-    from licensing.mail import Mailer
-    from licensing.outbox import OutboxTask
-    from licensing.reminders import ReminderTask
-
-    tasks: list[Task] = [StripeEventTask(), ReminderTask(), OutboxTask(Mailer(runtime.settings))]
-    return Worker(runtime, tasks, poll_seconds=poll_seconds)

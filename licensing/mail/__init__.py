@@ -1,0 +1,1 @@
+"""E-mail: the outbox, sending over SMTP, the messages' templates and expiry reminders."""

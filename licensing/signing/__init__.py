@@ -1,0 +1,1 @@
+"""Signing keys on disk and what they sign (compact JWS in armor)."""
