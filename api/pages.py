@@ -27,12 +27,11 @@ from sqlalchemy.orm import Session
 from starlette.routing import Match
 
 from api.deps import CoreDep, RateLimitedClient, SessionDep
-from api.public import free_ask_of, self_serve, trial_ask_of
+from api.public import free_ask_of, trial_ask_of
 from api.schemas import FreeLicenseRequest, TrialRequest
 from api.security import CSRF_FIELD, FormPostRefused, check_form_post, csrf_token, page_policy
 from licensing.context import Core
 from licensing.kit.errors import DomainError
-from licensing.kit.settings import Settings
 from licensing.models import License
 from licensing.selfserve.requests import (
     TRIAL_USED_MESSAGE,
@@ -40,7 +39,8 @@ from licensing.selfserve.requests import (
     Pending,
     by_confirm_token,
     confirm,
-    status_of,
+    request_license,
+    request_status,
     what_is_asked,
 )
 
@@ -166,7 +166,7 @@ def _self_serve_page(
     form again with the reason when refused. The mail page says the same whether or not mail went out."""
     form_template = f"{kind}.html"
     try:
-        result = self_serve(request, session, core, ask(), client)
+        result = request_license(session, core, ask(), actor=f"public:{client}")
     except ValidationError as exc:
         return templates.TemplateResponse(
             request, form_template, {"form": form, "error": _field_errors(exc)}, status_code=422
@@ -302,7 +302,7 @@ def confirm_page(
     row = by_confirm_token(session, token)
     if row is None:
         return _closed_page(request, "unknown")
-    status = status_of(row, core.now())
+    status = request_status(row, core.now())
     if status != "pending_confirmation":
         return _closed_page(request, "used" if status == "issued" else status)
     context = {"request_row": row, "token": token, "facts": what_is_asked(row)}
@@ -314,8 +314,7 @@ def confirm_submit(
     request: Request, token: ConfirmToken, session: SessionDep, core: CoreDep, client: RateLimitedClient
 ) -> Response:
     """Issue the license of a pending request, show it and mail it (licensing.selfserve.requests.confirm)."""
-    settings: Settings = request.app.state.settings
-    result = confirm(session, core, token, actor=f"public:{client}", public_url=settings.public_url)
+    result = confirm(session, core, token, actor=f"public:{client}")
     if result.outcome != "issued" or result.license is None:
         return _closed_page(request, result.outcome)
     return _issued_page(request, result.license, mailed_to=result.license.customer.email)

@@ -171,7 +171,7 @@ def portal_request_link(
 ) -> Response:
     """The same answer whether or not anything is registered under the address (licensing.portal)."""
     try:
-        requested = portal.request_sign_in(session, core, email, _settings(request).public_url)
+        requested = portal.request_sign_in(session, core, email)
     except DomainError as exc:
         session.rollback()
         return _request_page(request, email=email, error=exc.message, status_code=exc.status)

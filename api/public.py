@@ -26,19 +26,19 @@ from api.schemas import (
     TrialRequest,
 )
 from licensing.context import Core
-from licensing.kit.settings import Settings
-from licensing.licenses.issuance import refresh_license, revocation_list
+from licensing.licenses.issuance import refresh_license
 from licensing.licenses.queries import successors
+from licensing.licenses.revocations import revocation_list
 from licensing.models import License
 from licensing.selfserve.requests import (
     TRIAL_USED_MESSAGE,
     Ask,
     Pending,
     free_ask,
-    issue_self_serve,
+    issues_at_once,
     poll,
-    status_of,
-    submit_request,
+    request_license,
+    request_status,
     trial_ask,
 )
 
@@ -79,15 +79,6 @@ def revocations(session: SessionDep, core: CoreDep) -> Response:
     )
 
 
-def self_serve(request: Request, session: Session, core: Core, ask: Ask, client: str) -> License | Pending:
-    """Issue at once (confirmation off) or record the request and mail its link (the API and the pages)."""
-    settings: Settings = request.app.state.settings
-    actor = f"public:{client}"
-    if settings.self_serve_confirmation == "none":
-        return issue_self_serve(session, core, ask, actor)
-    return submit_request(session, core, ask, actor=actor, public_url=settings.public_url)
-
-
 def trial_ask_of(payload: TrialRequest) -> Ask:
     return trial_ask(
         email=payload.email,
@@ -111,11 +102,10 @@ def _answer_self_serve(
     """202 and the pending request, or 201 and the license with confirmation off. An Idempotency-Key
     replays the first answer, poll token included: a replay needs the same key, body and client, so
     it goes to whoever sent the first."""
-    settings: Settings = request.app.state.settings
-    status_code = 201 if settings.self_serve_confirmation == "none" else 202
+    status_code = 201 if issues_at_once(core) else 202
 
     def produce() -> BaseModel:
-        result = self_serve(request, session, core, ask(), client)
+        result = request_license(session, core, ask(), actor=f"public:{client}")
         if isinstance(result, Pending):
             return SelfServePending(id=result.request.id, poll_token=result.poll_token)
         return issued(result, core)
@@ -202,7 +192,7 @@ def read_self_serve_request(
     token = credentials.credentials if credentials is not None and credentials.scheme.lower() == "bearer" else None
     row = poll(session, request_id, token)
     now = core.now()
-    status = status_of(row, now)
+    status = request_status(row, now)
     state = SelfServeState(status=status)
     if status == "issued" and row.license is not None:
         superseded_by = successors(session, [row.license]).get(row.license.id)

@@ -33,10 +33,12 @@ from api.schemas import (
 from licensing.kit.errors import NotFound
 from licensing.licenses import queries
 from licensing.licenses.customers import create_customer, get_customer
-from licensing.licenses.issuance import IssueRequest, get_license, issue_license, renew_license, revoke_license
-from licensing.licenses.queries import Status, newest_of_lines, successors
+from licensing.licenses.issuance import IssueRequest, get_license, issue_license, renew_license
+from licensing.licenses.queries import newest_of_lines, successors
+from licensing.licenses.revocations import revoke_license
+from licensing.licenses.status import Status
 from licensing.models import ApiKey, License, Subscription
-from licensing.selfserve.requests import RequestStatus, list_requests, status_of
+from licensing.selfserve.requests import RequestStatus, list_requests, request_status
 
 router = APIRouter(
     prefix="/v1", responses={401: {"description": "No or bad API key"}, 403: {"description": "Role too low"}}
@@ -328,5 +330,5 @@ def list_self_serve_requests(
         organisation=organisation,
     )
     return SelfServeRequestList(
-        data=[SelfServeRequestOut.of(row, status_of(row, now)) for row in page.items], next_cursor=page.next_cursor
+        data=[SelfServeRequestOut.of(row, request_status(row, now)) for row in page.items], next_cursor=page.next_cursor
     )

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from licensing.kit import fields
+from licensing.licenses.status import status_of
 from licensing.models import AuditEvent, Customer, License, SelfServeRequest, Subscription
 
 # The limits are licensing.fields', so the API refuses (422) exactly what the core and the database cannot take.
@@ -230,7 +231,7 @@ class LicenseOut(BaseModel):
             id=lic.id,
             customer_id=lic.customer_id,
             line_id=lic.line_id,
-            status=lic.status(now, superseded=superseded_by is not None),
+            status=status_of(lic, now, superseded=superseded_by is not None),
             tier=lic.tier,
             trial=lic.trial,
             seats=lic.seats,

@@ -24,10 +24,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from billing import notices
 from billing.client import SubscriptionState
@@ -37,8 +35,9 @@ from licensing.kit.errors import Conflict
 from licensing.licenses.customers import organisation_of
 from licensing.licenses.issuance import IssueRequest, issue_license
 from licensing.licenses.queries import newest_of_line
+from licensing.licenses.status import running_trial
 from licensing.mail.outbox import enqueue
-from licensing.models import Customer, License, Subscription
+from licensing.models import License, Subscription
 
 log = logging.getLogger("billing.lifecycle")
 LICENSED = ("active", "trialing")
@@ -56,24 +55,6 @@ class Applied:
 
 def newest_license(session: Session, row: Subscription) -> License | None:
     return newest_of_line(session, row.line_id) if row.line_id else None
-
-
-def running_trial(session: Session, organisation: str, now: datetime) -> License | None:
-    """The organisation's trial that is still running (not ended, revoked or superseded), if any."""
-    later = aliased(License)
-    return session.scalars(
-        select(License)
-        .join(Customer, License.customer_id == Customer.id)
-        .where(
-            Customer.organisation == organisation,
-            License.trial.is_(True),
-            License.revoked_at.is_(None),
-            License.expires_at > now,
-            ~select(later.id).where(later.supersedes_id == License.id).exists(),
-        )
-        .order_by(License.id.desc())
-        .limit(1)
-    ).first()
 
 
 def _issue(

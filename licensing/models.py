@@ -60,12 +60,6 @@ class License(Base):
 
     customer: Mapped[Customer] = relationship(lazy="joined", innerjoin=True)
 
-    def status(self, now: datetime, superseded: bool = False) -> str:
-        """revoked, superseded, scheduled, active, grace or expired, as of ``now`` (see licensing.queries)."""
-        from licensing.licenses.queries import status_of
-
-        return status_of(self, now, superseded)
-
     def revoke(self, at: datetime, reason: str, actor: str) -> None:
         self.revoked_at, self.revoked_reason, self.revoked_by = at, reason, actor
 
@@ -249,7 +243,7 @@ class SelfServeRequest(Base):
     runs the trial rules' race-safe claim. Only hashes of the link's and the poll's tokens are kept.
 
     ``status`` is stored as pending_confirmation, issued or refused; a pending request past
-    ``expires_at`` reads as expired (``licensing.selfserve.requests.status_of``)."""
+    ``expires_at`` reads as expired (``licensing.selfserve.requests.request_status``)."""
 
     __tablename__ = "self_serve_requests"
     __table_args__ = (

@@ -144,7 +144,7 @@ def _unexpired_licenses_signed_by(kid: str) -> int | None:
     from sqlalchemy import func, select
     from sqlalchemy.exc import SQLAlchemyError
 
-    from licensing.licenses.queries import not_ended
+    from licensing.licenses.status import not_ended
     from licensing.models import License
 
     runtime = _runtime()

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from licensing.context import Core
 from licensing.kit.errors import Conflict, ValidationFailed
 from licensing.licenses.customers import create_customer
-from licensing.licenses.issuance import IssueRequest, issue_license, revoke_license
+from licensing.licenses.issuance import IssueRequest, issue_license
+from licensing.licenses.revocations import revoke_license
 from licensing.models import AuditEvent, Customer, License
 from licensing.selfserve.requests import issue_self_serve, trial_ask
 

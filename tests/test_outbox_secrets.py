@@ -25,7 +25,7 @@ class Caught:
 def test_a_sent_sign_in_link_is_not_kept_in_the_outbox(settings: Settings, core: Core, engine: Engine) -> None:
     runtime = context.start(settings, core=core, engine=engine)
     with runtime.unit_of_work() as session:
-        portal.request_sign_in(session, core, "ann@secret-5b1c.example", "http://127.0.0.1:8000")
+        portal.request_sign_in(session, core, "ann@secret-5b1c.example")
         enqueue(session, core.now(), "note:1", Message(to="bo@secret-5b1c.example", subject="s", text="kept", html="k"))
     with runtime.unit_of_work() as session:
         waiting = session.scalars(select(OutboxMessage).where(OutboxMessage.contains_secret)).one()

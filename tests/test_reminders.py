@@ -18,7 +18,8 @@ from licensing import context
 from licensing.context import Core, Runtime
 from licensing.kit.settings import Settings
 from licensing.licenses.customers import create_customer
-from licensing.licenses.issuance import IssueRequest, issue_license, revoke_license
+from licensing.licenses.issuance import IssueRequest, issue_license
+from licensing.licenses.revocations import revoke_license
 from licensing.mail.reminders import ReminderTask
 from licensing.models import License, OutboxMessage, Subscription
 from service.tasks import build_worker

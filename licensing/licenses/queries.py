@@ -1,73 +1,29 @@
-"""Reading licenses, customers and the audit log: the one definition of a license's status (in
-Python for a loaded row, in SQL for a filter, side by side so they cannot drift) and the one way
-lists are filtered and paged. The API and the CLI use these, and so will the portal and billing."""
+"""Reading licenses, customers, subscriptions and the audit log: lines of renewals (newest, successors)
+and the one way lists are filtered and paged. What a license's status is lives in
+:mod:`licensing.licenses.status`."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
 
 from licensing.kit.errors import ValidationFailed
+from licensing.licenses.status import SUPERSEDED, Status, where_status
 from licensing.models import AuditEvent, Customer, License, Subscription
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import InstrumentedAttribute
 
-Status = Literal["active", "grace", "expired", "scheduled", "superseded", "revoked"]
 T = TypeVar("T")
 
 
-# --- status --------------------------------------------------------------------------------------
-def status_of(lic: License, now: datetime, superseded: bool = False) -> Status:
-    """revoked, superseded, scheduled, active, grace or expired, as of ``now``."""
-    if lic.revoked_at is not None:
-        return "revoked"
-    if superseded:
-        return "superseded"
-    if now < lic.starts_at:
-        return "scheduled"
-    if lic.expires_at is None or now < lic.expires_at:
-        return "active"
-    if lic.grace_ends_at is not None and now < lic.grace_ends_at:
-        return "grace"
-    return "expired"
-
-
-# Built once: an alias of a 23-column table is costly to build, and refresh asks for one on every call.
-_LATER = aliased(License, name="later")
-_SUPERSEDED = exists().where(_LATER.supersedes_id == License.id)
-
-
-def where_status(status: Status, now: datetime) -> ColumnElement[bool]:
-    """The SQL condition for ``status_of(license, now) == status``."""
-    if status == "revoked":
-        return License.revoked_at.is_not(None)
-    conditions: list[ColumnElement[bool]] = [License.revoked_at.is_(None)]
-    if status == "superseded":
-        return and_(*conditions, _SUPERSEDED)
-    conditions.append(~_SUPERSEDED)
-    if status == "scheduled":
-        return and_(*conditions, License.starts_at > now)
-    conditions.append(License.starts_at <= now)
-    if status == "active":
-        return and_(*conditions, or_(License.expires_at.is_(None), License.expires_at > now))
-    if status == "grace":
-        return and_(*conditions, License.expires_at <= now, License.grace_ends_at > now)
-    return and_(*conditions, License.grace_ends_at <= now)
-
-
-def not_ended(now: datetime) -> ColumnElement[bool]:
-    """A license a customer can still use, grace included (perpetual ones never end); revoked or not."""
-    return or_(License.grace_ends_at.is_(None), License.grace_ends_at > now)
-
-
 def newest_of_line(session: Session, line_id: str) -> License:
-    return session.scalars(select(License).where(License.line_id == line_id, ~_SUPERSEDED)).one()
+    return session.scalars(select(License).where(License.line_id == line_id, ~SUPERSEDED)).one()
 
 
 def newest_of_lines(session: Session, line_ids: Sequence[str | None]) -> dict[str, str]:
@@ -75,7 +31,7 @@ def newest_of_lines(session: Session, line_ids: Sequence[str | None]) -> dict[st
     ids = sorted({line for line in line_ids if line})
     if not ids:
         return {}
-    rows = session.execute(select(License.line_id, License.id).where(License.line_id.in_(ids), ~_SUPERSEDED)).all()
+    rows = session.execute(select(License.line_id, License.id).where(License.line_id.in_(ids), ~SUPERSEDED)).all()
     return {line: lic for line, lic in rows}
 
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import ColumnElement, exists, literal, or_, select
 from sqlalchemy.orm import Session
 
-from licensing.licenses.queries import where_status
+from licensing.licenses.status import where_status
 from licensing.mail.outbox import Message, enqueue
 from licensing.mail.templates import html_document, text_document
 from licensing.models import License, OutboxMessage, Subscription

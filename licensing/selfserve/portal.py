@@ -35,7 +35,8 @@ from licensing.kit import fields
 from licensing.kit.db import atomic
 from licensing.kit.errors import DomainError, NotFound
 from licensing.kit.tokens import find, new_token, token_hash, well_formed
-from licensing.licenses.queries import Status, status_of, successors
+from licensing.licenses.queries import successors
+from licensing.licenses.status import Status, status_of
 from licensing.mail import outbox
 from licensing.mail.templates import html_document, text_document
 from licensing.models import Customer, License, PortalLink, PortalSession, Subscription
@@ -70,7 +71,7 @@ class SignInRequested:
 
 
 @atomic
-def request_sign_in(session: Session, core: Core, email: str, public_url: str) -> SignInRequested:
+def request_sign_in(session: Session, core: Core, email: str) -> SignInRequested:
     """Mail a sign-in link to ``email`` (through the outbox, dedupe key ``signin:<link id>``) unless the
     address got :data:`MAILS_PER_WINDOW` of them within :data:`FLOOD_WINDOW`. ``ValidationFailed`` when
     ``email`` is not an address."""
@@ -83,7 +84,7 @@ def request_sign_in(session: Session, core: Core, email: str, public_url: str) -
     link = PortalLink(token_hash=token.hash, email=address, created_at=now, expires_at=now + LINK_TTL)
     session.add(link)
     session.flush()
-    url = f"{public_url.rstrip('/')}/portal/sign-in/{token.secret}"
+    url = f"{core.public_url.rstrip('/')}/portal/sign-in/{token.secret}"
     outbox.enqueue(session, now, f"{MAIL_KIND}:{link.id}", sign_in_message(address, url))
     audit.record(session, now, actor(address), "portal.sign_in_requested", "portal_link", link.id)
     return SignInRequested(address, mailed=True)

@@ -4,7 +4,8 @@ A public request never reads, returns or signs what is already stored about a cu
 license to an existing customer (SPEC section 1): each one makes a customer record of its own from
 what the requester typed, and the license carries exactly that.
 
-Two modes (``LICENSING_SELF_SERVE_CONFIRMATION``), one issuing path (:func:`issue_self_serve`):
+Two modes (``LICENSING_SELF_SERVE_CONFIRMATION``), chosen here by :func:`request_license` (the API and
+the pages call it), one issuing path (:func:`issue_self_serve`):
 
 * ``none``: :func:`issue_self_serve` issues at once (of a :func:`trial_ask` or :func:`free_ask`).
 * ``email`` (the default): :func:`submit_request` checks the trial rules (a refusal answers at once),
@@ -37,9 +38,10 @@ from licensing.kit.tokens import find, matches, new_token, token_hash
 from licensing.licenses.customers import create_customer, organisation_of
 from licensing.licenses.issuance import IssueRequest, issue_license
 from licensing.licenses.queries import Page, page
+from licensing.licenses.status import organisation_pays
 from licensing.mail import outbox
 from licensing.mail.templates import html_document, license_message, text_document
-from licensing.models import Customer, License, SelfServeRequest, TrialClaim
+from licensing.models import License, SelfServeRequest, TrialClaim
 
 TRIAL_USED = "trial_already_used"
 # One answer whatever the reason (a trial already had, or an organisation that already pays), so the
@@ -122,13 +124,7 @@ def check_trial_rules(session: Session, organisation: str, installation_id: str 
             | (TrialClaim.kind == "installation") & (TrialClaim.value == (installation_id or ""))
         )
     ).first()
-    paid = session.scalars(
-        select(License.id)
-        .join(Customer)
-        .where(Customer.organisation == organisation, License.trial.is_(False), License.tier != "free")
-        .limit(1)
-    ).first()
-    if taken is not None or paid is not None:
+    if taken is not None or organisation_pays(session, organisation):
         raise _trial_used()
 
 
@@ -171,6 +167,20 @@ def issue_self_serve(session: Session, core: Core, ask: Ask, actor: str) -> Lice
     return lic
 
 
+def issues_at_once(core: Core) -> bool:
+    """Whether self-serve requests are issued at once (``LICENSING_SELF_SERVE_CONFIRMATION=none``) rather
+    than confirmed by e-mail first (the default)."""
+    return core.settings.self_serve_confirmation == "none"
+
+
+def request_license(session: Session, core: Core, ask: Ask, *, actor: str) -> License | Pending:
+    """What the public gets for ``ask`` (the API and the pages alike): the license at once, or the pending
+    request whose confirmation link was mailed, as :func:`issues_at_once` says."""
+    if issues_at_once(core):
+        return issue_self_serve(session, core, ask, actor)
+    return submit_request(session, core, ask, actor=actor)
+
+
 # --- confirmation by e-mail ------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Pending:
@@ -187,7 +197,7 @@ def confirm_url(public_url: str, token: str) -> str:
 
 
 @atomic
-def submit_request(session: Session, core: Core, ask: Ask, *, actor: str, public_url: str) -> Pending:
+def submit_request(session: Session, core: Core, ask: Ask, *, actor: str) -> Pending:
     """Record ``ask`` and mail its confirmation link; nothing is issued or claimed yet.
 
     A trial the rules already refuse is refused now (409 ``trial_already_used``); they are checked again
@@ -217,7 +227,7 @@ def submit_request(session: Session, core: Core, ask: Ask, *, actor: str, public
     )
     session.add(row)
     session.flush()
-    link = confirm_url(public_url, confirm_token.secret)
+    link = confirm_url(core.public_url, confirm_token.secret)
     recent = outbox.sent_recently(session, ask.email, CONFIRM_MAIL_KIND, now - timedelta(hours=1))
     mailed = recent < CONFIRMATION_MAILS_PER_HOUR
     if mailed:
@@ -273,14 +283,14 @@ def confirmation_message(row: SelfServeRequest, link: str) -> outbox.Message:
     )
 
 
-def status_of(row: SelfServeRequest, now: datetime) -> RequestStatus:
+def request_status(row: SelfServeRequest, now: datetime) -> RequestStatus:
     if row.status == PENDING:
         return "expired" if now >= row.expires_at else "pending_confirmation"
     return "issued" if row.status == "issued" else "refused"
 
 
-def where_status(status: RequestStatus, now: datetime) -> ColumnElement[bool]:
-    """The SQL condition for ``status_of(row, now) == status``."""
+def where_request_status(status: RequestStatus, now: datetime) -> ColumnElement[bool]:
+    """The SQL condition for ``request_status(row, now) == status``."""
     if status == "pending_confirmation":
         return and_(SelfServeRequest.status == PENDING, SelfServeRequest.expires_at > now)
     if status == "expired":
@@ -303,7 +313,7 @@ class Confirmation:
     license: License | None = None
 
 
-def confirm(session: Session, core: Core, token: str, *, actor: str, public_url: str) -> Confirmation:
+def confirm(session: Session, core: Core, token: str, *, actor: str) -> Confirmation:
     """Follow a confirmation link: issue the license, mail it, and mark the request issued.
 
     The request row is locked (``SELECT ... FOR UPDATE``), so of concurrent confirmations of one link
@@ -316,7 +326,7 @@ def confirm(session: Session, core: Core, token: str, *, actor: str, public_url:
     if row is None:
         return Confirmation("unknown")
     now = core.now()
-    status = status_of(row, now)
+    status = request_status(row, now)
     if status != "pending_confirmation":
         return Confirmation("used" if status == "issued" else status, row)
     ask = Ask(row.kind, row.email, row.company, row.name, row.installation_id, row.seats)  # type: ignore[arg-type]
@@ -335,7 +345,9 @@ def confirm(session: Session, core: Core, token: str, *, actor: str, public_url:
         if row.kind == "trial"
         else "Thank you for confirming. Here is your perpetual free license."
     )
-    outbox.enqueue(session, now, f"license:{lic.id}", license_message(lic, public_url, headline=headline, intro=intro))
+    outbox.enqueue(
+        session, now, f"license:{lic.id}", license_message(lic, core.public_url, headline=headline, intro=intro)
+    )
     audit.record(
         session, now, actor, "self_serve.confirmed", "self_serve_request", row.id, license_id=lic.id, kind=row.kind
     )
@@ -367,7 +379,7 @@ def list_requests(
     """Requests newest first (sales ops' product-qualified leads)."""
     query = select(SelfServeRequest)
     if status:
-        query = query.where(where_status(status, now))
+        query = query.where(where_request_status(status, now))
     if kind:
         query = query.where(SelfServeRequest.kind == kind)
     if email:

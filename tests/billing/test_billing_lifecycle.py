@@ -9,6 +9,7 @@ import pytest
 from billing_testkit import Shop
 from fakestripe import IBAN_FAILS, IBAN_SUCCEEDS
 
+from licensing.licenses.status import status_of
 from licensing.models import Customer, Subscription
 from licensing.verify import verify
 
@@ -137,7 +138,7 @@ def test_failed_payment_issues_nothing_and_mails_the_customer(shop: Shop) -> Non
     assert shop.subscription(bought.checkout_id).status == "past_due"
     assert [lic.id for lic in shop.licenses()] == [first.id]  # no new license
     now = shop.fake.now_datetime()
-    assert first.status(now) == "grace"  # the current one runs into its grace
+    assert status_of(first, now) == "grace"  # the current one runs into its grace
     assert shop.mailer.subjects()[-1] == "Your payment for the Professional subscription failed"
     failed_mails = len(shop.mailer.sent)
 
@@ -174,7 +175,7 @@ def test_cancel_at_period_end_mails_and_never_renews(shop: Shop) -> None:
     sub = shop.subscription(bought.checkout_id)
     assert sub.status == "canceled" and sub.ended_at is not None
     assert [lic.id for lic in shop.licenses()] == [only.id]  # the last license lapses by itself
-    assert only.status(shop.fake.now_datetime()) == "grace"
+    assert status_of(only, shop.fake.now_datetime()) == "grace"
     assert shop.mailer.subjects()[-1] == "Your Professional subscription has ended"
     assert shop.mailer.subjects().count("Your Professional subscription has ended") == 1
 
@@ -238,7 +239,7 @@ def test_declined_card_issues_nothing(shop: Shop, card: str) -> None:
 
 
 def test_revoked_line_is_not_renewed(shop: Shop, runtime) -> None:  # type: ignore[no-untyped-def]
-    from licensing.licenses.issuance import revoke_license
+    from licensing.licenses.revocations import revoke_license
 
     bought = shop.buy()
     shop.process()
@@ -266,7 +267,7 @@ def test_dunning_that_gives_up_issues_nothing_more(shop: Shop, outcome: str) -> 
     shop.process()
     assert shop.subscription(bought.checkout_id).status == outcome
     assert [lic.id for lic in shop.licenses()] == [only.id]
-    assert only.status(shop.fake.now_datetime()) == "expired"  # ran out, grace included
+    assert status_of(only, shop.fake.now_datetime()) == "expired"  # ran out, grace included
     subjects = shop.mailer.subjects()
     assert subjects.count("Your payment for the Professional subscription failed") == 1  # once per failed invoice
     if outcome == "canceled":

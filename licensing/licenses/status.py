@@ -1,0 +1,94 @@
+"""The one definition of where a license stands: its status (in Python for a loaded row, in SQL for a
+filter, side by side so they cannot drift), whether it has ended, whether it was superseded, the
+organisation's running trial and whether the organisation pays. Every reader (the API, the portal,
+reminders, revocation, the trial rules, billing, the CLI) asks here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from licensing.models import Customer, License
+
+Status = Literal["active", "grace", "expired", "scheduled", "superseded", "revoked"]
+
+
+def status_of(lic: License, now: datetime, superseded: bool = False) -> Status:
+    """revoked, superseded, scheduled, active, grace or expired, as of ``now``."""
+    if lic.revoked_at is not None:
+        return "revoked"
+    if superseded:
+        return "superseded"
+    if now < lic.starts_at:
+        return "scheduled"
+    if lic.expires_at is None or now < lic.expires_at:
+        return "active"
+    if lic.grace_ends_at is not None and now < lic.grace_ends_at:
+        return "grace"
+    return "expired"
+
+
+# Built once: an alias of a 23-column table is costly to build, and refresh asks for one on every call.
+_LATER = aliased(License, name="later")
+SUPERSEDED: ColumnElement[bool] = exists().where(_LATER.supersedes_id == License.id)
+"""SQL: another license supersedes this one (it is not the newest of its line)."""
+
+
+def where_status(status: Status, now: datetime) -> ColumnElement[bool]:
+    """The SQL condition for ``status_of(license, now) == status``."""
+    if status == "revoked":
+        return License.revoked_at.is_not(None)
+    conditions: list[ColumnElement[bool]] = [License.revoked_at.is_(None)]
+    if status == "superseded":
+        return and_(*conditions, SUPERSEDED)
+    conditions.append(~SUPERSEDED)
+    if status == "scheduled":
+        return and_(*conditions, License.starts_at > now)
+    conditions.append(License.starts_at <= now)
+    if status == "active":
+        return and_(*conditions, or_(License.expires_at.is_(None), License.expires_at > now))
+    if status == "grace":
+        return and_(*conditions, License.expires_at <= now, License.grace_ends_at > now)
+    return and_(*conditions, License.grace_ends_at <= now)
+
+
+def has_ended(lic: License, now: datetime) -> bool:
+    """Its grace is over (perpetual licenses never end); revoked or not. Python's ``not_ended``."""
+    return lic.grace_ends_at is not None and lic.grace_ends_at <= now
+
+
+def not_ended(now: datetime) -> ColumnElement[bool]:
+    """SQL: a license a customer can still use, grace included (perpetual ones never end); revoked or not."""
+    return or_(License.grace_ends_at.is_(None), License.grace_ends_at > now)
+
+
+def running_trial(session: Session, organisation: str, now: datetime) -> License | None:
+    """The organisation's newest trial that is still running (not expired, revoked or superseded), if any."""
+    return session.scalars(
+        select(License)
+        .join(Customer, License.customer_id == Customer.id)
+        .where(
+            Customer.organisation == organisation,
+            License.trial.is_(True),
+            License.revoked_at.is_(None),
+            License.expires_at > now,
+            ~SUPERSEDED,
+        )
+        .order_by(License.id.desc())
+        .limit(1)
+    ).first()
+
+
+def organisation_pays(session: Session, organisation: str) -> bool:
+    """The organisation holds a paid license (any not free and not a trial, whatever its status): it has
+    bought, so the trial rules refuse it another trial."""
+    paid = session.scalars(
+        select(License.id)
+        .join(Customer, License.customer_id == Customer.id)
+        .where(Customer.organisation == organisation, License.trial.is_(False), License.tier != "free")
+        .limit(1)
+    ).first()
+    return paid is not None
