@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import RateLimitedClient, RuntimeDep, SessionDep
+from api.deps import CoreDep, RateLimitedClient, RuntimeDep, SessionDep
 from api.idempotent import respond
 from api.public import PROBLEM_RESPONSES
 from api.schemas import CheckoutOut, CheckoutRequest, WebhookAnswer
@@ -46,12 +46,12 @@ WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
     responses=CHECKOUT_RESPONSES,
 )
 def start_checkout(
-    payload: CheckoutRequest, request: Request, session: SessionDep, runtime: RuntimeDep, client: RateLimitedClient
+    payload: CheckoutRequest, request: Request, session: SessionDep, core: CoreDep, client: RateLimitedClient
 ) -> Response:
     def produce() -> CheckoutOut:
         started = create_checkout(
             session,
-            runtime,
+            core,
             interval=payload.interval,
             seats=payload.seats,
             email=payload.email,
@@ -94,4 +94,4 @@ async def stripe_webhook(request: Request, runtime: RuntimeDep) -> JSONResponse:
 
 def _store(runtime: Runtime, payload: bytes, signature: str | None) -> Received:
     with runtime.unit_of_work() as session:
-        return receive(session, runtime, payload, signature)
+        return receive(session, runtime.core, payload, signature)

@@ -119,28 +119,26 @@ def checkout_submit(
     try:
         started = create_checkout(
             session,
-            request.app.state.runtime,
+            core,
             interval=interval,
             seats=form_int(seats) or 0,
             email=email,
             company=company,
         )
     except DomainError as exc:
-        session.rollback()
         return _checkout_page(request, core, form, exc.message, status_code=exc.status)
     return RedirectResponse(started.url, status_code=303)
 
 
 @router.get("/checkout/success", response_class=HTMLResponse)
 def checkout_success(
-    request: Request, session: SessionDep, session_id: Annotated[str, Query(max_length=255)] = ""
+    request: Request, session: SessionDep, core: CoreDep, session_id: Annotated[str, Query(max_length=255)] = ""
 ) -> Response:
     """Fulfils the checkout if the webhook has not yet: the buyer never waits on a webhook (SPEC 6)."""
     context: dict[str, Any] = {"license": None, "pending": False, "error": None}
     try:
-        outcome = fulfil_checkout(session, request.app.state.runtime, session_id) if session_id else None
+        outcome = fulfil_checkout(session, core, session_id) if session_id else None
     except DomainError as exc:
-        session.rollback()
         context["error"] = exc.message
         return templates.TemplateResponse(request, "checkout/success.html", context, status_code=exc.status)
     if outcome is not None and outcome.status == "issued" and outcome.license is not None:

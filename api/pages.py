@@ -172,7 +172,6 @@ def _self_serve_page(
             request, form_template, {"form": form, "error": _field_errors(exc)}, status_code=422
         )
     except DomainError as exc:
-        session.rollback()
         return templates.TemplateResponse(
             request, form_template, {"form": form, "error": exc.message}, status_code=exc.status
         )

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from api import public
-from api.deps import CoreDep, RateLimitedClient, RuntimeDep, SessionDep
+from api.deps import CoreDep, RateLimitedClient, SessionDep
 from api.pages import router, templates
 from api.security import allow_form_action, origin_of
 from billing.portal import billing_portal_url
@@ -173,7 +173,6 @@ def portal_request_link(
     try:
         requested = portal.request_sign_in(session, core, email)
     except DomainError as exc:
-        session.rollback()
         return _request_page(request, email=email, error=exc.message, status_code=exc.status)
     context = {"email": requested.email, "minutes": int(portal.LINK_TTL.total_seconds() // 60)}
     return _page(request, "portal/check_mail.html", context)
@@ -220,7 +219,6 @@ def portal_sign_in(
     try:
         started = portal.redeem(session, core, token)
     except portal.LinkRefused as exc:
-        session.rollback()
         return _refused_link(request, exc.state)
     response = RedirectResponse("/portal", status_code=303)
     _set_session_cookie(request, response, started)
@@ -250,16 +248,15 @@ def portal_license_file(license_id: str, session: SessionDep, me: MaybeSignedIn)
 
 @router.post("/portal/subscriptions/{subscription_id}/billing", response_class=HTMLResponse)
 def portal_manage_billing(
-    request: Request, subscription_id: str, session: SessionDep, core: CoreDep, runtime: RuntimeDep, me: MaybeSignedIn
+    request: Request, subscription_id: str, session: SessionDep, core: CoreDep, me: MaybeSignedIn
 ) -> Response:
     """To Stripe's billing portal for this subscription's Stripe customer, coming back to /portal."""
     if me is None:
         return RedirectResponse("/portal", status_code=303)
     try:
         sub = portal.subscription_of(session, me.email, subscription_id)
-        url = billing_portal_url(runtime, sub.stripe_customer_id, f"{_settings(request).public_url.rstrip('/')}/portal")
+        url = billing_portal_url(core, sub.stripe_customer_id, f"{_settings(request).public_url.rstrip('/')}/portal")
     except DomainError as exc:
-        session.rollback()
         message = f"Billing could not be opened: {exc.message}"
         return _dashboard(request, session, core, me, error=message, status_code=exc.status)
     return RedirectResponse(url, status_code=303)

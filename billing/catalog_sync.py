@@ -15,7 +15,7 @@ from typing import Any
 import stripe
 
 from billing.client import StripeUnavailable, call, is_missing, stripe_client
-from licensing.context import Runtime
+from licensing.context import Core
 from licensing.licenses.catalog import Offer, Price
 
 SELF_SERVE_OFFERS = ("professional",)
@@ -131,12 +131,12 @@ def _sync_price(client: stripe.StripeClient, offer: Offer, price: Price) -> Chan
     )
 
 
-def sync_catalog(runtime: Runtime) -> list[Change]:
+def sync_catalog(core: Core) -> list[Change]:
     """Create or update the self-serve offers' product and prices in Stripe; what was done, in order."""
-    client = stripe_client(runtime)
+    client = stripe_client(core)
     changes: list[Change] = []
     for key in SELF_SERVE_OFFERS:
-        offer = runtime.core.catalog.offer(key)
+        offer = core.catalog.offer(key)
         changes.append(_sync_product(client, offer))
         for price in offer.prices:
             changes.append(_sync_price(client, offer, price))

@@ -30,9 +30,9 @@ from billing.client import (
     stripe_client,
 )
 from licensing.access import audit
-from licensing.context import Runtime
+from licensing.context import Core
 from licensing.kit import fields
-from licensing.kit.db import new_id
+from licensing.kit.db import atomic, new_id
 from licensing.kit.errors import ServiceUnavailable, ValidationFailed
 from licensing.licenses.customers import create_customer
 from licensing.models import Checkout, License, Subscription
@@ -75,9 +75,10 @@ class Fulfilment:
 
 
 # --- starting a checkout ----------------------------------------------------------------------------
+@atomic
 def create_checkout(
     session: Session,
-    runtime: Runtime,
+    core: Core,
     *,
     interval: str,
     seats: int,
@@ -92,7 +93,6 @@ def create_checkout(
     Raises ``ValidationFailed`` (``invalid_interval``, ``invalid_seats``, ``invalid_email``, ``invalid_text``,
     ``too_long``, ``company_required``), ``BillingDisabled`` (no Stripe key, 404) or ``StripeUnavailable`` (503).
     """
-    core = runtime.core
     offer = core.catalog.offer(OFFER)
     if interval not in INTERVALS:
         raise ValidationFailed(
@@ -111,7 +111,7 @@ def create_checkout(
     if price is None:
         raise ValidationFailed(f"No {interval}ly price in the catalog.", field="interval", code="invalid_interval")
 
-    client = stripe_client(runtime)
+    client = stripe_client(core)
     found = find_price(client, price.lookup_key)
     if found is None:
         log.error("billing.price_missing", extra={"lookup_key": price.lookup_key})
@@ -121,7 +121,7 @@ def create_checkout(
             code="checkout_unavailable",
         )
     checkout_id = new_id("chk")
-    public_url = runtime.settings.public_url.rstrip("/")
+    public_url = core.settings.public_url.rstrip("/")
     metadata = {"checkout_id": checkout_id}
     stripe_session = call(
         "open a checkout session",
@@ -182,9 +182,9 @@ def _locked_subscription(session: Session, **where: str) -> Subscription | None:
     return session.scalars(query).first()
 
 
-def _foreign(runtime: Runtime, read: str, what: str) -> Fulfilment:
+def _foreign(core: Core, read: str, what: str) -> Fulfilment:
     """Not one of our checkouts: does Stripe know it at all?"""
-    client = stripe_client(runtime)
+    client = stripe_client(core)
     try:
         if what == "checkout":
             call("read the checkout session", lambda: client.v1.checkout.sessions.retrieve(read))
@@ -197,7 +197,8 @@ def _foreign(runtime: Runtime, read: str, what: str) -> Fulfilment:
     return Fulfilment("not_ours", detail=f"{what} {read} was not started by this service")
 
 
-def fulfil_checkout(session: Session, runtime: Runtime, stripe_session_id: str) -> Fulfilment:
+@atomic
+def fulfil_checkout(session: Session, core: Core, stripe_session_id: str) -> Fulfilment:
     """Fulfil the Stripe Checkout Session ``stripe_session_id`` (``cs_...``) once, in the caller's transaction.
 
     Reads the session (and its subscription) from Stripe under the lock of our checkout row; when paid,
@@ -210,13 +211,13 @@ def fulfil_checkout(session: Session, runtime: Runtime, stripe_session_id: str) 
         return Fulfilment("unknown", detail="not a Checkout Session id")
     checkout = _locked_checkout(session, stripe_session_id)
     if checkout is None:
-        return _foreign(runtime, stripe_session_id, "checkout")
-    state = read_checkout(stripe_client(runtime), stripe_session_id)
-    return _fulfil(session, runtime, checkout, state)
+        return _foreign(core, stripe_session_id, "checkout")
+    state = read_checkout(stripe_client(core), stripe_session_id)
+    return _fulfil(session, core, checkout, state)
 
 
-def _fulfil(session: Session, runtime: Runtime, checkout: Checkout, state: CheckoutState) -> Fulfilment:
-    now = runtime.core.now()
+def _fulfil(session: Session, core: Core, checkout: Checkout, state: CheckoutState) -> Fulfilment:
+    now = core.now()
     if state.status == "expired":
         if checkout.status != "expired":
             checkout.status = "expired"
@@ -231,7 +232,7 @@ def _fulfil(session: Session, runtime: Runtime, checkout: Checkout, state: Check
         # SPEC 1: a customer record of this purchase's own, from what the buyer typed; never looked up.
         customer = create_customer(
             session,
-            runtime.core,
+            core,
             f"stripe ({sub.id})",
             name=checkout.name,
             email=checkout.email,
@@ -269,7 +270,7 @@ def _fulfil(session: Session, runtime: Runtime, checkout: Checkout, state: Check
             stripe_subscription_id=sub.id,
             stripe_customer_id=sub.customer,
         )
-    return _result(checkout, row, lifecycle.apply(session, runtime, row, sub))
+    return _result(checkout, row, lifecycle.apply(session, core, row, sub))
 
 
 def _result(checkout: Checkout, row: Subscription, applied: lifecycle.Applied) -> Fulfilment:
@@ -282,13 +283,14 @@ def _result(checkout: Checkout, row: Subscription, applied: lifecycle.Applied) -
     return Fulfilment("failed", checkout.id, subscription=row, detail=f"subscription {row.status}: {applied.reason}")
 
 
-def sync_subscription(session: Session, runtime: Runtime, stripe_subscription_id: str) -> Fulfilment:
+@atomic
+def sync_subscription(session: Session, core: Core, stripe_subscription_id: str) -> Fulfilment:
     """Bring our record of a Stripe subscription and its licenses to what Stripe says now (SPEC 6's table),
     in the caller's transaction; a subscription not recorded yet is fulfilled through its checkout."""
     if not _STRIPE_ID.match(stripe_subscription_id or ""):
         return Fulfilment("unknown", detail="not a subscription id")
     row = _locked_subscription(session, stripe_subscription_id=stripe_subscription_id)
-    client = stripe_client(runtime)
+    client = stripe_client(core)
     if row is None:
         try:
             state = read_subscription(client, stripe_subscription_id)
@@ -299,8 +301,8 @@ def sync_subscription(session: Session, runtime: Runtime, stripe_subscription_id
         checkout = session.get(Checkout, state.checkout_id) if state.checkout_id else None
         if checkout is None:
             return Fulfilment("not_ours", detail=f"subscription {stripe_subscription_id} was not started here")
-        return fulfil_checkout(session, runtime, checkout.stripe_session_id)
+        return fulfil_checkout(session, core, checkout.stripe_session_id)
     checkout = session.get(Checkout, row.checkout_id)
     assert checkout is not None
     state = read_subscription(client, stripe_subscription_id)
-    return _result(checkout, row, lifecycle.apply(session, runtime, row, state))
+    return _result(checkout, row, lifecycle.apply(session, core, row, state))

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import stripe
 from stripe._base_address import BaseAddresses
 
-from licensing.context import Runtime
+from licensing.context import Core
 from licensing.kit.errors import DomainError, ServiceUnavailable
 
 log = logging.getLogger("billing")
@@ -51,16 +51,16 @@ def _client(secret_key: str, api_base: str | None, retries: int) -> stripe.Strip
     )
 
 
-def is_configured(runtime: Runtime) -> bool:
-    key = runtime.settings.stripe_secret_key
+def is_configured(core: Core) -> bool:
+    key = core.settings.stripe_secret_key
     return key is not None and bool(key.get_secret_value().strip())
 
 
-def stripe_client(runtime: Runtime) -> stripe.StripeClient:
+def stripe_client(core: Core) -> stripe.StripeClient:
     """The SDK client for ``LICENSING_STRIPE_SECRET_KEY`` at ``LICENSING_STRIPE_API_BASE`` (Stripe's own
     address when unset); :class:`BillingDisabled` without a key."""
-    settings = runtime.settings
-    if not is_configured(runtime):
+    settings = core.settings
+    if not is_configured(core):
         raise BillingDisabled(
             "Self-serve checkout is not enabled on this service (LICENSING_STRIPE_SECRET_KEY is not set).",
         )

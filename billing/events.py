@@ -1,7 +1,8 @@
 """Processing stored webhook events in the background loop: each re-reads its object from Stripe and
 runs the one idempotent step (``fulfil_checkout`` or ``sync_subscription``), in a transaction of its
-own that also marks the event processed. A failure rolls that back and is retried with backoff; the
-attempts, the next attempt and the last error stay on the row (``licensing billing events``)."""
+own that also marks the event processed. The step is atomic: when it fails, nothing it wrote is kept and
+the same transaction records the failure, retried with backoff; the attempts, the next attempt and the
+last error stay on the row (``licensing billing events``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from billing.checkout import Fulfilment, fulfil_checkout, sync_subscription
 from billing.client import is_configured
-from licensing.context import Runtime
+from licensing.context import Core, Runtime
 from licensing.kit.errors import DomainError
 from licensing.kit.jobs import JobQueue
 from licensing.models import StripeEvent
@@ -23,10 +24,10 @@ log = logging.getLogger("billing.events")
 QUEUE = JobQueue(StripeEvent, done=StripeEvent.processed_at)
 
 
-def handle(session: Session, runtime: Runtime, object_type: str, object_id: str) -> Fulfilment:
+def handle(session: Session, core: Core, object_type: str, object_id: str) -> Fulfilment:
     if object_type == "checkout.session":
-        return fulfil_checkout(session, runtime, object_id)
-    return sync_subscription(session, runtime, object_id)
+        return fulfil_checkout(session, core, object_id)
+    return sync_subscription(session, core, object_id)
 
 
 def describe(result: Fulfilment) -> str:
@@ -50,7 +51,7 @@ class StripeEventTask:
         self._warned = False
 
     def run_due(self, runtime: Runtime, limit: int) -> int:
-        if not is_configured(runtime):
+        if not is_configured(runtime.core):
             # Events stay due until a key is configured; say so once, when there are some.
             if not self._warned:
                 with runtime.unit_of_work() as session:
@@ -68,23 +69,29 @@ class StripeEventTask:
                 for row in QUEUE.claim(session, runtime.core.now(), limit)
             ]
         for item in claimed:
-            self._process(runtime, item)
+            try:
+                self._process(runtime, item)
+            except Exception:  # the database failed the transaction: the event is retried after its lease
+                log.exception("webhook.unrecorded", extra={"event": item.event_id, "type": item.type})
         return len(claimed)
 
     def _process(self, runtime: Runtime, item: _Claimed) -> None:
-        try:
-            with runtime.unit_of_work() as session:
-                result = handle(session, runtime, item.object_type, item.object_id)
-                QUEUE.done(session, item.id, runtime.core.now(), outcome=describe(result))
-        except Exception as exc:  # any failure: rolled back, retried later, visible on the row
-            with runtime.unit_of_work() as session:
+        """One event, in one transaction: processed and marked done, or, when processing fails, nothing it
+        wrote kept (the step is atomic) and the failure recorded on the row, to be retried with backoff.
+        Should the transaction itself fail (the database), the event stays leased and is retried once its
+        lease ends."""
+        with runtime.unit_of_work() as session:
+            try:
+                result = handle(session, runtime.core, item.object_type, item.object_id)
+            except Exception as exc:  # any failure: undone, retried later, visible on the row
                 retry_at = QUEUE.failed(session, item.id, runtime.core.now(), exc)
-            log.warning(
-                "webhook.failed",
-                extra={"event": item.event_id, "type": item.type, "error": str(exc)[:300], "retry_at": retry_at},
-                exc_info=not isinstance(exc, DomainError),  # a traceback for the unexpected
-            )
-            return
+                log.warning(
+                    "webhook.failed",
+                    extra={"event": item.event_id, "type": item.type, "error": str(exc)[:300], "retry_at": retry_at},
+                    exc_info=not isinstance(exc, DomainError),  # a traceback for the unexpected
+                )
+                return
+            QUEUE.done(session, item.id, runtime.core.now(), outcome=describe(result))
         log.info("webhook.processed", extra={"event": item.event_id, "type": item.type, "outcome": describe(result)})
 
 

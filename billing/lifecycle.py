@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from billing import notices
 from billing.client import SubscriptionState
 from licensing.access import audit
-from licensing.context import Runtime
+from licensing.context import Core
 from licensing.kit.errors import Conflict
 from licensing.licenses.customers import organisation_of
 from licensing.licenses.issuance import IssueRequest, issue_license
@@ -58,9 +58,8 @@ def newest_license(session: Session, row: Subscription) -> License | None:
 
 
 def _issue(
-    session: Session, runtime: Runtime, row: Subscription, state: SubscriptionState, newest: License | None
+    session: Session, core: Core, row: Subscription, state: SubscriptionState, newest: License | None
 ) -> License:
-    core = runtime.core
     actor = f"stripe ({state.id})"
 
     def request(supersedes: License | None) -> IssueRequest:
@@ -97,10 +96,10 @@ def _describe(newest: License | None, state: SubscriptionState, interval_before:
     return "; ".join(changes) or "renewal"
 
 
-def apply(session: Session, runtime: Runtime, row: Subscription, state: SubscriptionState) -> Applied:
+def apply(session: Session, core: Core, row: Subscription, state: SubscriptionState) -> Applied:
     """Bring ``row`` and its license line to what ``state`` (read from Stripe under the row's lock) says."""
-    now = runtime.core.now()
-    public_url = runtime.settings.public_url
+    now = core.now()
+    public_url = core.settings.public_url
     interval_before = row.interval
     changed = (row.status, row.seats, row.interval, row.current_period_end, row.cancel_at_period_end) != (
         state.status,
@@ -140,7 +139,7 @@ def apply(session: Session, runtime: Runtime, row: Subscription, state: Subscrip
         elif state.period_end <= now:
             reason = "period already ended; waiting for Stripe to renew"
         elif newest is None or (newest.seats, newest.expires_at) != wanted:
-            issued = _issue(session, runtime, row, state, newest)
+            issued = _issue(session, core, row, state, newest)
             reason = _describe(newest, state, interval_before, issued)
             row.line_id, row.license_id = issued.line_id, issued.id
             enqueue(session, now, f"license:{issued.id}", notices.license_issued(issued, public_url, reason))

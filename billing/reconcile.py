@@ -36,7 +36,7 @@ class Reconciled:
 
 def stripe_subscription_ids(runtime: Runtime) -> Iterator[str]:
     """Every subscription in the Stripe account, whatever its status, page after page."""
-    client = stripe_client(runtime)
+    client = stripe_client(runtime.core)
     listing = call("list subscriptions", lambda: client.v1.subscriptions.list(params={"status": "all", "limit": PAGE}))
     for sub in listing.auto_paging_iter():
         yield sub.id
@@ -47,7 +47,7 @@ def reconcile(runtime: Runtime) -> Iterator[Reconciled]:
     for sub_id in stripe_subscription_ids(runtime):
         try:
             with runtime.unit_of_work() as session:
-                result = sync_subscription(session, runtime, sub_id)
+                result = sync_subscription(session, runtime.core, sub_id)
         except Exception as exc:
             log.warning("reconcile.failed", extra={"subscription": sub_id, "error": str(exc)[:300]})
             yield Reconciled(sub_id, None, f"{type(exc).__name__}: {exc}")

@@ -15,7 +15,7 @@ import stripe
 from sqlalchemy.orm import Session
 
 from billing.client import event_target
-from licensing.context import Runtime
+from licensing.context import Core
 from licensing.kit.db import insert_ignoring_duplicates
 from licensing.kit.errors import DomainError
 from licensing.models import StripeEvent
@@ -62,8 +62,8 @@ class Received:
     handled: bool  # the type is on the allow-list
 
 
-def webhook_secret(runtime: Runtime) -> str:
-    secret = runtime.settings.stripe_webhook_secret
+def webhook_secret(core: Core) -> str:
+    secret = core.settings.stripe_webhook_secret
     value = secret.get_secret_value().strip() if secret is not None else ""
     if not value:
         raise WebhooksDisabled(
@@ -73,11 +73,11 @@ def webhook_secret(runtime: Runtime) -> str:
     return value
 
 
-def receive(session: Session, runtime: Runtime, payload: bytes, signature: str | None) -> Received:
+def receive(session: Session, core: Core, payload: bytes, signature: str | None) -> Received:
     """Verify ``payload`` against its ``Stripe-Signature`` and store the event once (in the caller's
     transaction). Raises ``InvalidWebhook`` (400) for an unsigned, forged, stale or malformed call and
     ``WebhooksDisabled`` (404) without a webhook secret; nothing is written then."""
-    secret = webhook_secret(runtime)
+    secret = webhook_secret(core)
     try:
         event = stripe.Webhook.construct_event(payload, signature, secret, tolerance=TOLERANCE_SECONDS)
     except stripe.SignatureVerificationError as exc:
@@ -96,7 +96,7 @@ def receive(session: Session, runtime: Runtime, payload: bytes, signature: str |
     if target is None:
         log.info("webhook.ignored", extra={"event": event_id, "type": event_type})
         return Received(event_id, event_type, stored=False, handled=False)
-    now = runtime.core.now()
+    now = core.now()
     created = raw.get("created")
     stored = insert_ignoring_duplicates(
         session,

@@ -457,7 +457,7 @@ def billing_sync_catalog() -> None:
 
     runtime = _runtime()
     try:
-        changes = sync_catalog(runtime)
+        changes = sync_catalog(runtime.core)
     except Exception as exc:
         _billing_failure(exc)
     finally:

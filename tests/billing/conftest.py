@@ -63,7 +63,7 @@ def worker(runtime: Runtime, mailer: RecordingMailer) -> Worker:
 
 @pytest.fixture
 def catalog_in_stripe(runtime: Runtime) -> None:
-    sync_catalog(runtime)
+    sync_catalog(runtime.core)
 
 
 @pytest.fixture

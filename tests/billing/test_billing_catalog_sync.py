@@ -54,22 +54,22 @@ def test_a_changed_amount_is_a_new_price_that_takes_over_the_lookup_key(
     fake_stripe: FakeStripe, settings: Settings, core: Core, engine: Any, tmp_path: Path
 ) -> None:
     runtime = context.start(settings, core=core, engine=engine)
-    sync_catalog(runtime)
+    sync_catalog(runtime.core)
     old = _prices(fake_stripe)["professional_monthly"]
 
     custom = tmp_path / "catalog.toml"
     custom.write_text(SHIPPED.replace("unit_amount = 1000 ", "unit_amount = 1200 "), "utf-8")
     changed = Runtime(replace(runtime.core, catalog=load_catalog(custom)), engine, runtime.sessions)
-    changes = {c.name: c for c in sync_catalog(changed)}
+    changes = {c.name: c for c in sync_catalog(changed.core)}
     assert changes["professional_monthly"].action == "replaced"
     assert changes["professional_annual"].action == "unchanged"
     new = _prices(fake_stripe)["professional_monthly"]
     assert new["id"] != old["id"] and new["unit_amount"] == 1200
     assert fake_stripe.get(old["id"])["lookup_key"] is None and fake_stripe.get(old["id"])["active"] is False
-    assert all(c.action == "unchanged" for c in sync_catalog(changed))  # twice: nothing more
+    assert all(c.action == "unchanged" for c in sync_catalog(changed.core))  # twice: nothing more
 
     # Back to the shipped amount: a third price (the old one is archived for good), found by its key.
-    assert {c.name: c.action for c in sync_catalog(runtime)}["professional_monthly"] == "replaced"
+    assert {c.name: c.action for c in sync_catalog(runtime.core)}["professional_monthly"] == "replaced"
     assert _prices(fake_stripe)["professional_monthly"]["unit_amount"] == 1000
     assert len(fake_stripe.prices) == 4
 
@@ -78,14 +78,14 @@ def test_the_product_is_updated_when_the_catalog_changes_its_features(
     fake_stripe: FakeStripe, settings: Settings, core: Core, engine: Any
 ) -> None:
     runtime = context.start(settings, core=core, engine=engine)
-    sync_catalog(runtime)
+    sync_catalog(runtime.core)
     fake_stripe.update_product(
         "licensing_professional",
         {"description": "edited by hand", "active": False, "metadata": {"offer": "professional", "team": "growth"}},
     )
-    changes = {c.name: c for c in sync_catalog(runtime)}
+    changes = {c.name: c for c in sync_catalog(runtime.core)}
     assert changes["licensing_professional"].action == "updated"
     product = fake_stripe.get("licensing_professional")
     assert product["active"] is True and "saml" in product["description"]
     assert product["metadata"]["team"] == "growth"  # the operator's own metadata is left alone
-    assert all(c.action == "unchanged" for c in sync_catalog(runtime))
+    assert all(c.action == "unchanged" for c in sync_catalog(runtime.core))

@@ -170,7 +170,7 @@ def test_a_wrong_stripe_key_is_a_503_not_a_leak(
 # --- fulfil_checkout ---------------------------------------------------------------------------------------
 def _fulfil(shop: Shop, session_id: str) -> Any:
     with shop.runtime.unit_of_work() as session:
-        return fulfil_checkout(session, shop.runtime, session_id)
+        return fulfil_checkout(session, shop.runtime.core, session_id)
 
 
 def test_fulfil_answers_for_every_state_of_a_checkout(shop: Shop) -> None:

@@ -169,7 +169,7 @@ def test_the_in_process_worker_processes_webhooks_by_itself(
     from api.app import create_app
     from billing.catalog_sync import sync_catalog
 
-    sync_catalog(runtime)
+    sync_catalog(runtime.core)
     app = create_app(settings.model_copy(update={"worker_in_process": True}), core=core, engine=engine)
     with serve_in_thread(app) as url:
         assert app.state.worker is not None

@@ -102,7 +102,7 @@ def store(
         with serve_in_thread(app) as url:
             public = configured.model_copy(update={"public_url": url})
             app.state.settings = app.state.runtime.core.settings = public
-            sync_catalog(app.state.runtime)
+            sync_catalog(app.state.runtime.core)
             fake_stripe.webhooks.add_endpoint(f"{url}/v1/webhooks/stripe", secret=stripe_webhook_secret)
             yield Store(url, app, inbox)
             fake_stripe.webhooks.mode = "drop"
