@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from fakestripe import FakeStripe
@@ -69,9 +70,12 @@ def test_buying_shows_the_license_and_mails_it(
     lic = verify(shown, keyring)
     assert lic.tier == "professional" and not lic.trial and lic.seats == 7 and lic.has_feature("saml")
     assert lic.customer["email"] == "bea@buyer-5e6f.example" and lic.customer["company"] == "Buyer Co"
-    # To the paid month's end, plus the professional grace.
+    # To the paid period's end as Stripe bills it (calendar months: 28 to 31 days), plus the professional grace.
+    session_id = parse_qs(urlsplit(page.url).query)["session_id"][0]
+    subscription = fake_stripe.subscription_for_session(session_id)
+    assert subscription is not None
     assert lic.expires_at is not None
-    assert abs(lic.expires_at - (datetime.now(UTC) + timedelta(days=30))) < timedelta(days=2)
+    assert lic.expires_at == datetime.fromtimestamp(subscription["items"]["data"][0]["current_period_end"], UTC)
     assert lic.grace_days == 10
     with page.expect_download() as download:
         page.locator("#download").click()
