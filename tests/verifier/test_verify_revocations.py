@@ -2,16 +2,15 @@
 
 ``seq`` grows by one with every re-signing, so an installation keeps the newest list it has seen; a
 list without it (from an older service) reads as 0. A list of 100,000 entries (about 8.5 MB armored)
-is accepted whole and loads in well under a second; a loaded list makes ``verify`` no slower,
-however long it is. A license file keeps its own, much smaller, limit.
+is accepted whole; a loaded list makes ``verify`` no slower, however long it is. A license file keeps
+its own, much smaller, limit. How long signing and loading such a list take is measured (not asserted)
+by ``benchmarks/revocations.py``.
 """
 
 from __future__ import annotations
 
 import random
-import statistics
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -75,16 +74,6 @@ def big_ids() -> list[str]:
 @pytest.fixture(scope="module")
 def big_list(module_signer: Signer, big_ids: list[str]) -> str:
     return module_signer.sign_revocations(list_claims(big_ids))
-
-
-def cpu_seconds(func: Callable[[], object], runs: int = 3) -> float:
-    """The median CPU time of ``func``: what the machine's other work does not inflate."""
-    times = []
-    for _ in range(runs):
-        start = time.process_time()
-        func()
-        times.append(time.process_time() - start)
-    return statistics.median(times)
 
 
 # --- seq -----------------------------------------------------------------------------------------
@@ -158,17 +147,6 @@ def test_a_license_file_keeps_its_own_limit(module_signer: Signer, module_keyrin
 
 
 # --- speed ---------------------------------------------------------------------------------------
-def test_loading_100000_entries_takes_well_under_a_second(big_list: str, module_keyring: Keyring) -> None:
-    seconds = cpu_seconds(lambda: load_revocations(big_list, module_keyring))
-    assert seconds < 0.5, f"load_revocations of {ENTRIES} entries took {seconds:.3f} s of CPU"
-
-
-def test_signing_100000_entries_is_quick(module_signer: Signer, big_ids: list[str]) -> None:
-    claims = list_claims(big_ids)
-    seconds = cpu_seconds(lambda: module_signer.sign_revocations(claims))
-    assert seconds < 0.5, f"sign_revocations of {ENTRIES} entries took {seconds:.3f} s of CPU"
-
-
 def test_verify_with_a_loaded_list_does_not_depend_on_its_length(
     module_signer: Signer, module_keyring: Keyring, big_list: str, big_ids: list[str]
 ) -> None:
