@@ -11,7 +11,6 @@ in the order checkout, subscription, license.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -21,6 +20,7 @@ from sqlalchemy.orm import Session
 from billing import lifecycle
 from billing.catalog_sync import find_price
 from billing.client import (
+    STRIPE_ID,
     CheckoutState,
     StripeUnavailable,
     call,
@@ -41,7 +41,6 @@ log = logging.getLogger("billing.checkout")
 Interval = Literal["month", "year"]
 INTERVALS: tuple[Interval, ...] = ("month", "year")
 OFFER = lifecycle.OFFER
-_STRIPE_ID = re.compile(r"^[A-Za-z0-9_]{1,255}$")
 
 
 @dataclass(frozen=True)
@@ -207,7 +206,7 @@ def fulfil_checkout(session: Session, core: Core, stripe_session_id: str) -> Ful
     and writes its e-mail to the outbox. Calling it again, from any process, changes nothing more.
     Raises ``BillingDisabled`` without a Stripe key and ``StripeUnavailable`` when Stripe cannot be read.
     """
-    if not _STRIPE_ID.match(stripe_session_id or ""):
+    if not STRIPE_ID.fullmatch(stripe_session_id or ""):
         return Fulfilment("unknown", detail="not a Checkout Session id")
     checkout = _locked_checkout(session, stripe_session_id)
     if checkout is None:
@@ -287,7 +286,7 @@ def _result(checkout: Checkout, row: Subscription, applied: lifecycle.Applied) -
 def sync_subscription(session: Session, core: Core, stripe_subscription_id: str) -> Fulfilment:
     """Bring our record of a Stripe subscription and its licenses to what Stripe says now (SPEC 6's table),
     in the caller's transaction; a subscription not recorded yet is fulfilled through its checkout."""
-    if not _STRIPE_ID.match(stripe_subscription_id or ""):
+    if not STRIPE_ID.fullmatch(stripe_subscription_id or ""):
         return Fulfilment("unknown", detail="not a subscription id")
     row = _locked_subscription(session, stripe_subscription_id=stripe_subscription_id)
     client = stripe_client(core)

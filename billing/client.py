@@ -8,6 +8,7 @@ invoice's subscription is ``invoice.parent.subscription_details.subscription``).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from licensing.kit.errors import DomainError, ServiceUnavailable
 
 log = logging.getLogger("billing")
 HTTP_TIMEOUT = 20.0
+STRIPE_ID = re.compile(r"^[A-Za-z0-9_]{1,255}$")
 T = TypeVar("T")
 
 
@@ -193,20 +195,27 @@ def read_subscription(client: stripe.StripeClient, subscription_id: str) -> Subs
     )
 
 
+def stripe_id(value: Any) -> str | None:
+    """``value`` when it could be the id of a Stripe object (letters, digits and _), else None."""
+    return value if isinstance(value, str) and STRIPE_ID.fullmatch(value) else None
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def event_target(event: Any) -> tuple[str, str] | None:
-    """Which object an event is about, to re-read: ``("checkout.session", id)`` or ``("subscription", id)``."""
-    data = event.get("data") or {}
-    obj = data.get("object") or {}
+    """Which object an event is about, to re-read: ``("checkout.session", id)`` or ``("subscription", id)``;
+    None when the event names none (whatever shape its payload has)."""
+    obj = _object(_object(event.get("data")).get("object"))
     kind = obj.get("object")
-    if kind == "checkout.session":
-        return ("checkout.session", str(obj["id"])) if obj.get("id") else None
-    if kind == "subscription":
-        return ("subscription", str(obj["id"])) if obj.get("id") else None
+    if kind in ("checkout.session", "subscription"):
+        found = stripe_id(obj.get("id"))
+        return (kind, found) if found else None
     if kind == "invoice":
-        parent = obj.get("parent") or {}
-        details = parent.get("subscription_details") or {}
-        sub = details.get("subscription") or obj.get("subscription")
-        if isinstance(sub, dict):
-            sub = sub.get("id")
-        return ("subscription", str(sub)) if sub else None
+        sub = _object(_object(obj.get("parent")).get("subscription_details")).get("subscription") or obj.get(
+            "subscription"
+        )
+        found = stripe_id(sub.get("id") if isinstance(sub, dict) else sub)
+        return ("subscription", found) if found else None
     return None

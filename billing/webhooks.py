@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import stripe
 from sqlalchemy.orm import Session
 
-from billing.client import event_target
+from billing.client import event_target, stripe_id
 from licensing.context import Core
 from licensing.kit.db import insert_ignoring_duplicates
 from licensing.kit.errors import DomainError
@@ -22,6 +23,7 @@ from licensing.models import StripeEvent
 
 log = logging.getLogger("billing.webhooks")
 TOLERANCE_SECONDS = 300  # Stripe's own default: a signature older than 5 minutes is refused
+LAST_SECOND = 253_402_300_800  # 10000-01-01: a "created" beyond is not a time (Stripe sends seconds)
 MAX_BODY_BYTES = 1024 * 1024  # real Stripe payloads reach a few hundred KiB (an invoice with many lines)
 
 # The events whose object is re-read; any other type is answered 200 and not stored.
@@ -73,6 +75,10 @@ def webhook_secret(core: Core) -> str:
     return value
 
 
+def _seconds(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < LAST_SECOND
+
+
 def receive(session: Session, core: Core, payload: bytes, signature: str | None) -> Received:
     """Verify ``payload`` against its ``Stripe-Signature`` and store the event once (in the caller's
     transaction). Raises ``InvalidWebhook`` (400) for an unsigned, forged, stale or malformed call and
@@ -86,11 +92,11 @@ def receive(session: Session, core: Core, payload: bytes, signature: str | None)
             "The Stripe-Signature header is missing, does not match the body, or is too old.",
             code="invalid_signature",
         ) from None
-    except (ValueError, TypeError, AttributeError, KeyError):  # signed, but not UTF-8, JSON or an event
+    except (ValueError, TypeError, AttributeError, KeyError):  # not UTF-8 (checked first), or signed but not JSON
         raise InvalidWebhook("The webhook body is not a Stripe event.", code="malformed_event") from None
     raw = event.to_dict()
     event_id, event_type = raw.get("id"), raw.get("type")
-    if not isinstance(event_id, str) or not isinstance(event_type, str):
+    if stripe_id(event_id) is None or not isinstance(event_type, str):
         raise InvalidWebhook("The webhook body is not a Stripe event.", code="malformed_event")
     target = event_target(raw) if event_type in ALLOWED_EVENTS else None
     if target is None:
@@ -107,7 +113,7 @@ def receive(session: Session, core: Core, payload: bytes, signature: str | None)
         object_type=target[0],
         object_id=target[1][:255],
         livemode=bool(raw.get("livemode")),
-        created=datetime.fromtimestamp(created, UTC) if isinstance(created, int) else now,
+        created=datetime.fromtimestamp(created, UTC) if _seconds(created) else now,
         received_at=now,
         attempts=0,
         next_attempt_at=now,

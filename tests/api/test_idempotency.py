@@ -52,6 +52,27 @@ def test_same_key_with_another_body_is_a_conflict(api: Api) -> None:
     assert api.counts() == before
 
 
+def test_same_key_and_body_on_another_path_is_a_conflict(api: Api) -> None:
+    """The path is part of the request: the same key and the very same body posted to another license's
+    renewal must not replay the first renewal (which would answer for a license that was not renewed)."""
+    customer = api.customer()["id"]
+    first, second = (api.issue(customer, tier="enterprise")["license"]["id"] for _ in range(2))
+    body = {"duration_days": 30}
+    renewed = api.post(f"/v1/licenses/{first}/renew", body, headers=_key("renew-1"))
+    assert renewed.status_code == 201, renewed.text
+    before = api.counts()
+
+    check_problem(api.post(f"/v1/licenses/{second}/renew", body, headers=_key("renew-1")), 409, "idempotency_conflict")
+    assert api.counts() == before
+    untouched = api.license(second)
+    assert untouched["status"] == "active" and untouched["superseded_by"] is None
+    assert [lic["id"] for lic in api.list_all("/v1/licenses") if lic["supersedes"] == second] == []
+    # The first renewal still replays for its own path.
+    again = api.post(f"/v1/licenses/{first}/renew", body, headers=_key("renew-1"))
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    assert again.json() == renewed.json()
+
+
 def test_keys_belong_to_one_api_key(api: Api, make_api_key: Any) -> None:
     customer = api.customer()["id"]
     body = {"customer_id": customer, "tier": "free"}

@@ -2,17 +2,25 @@
 
 * a 405 named only one route's method in ``Allow`` (``Allow: POST`` on /v1/customers, which GET also
   serves): FastAPI has a route per method, and Starlette's 405 lists the methods of the first one;
-* unknown customer and license ids answered 404, which the document did not declare.
+* unknown customer and license ids answered 404, which the document did not declare;
+* a webhook body signed with the webhook secret (so only Stripe, or whoever holds the secret, can send it)
+  whose ``data`` was not an object, whose ``created`` was out of range, or with NUL (PostgreSQL) or a lone
+  surrogate in an id answered 500 (``billing.webhooks.receive``, ``billing.client.event_target``).
 """
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from fakestripe import sign
+from pydantic import SecretStr
 
+from licensing.kit.settings import Settings
 from licensing.models import License
 
 PROBLEM = "application/problem+json"
@@ -96,3 +104,52 @@ def test_refreshing_a_license_this_service_does_not_know_is_a_documented_404(
     assert_problem(response, 404, "license_not_found")
     declared = client.get("/openapi.json").json()["paths"]["/v1/licenses/refresh"]["post"]["responses"]
     assert PROBLEM in declared["404"]["content"]
+
+
+@pytest.fixture(name="settings")
+def webhook_settings(settings: Settings, stripe_webhook_secret: str) -> Settings:
+    """Webhooks enabled (intake never calls Stripe, so no API key is needed)."""
+    return settings.model_copy(update={"stripe_webhook_secret": SecretStr(stripe_webhook_secret)})
+
+
+def _event(**fields: Any) -> bytes:
+    event = {"id": "evt_fuzz_1", "object": "event", "type": "checkout.session.completed", "created": 1795435200}
+    event.update(livemode=False, data={"object": {"id": "cs_test_fuzz", "object": "checkout.session"}})
+    return json.dumps({**event, **fields}).encode()
+
+
+SIGNED_BODIES = [
+    pytest.param(_event(data=[None, None]), id="data-is-a-list"),
+    pytest.param(
+        _event(data={"object": "x"}),
+        id="data-object-is-a-string",
+    ),
+    pytest.param(
+        _event(type="invoice.paid", data={"object": {"object": "invoice", "parent": "x"}}),
+        id="invoice-parent-is-a-string",
+    ),
+    pytest.param(
+        _event(created=1795435200000),
+        id="created-in-milliseconds",
+    ),
+    pytest.param(_event(created=-(10**15)), id="created-far-negative"),
+    pytest.param(
+        _event().replace(b'"evt_fuzz_1"', b'"evt_\\ud800"'),
+        id="lone-surrogate-in-the-id",
+    ),
+    pytest.param(_event(id="evt_\x00"), id="nul-in-the-event-id"),
+    pytest.param(_event(data={"object": {"id": "cs_\x00", "object": "checkout.session"}}), id="nul-in-the-object-id"),
+    pytest.param(_event(data="x"), id="data-is-a-string"),
+    pytest.param(b"[1, 2]", id="not-an-object"),
+]
+
+
+@pytest.mark.parametrize("body", SIGNED_BODIES)
+def test_a_signed_webhook_body_is_never_a_server_error(client: Any, stripe_webhook_secret: str, body: bytes) -> None:
+    """Stored or ignored (200), or refused as ``malformed_event``: Stripe's word is not trusted blindly."""
+    header = sign(body, stripe_webhook_secret, int(time.time()))
+    response = client.post(
+        "/v1/webhooks/stripe", content=body, headers={"Stripe-Signature": header, "Content-Type": "application/json"}
+    )
+    if response.status_code != 200:
+        assert_problem(response, 400, "malformed_event")

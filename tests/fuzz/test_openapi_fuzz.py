@@ -8,6 +8,11 @@ declares, and, when it is an error, must be problem+json with a string ``code`` 
 
 The requests reach the app in-process over ASGI (``case.call(app=...)``), on a per-test database:
 each operation runs once on SQLite and once on PostgreSQL, where NUL characters in text fail.
+
+Stripe is configured against the fake Stripe (tests/fakestripe), with the catalog synced, so a checkout
+really opens a Checkout Session there and the webhook really checks signatures: fuzzed (unsigned) webhook
+bodies answer 400 ``invalid_signature`` (``malformed_event`` when not even UTF-8), never a server error.
+``test_signed_webhook_bodies`` signs them as Stripe would, so they reach the parsing of the event.
 """
 
 from __future__ import annotations
@@ -15,12 +20,16 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import schemathesis
 import sqlalchemy as sa
+from fakestripe import FakeStripe, sign
 from hypothesis import HealthCheck, Phase, settings
+from pydantic import SecretStr
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     allow_header_conformance,
@@ -34,6 +43,8 @@ from schemathesis.specs.openapi.checks import (
 from sqlalchemy import Engine
 
 from api.app import create_app
+from api.checkout import WEBHOOK_PATH
+from billing.catalog_sync import sync_catalog
 from licensing.kit.db import Base, make_engine
 from licensing.kit.settings import Settings
 from licensing.models import RevocationList
@@ -73,6 +84,65 @@ SECURED = {
     # An API key's: not a self-serve request's poll token, whose absence answers 404 like a wrong one.
     if any(scheme != "PollToken" for requirement in operation.get("security", []) for scheme in requirement)
 }
+
+
+@pytest.fixture(name="settings")
+def stripe_settings(settings: Settings, fake_stripe: FakeStripe, stripe_webhook_secret: str) -> Settings:
+    """The app under test with Stripe configured against the fake Stripe: checkout and webhooks enabled."""
+    return settings.model_copy(
+        update={
+            "stripe_secret_key": SecretStr(fake_stripe.secret_key),
+            "stripe_api_base": fake_stripe.base_url,
+            "stripe_webhook_secret": SecretStr(stripe_webhook_secret),
+            "stripe_max_network_retries": 0,
+        }
+    )
+
+
+@pytest.fixture
+def app(app: Any) -> Any:
+    """The app, with the catalog's prices in the fake Stripe, so a valid checkout opens a session there."""
+    sync_catalog(app.state.runtime.core)
+    return app
+
+
+class SignWebhooks:
+    """ASGI middleware that signs the body of every POST to the webhook as Stripe would (``Stripe-Signature``
+    with the webhook secret, now), replacing any signature sent: fuzzed bodies then reach the event's parsing."""
+
+    def __init__(self, app: Any, secret: str) -> None:
+        self.app, self.secret = app, secret
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != WEBHOOK_PATH:
+            await self.app(scope, receive, send)
+            return
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        signature = sign(body, self.secret, int(time.time())).encode()
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"stripe-signature"]
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app({**scope, "headers": [*headers, (b"stripe-signature", signature)]}, replay, send)
+
+
+@pytest.fixture
+def signed_app(app: Any, stripe_webhook_secret: str) -> SignWebhooks:
+    return SignWebhooks(app, stripe_webhook_secret)
+
 
 PROBLEM_FIELDS = {"type": str, "title": str, "status": int, "detail": str, "code": str}
 
@@ -122,6 +192,49 @@ def sales_ops_need_a_key(ctx: Any, response: schemathesis.Response, case: schema
     return None
 
 
+WEBHOOK_REFUSALS = {"invalid_signature", "malformed_event"}
+CHECKOUT_PATH = "/v1/checkout/sessions"
+
+
+def checkout_reaches_stripe(fake: FakeStripe) -> Any:
+    """Checkout is enabled and Stripe answers: never 404 ``billing_disabled`` nor 503; a checkout started
+    (201) is a Checkout Session the fake Stripe holds, its ``url`` the fake's hosted page."""
+
+    def checkout_answers(ctx: Any, response: schemathesis.Response, case: schemathesis.Case) -> bool | None:
+        if case.method.upper() != "POST" or case.path != CHECKOUT_PATH:
+            return None
+        assert response.status_code not in (404, 503), f"checkout answered {response.status_code}: {response.text}"
+        if response.status_code == 201:
+            url = json_body(response)["url"]
+            prefix = f"{fake.base_url}/c/pay/"
+            assert url.startswith(prefix) and url[len(prefix) :] in fake.sessions, f"not a fake Stripe session: {url}"
+        return None
+
+    return checkout_answers
+
+
+def webhook_answers(signed: bool) -> Any:
+    """The webhook answers a signed body 200 (stored or ignored) or 400 ``malformed_event``, and an unsigned
+    one 400 ``invalid_signature`` (``malformed_event`` when not even UTF-8); over the size limit 413.
+    Nothing else (no 404: webhooks are enabled)."""
+
+    def check(ctx: Any, response: schemathesis.Response, case: schemathesis.Case) -> bool | None:
+        if case.method.upper() != "POST" or case.path != WEBHOOK_PATH or response.status_code == 413:
+            return None
+        if signed:
+            assert response.status_code in (200, 400), f"a signed webhook answered {response.status_code}"
+            if response.status_code == 200:
+                return None
+        assert response.status_code == 400, f"an unsigned webhook answered {response.status_code}"
+        code = json_body(response).get("code")
+        # Unsigned, a body that is not even UTF-8 is malformed before its signature is looked at.
+        assert code in ({"malformed_event"} if signed else WEBHOOK_REFUSALS), f"webhook refused with {code!r}"
+        return None
+
+    check.__name__ = f"webhook_answers_{'signed' if signed else 'unsigned'}"
+    return check
+
+
 # Every check the document lets schemathesis make, except `positive_data_acceptance`: a schema-valid
 # request may still break a business rule the schema cannot express (a trial without accepting the
 # terms, an unknown customer, seats: null below enterprise) and is then rightly refused with a 4xx.
@@ -138,12 +251,20 @@ CHECKS = [
 ]
 
 
-def checks_for(case: schemathesis.Case) -> list[Any]:
+def checks_for(case: schemathesis.Case, *, signed: bool = False) -> list[Any]:
     """The checks of one case. GET /v1/licenses/refresh is routed to GET /v1/licenses/{license_id} (and
     answers 404 license_not_found), so a 405 there rightly allows GET, which the document cannot list
-    under /v1/licenses/refresh: the Allow header check is left out for that path alone."""
+    under /v1/licenses/refresh: the Allow header check is left out for that path alone.
+
+    A signed webhook body is Stripe's word: the service stores what it can use and answers 200 even when
+    the event lacks fields the document describes (the schema documents Stripe's events, it does not
+    validate them), so ``negative_data_rejection`` is left out there and ``webhook_answers`` says what
+    it must answer instead."""
     if case.path == "/v1/licenses/refresh":
         return [check for check in CHECKS if check is not allow_header_conformance]
+    if case.path == WEBHOOK_PATH:
+        kept = [check for check in CHECKS if not (signed and check is negative_data_rejection)]
+        return [*kept, webhook_answers(signed)]
     return CHECKS
 
 
@@ -162,14 +283,23 @@ FUZZ_SETTINGS = settings(
 
 @schema.parametrize()
 @FUZZ_SETTINGS
-def test_api_with_a_sales_key(case: schemathesis.Case, app: Any, auth: dict[str, str]) -> None:
-    case.call_and_validate(app=app, headers=auth, checks=checks_for(case))
+def test_api_with_a_sales_key(case: schemathesis.Case, app: Any, auth: dict[str, str], fake_stripe: FakeStripe) -> None:
+    case.call_and_validate(app=app, headers=auth, checks=[*checks_for(case), checkout_reaches_stripe(fake_stripe)])
 
 
 @schema.parametrize()
 @settings(FUZZ_SETTINGS, max_examples=10, phases=[Phase.generate])
-def test_api_without_a_key(case: schemathesis.Case, app: Any) -> None:
-    case.call_and_validate(app=app, checks=[*checks_for(case), sales_ops_need_a_key])
+def test_api_without_a_key(case: schemathesis.Case, app: Any, fake_stripe: FakeStripe) -> None:
+    case.call_and_validate(
+        app=app, checks=[*checks_for(case), sales_ops_need_a_key, checkout_reaches_stripe(fake_stripe)]
+    )
+
+
+@schema.include(method="POST", path=WEBHOOK_PATH).parametrize()
+@FUZZ_SETTINGS
+def test_signed_webhook_bodies(case: schemathesis.Case, signed_app: SignWebhooks) -> None:
+    """Fuzzed webhook bodies signed as Stripe signs them: stored or ignored (200), or 400 ``malformed_event``."""
+    case.call_and_validate(app=signed_app, checks=checks_for(case, signed=True))
 
 
 def test_the_fuzzed_document_is_the_apps(client: Any) -> None:

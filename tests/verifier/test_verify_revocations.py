@@ -2,16 +2,14 @@
 
 ``seq`` grows by one with every re-signing, so an installation keeps the newest list it has seen; a
 list without it (from an older service) reads as 0. A list of 100,000 entries (about 8.5 MB armored)
-is accepted whole and loads in well under a second; a loaded list makes ``verify`` no slower,
-however long it is. A license file keeps its own, much smaller, limit.
+is accepted whole; a loaded list makes ``verify`` no slower, however long it is. A license file keeps
+its own, much smaller, limit. How long signing and loading such a list take is measured (not asserted)
+by ``benchmarks/revocations.py``.
 """
 
 from __future__ import annotations
 
 import random
-import statistics
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -75,16 +73,6 @@ def big_ids() -> list[str]:
 @pytest.fixture(scope="module")
 def big_list(module_signer: Signer, big_ids: list[str]) -> str:
     return module_signer.sign_revocations(list_claims(big_ids))
-
-
-def cpu_seconds(func: Callable[[], object], runs: int = 3) -> float:
-    """The median CPU time of ``func``: what the machine's other work does not inflate."""
-    times = []
-    for _ in range(runs):
-        start = time.process_time()
-        func()
-        times.append(time.process_time() - start)
-    return statistics.median(times)
 
 
 # --- seq -----------------------------------------------------------------------------------------
@@ -158,40 +146,18 @@ def test_a_license_file_keeps_its_own_limit(module_signer: Signer, module_keyrin
 
 
 # --- speed ---------------------------------------------------------------------------------------
-def test_loading_100000_entries_takes_well_under_a_second(big_list: str, module_keyring: Keyring) -> None:
-    seconds = cpu_seconds(lambda: load_revocations(big_list, module_keyring))
-    assert seconds < 0.5, f"load_revocations of {ENTRIES} entries took {seconds:.3f} s of CPU"
-
-
-def test_signing_100000_entries_is_quick(module_signer: Signer, big_ids: list[str]) -> None:
-    claims = list_claims(big_ids)
-    seconds = cpu_seconds(lambda: module_signer.sign_revocations(claims))
-    assert seconds < 0.5, f"sign_revocations of {ENTRIES} entries took {seconds:.3f} s of CPU"
-
-
-def test_verify_with_a_loaded_list_does_not_depend_on_its_length(
+def test_a_license_in_the_middle_of_a_loaded_list_is_revoked(
     module_signer: Signer, module_keyring: Keyring, big_list: str, big_ids: list[str]
 ) -> None:
+    """Whether verifying costs the same with 100,000 entries as with one is measured by
+    benchmarks/revocations.py (tests never assert on time)."""
     big = load_revocations(big_list, module_keyring)
-    small = load_revocations(module_signer.sign_revocations(list_claims(big_ids[:1])), module_keyring)
-    license_text = module_signer.sign_license(make_claims(jti="lic_not_revoked"))
     revoked_text = module_signer.sign_license(make_claims(jti=big_ids[ENTRIES // 2]))
     with pytest.raises(LicenseError) as caught:
         verify(revoked_text, module_keyring, now=NOW, revocations=big)
     assert caught.value.code == "revoked"
-
-    def best_of(revocations: RevocationList) -> float:
-        best = float("inf")
-        for _ in range(30):
-            start = time.perf_counter()
-            for _ in range(20):
-                verify(license_text, module_keyring, now=NOW, revocations=revocations)
-            best = min(best, time.perf_counter() - start)
-        return best
-
-    best_of(big)  # warm up
-    ratio = best_of(big) / best_of(small)
-    assert ratio < 2, f"verify with {ENTRIES} revocations took {ratio:.2f} times as long as with one"
+    license_text = module_signer.sign_license(make_claims(jti="lic_not_revoked"))
+    assert verify(license_text, module_keyring, now=NOW, revocations=big).id == "lic_not_revoked"
 
 
 def test_header_of_a_revocation_list_is_what_the_service_writes(big_list: str) -> None:
