@@ -11,7 +11,7 @@ from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from api import checkout, errors, pages, public, sales
+from api import checkout, errors, public, sales, web
 from api.deps import reject_nul_in_url
 from api.middleware import BodySizeLimit
 from api.ratelimit import PublicRateLimit, rate_limit_storage
@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None, *, core: Core | None = None, en
         version=__version__,
         description=DESCRIPTION,
         dependencies=[Depends(reject_nul_in_url)],
-        docs_url=None,  # /docs and /redoc are pages (api/pages.py): assets served here, a strict CSP
+        docs_url=None,  # /docs and /redoc are pages (api/web/docs.py): assets served here, a strict CSP
         redoc_url=None,
         openapi_tags=[
             {"name": "public", "description": "No authentication."},
@@ -102,7 +102,7 @@ def create_app(settings: Settings | None = None, *, core: Core | None = None, en
     app.include_router(public.router)
     app.include_router(checkout.router)
     app.include_router(sales.router)
-    pages.install(app)
+    web.install(app)
     _describe_problems(app)
     log.info("app.started", extra={"database": runtime.database})
     return app

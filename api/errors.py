@@ -40,7 +40,7 @@ def problem(
 
 
 # Renders a DomainError raised on a page's route (a form post over the rate limit, say) as an HTML page;
-# set on app.state.problem_page by api.pages.install.
+# set on app.state.problem_page by api.web.install.
 ProblemPage = Callable[[Request, DomainError, "dict[str, str] | None"], Response]
 _API_PREFIXES = ("/v1/", "/.well-known/", "/healthz", "/readyz", "/openapi.json")
 

@@ -6,17 +6,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.deps import CoreDep, RateLimitedClient, SessionDep
-from api.pages import form_int, router, templates
-from api.security import allow_form_action, origin_of
+from api.security import allow_form_action, check_form_post, origin_of
+from api.web.site import form_int, money, templates
 from billing.checkout import create_checkout, fulfil_checkout
 from licensing.context import Core
 from licensing.kit.errors import DomainError
 from licensing.kit.settings import Settings
 from licensing.licenses.catalog import Catalog, Price
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(check_form_post)])
 
 # How the catalog's feature identifiers read on the pricing page.
 FEATURE_NAMES = {
@@ -34,15 +36,6 @@ FEATURE_NAMES = {
     "metrics": "Performance metrics",
     "shared_channels": "Shared channels",
 }
-
-
-def money(minor_units: int, currency: str) -> str:
-    symbol = {"usd": "$", "eur": "€", "gbp": "£"}.get(currency.lower())
-    amount = f"{minor_units / 100:,.2f}".removesuffix(".00")
-    return f"{symbol}{amount}" if symbol else f"{amount} {currency.upper()}"
-
-
-templates.env.globals["money"] = money
 
 
 def _prices(catalog: Catalog) -> dict[str, Any]:
@@ -72,7 +65,7 @@ def pricing(request: Request, core: CoreDep) -> Response:
         "enterprise_features": [f for f in catalog.tier_features["enterprise"] if f not in professional],
         "sales_email": settings.sales_email,
     }
-    return templates.TemplateResponse(request, "checkout/pricing.html", context)
+    return templates.TemplateResponse(request, "shop/pricing.html", context)
 
 
 def _checkout_page(
@@ -90,7 +83,7 @@ def _checkout_page(
         else ""
     )
     context = {**prices, "form": form, "error": error, "total": total}
-    return templates.TemplateResponse(request, "checkout/checkout.html", context, status_code=status_code)
+    return templates.TemplateResponse(request, "shop/checkout.html", context, status_code=status_code)
 
 
 @router.get("/checkout", response_class=HTMLResponse)
@@ -140,20 +133,20 @@ def checkout_success(
         outcome = fulfil_checkout(session, core, session_id) if session_id else None
     except DomainError as exc:
         context["error"] = exc.message
-        return templates.TemplateResponse(request, "checkout/success.html", context, status_code=exc.status)
+        return templates.TemplateResponse(request, "shop/success.html", context, status_code=exc.status)
     if outcome is not None and outcome.status == "issued" and outcome.license is not None:
         context.update(license=outcome.license, license_file=outcome.license.license_file)
     elif outcome is not None and outcome.status == "pending":
         context["pending"] = True
     elif outcome is not None and outcome.status == "failed":
         context["error"] = "This checkout was not paid (it expired, or the payment failed). Nothing was issued."
-        return templates.TemplateResponse(request, "checkout/success.html", context, status_code=409)
+        return templates.TemplateResponse(request, "shop/success.html", context, status_code=409)
     else:
         context["error"] = "This link names no checkout of ours. If you paid, your license is in your e-mail."
-        return templates.TemplateResponse(request, "checkout/success.html", context, status_code=404)
-    return templates.TemplateResponse(request, "checkout/success.html", context)
+        return templates.TemplateResponse(request, "shop/success.html", context, status_code=404)
+    return templates.TemplateResponse(request, "shop/success.html", context)
 
 
 @router.get("/checkout/cancel", response_class=HTMLResponse)
 def checkout_cancel(request: Request) -> Response:
-    return templates.TemplateResponse(request, "checkout/cancel.html", {})
+    return templates.TemplateResponse(request, "shop/cancel.html", {})

@@ -11,18 +11,17 @@ would send the session to every page and API call of the service. It lasts as lo
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from api import public
 from api.deps import CoreDep, RateLimitedClient, SessionDep
-from api.pages import router, templates
-from api.security import allow_form_action, origin_of
+from api.security import allow_form_action, check_form_post, origin_of
+from api.web.site import templates
 from billing.portal import billing_portal_url
 from licensing.context import Core
 from licensing.kit.errors import DomainError
@@ -30,6 +29,7 @@ from licensing.kit.settings import Settings
 from licensing.models import PortalSession
 from licensing.selfserve import portal
 
+router = APIRouter(include_in_schema=False, dependencies=[Depends(check_form_post)])
 COOKIE = "licensing_portal"
 COOKIE_PATH = "/portal"
 LICENSE_CONTENT_TYPE = "application/x-license-file"
@@ -54,13 +54,6 @@ SUBSCRIPTION_STATUS = {
     "paused": "Paused",
 }
 INTERVALS = {"month": "monthly", "year": "annual"}
-
-
-def _day(moment: datetime | None) -> str:
-    return "" if moment is None else moment.strftime("%Y-%m-%d")
-
-
-templates.env.filters["day"] = _day
 
 
 def _page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
@@ -238,7 +231,7 @@ def portal_license_file(license_id: str, session: SessionDep, me: MaybeSignedIn)
     """One of her licenses as ``<id>.lic``; 404 for any other license."""
     if me is None:
         return RedirectResponse("/portal", status_code=303)
-    lic = portal.license_of(session, me.email, license_id)  # NotFound: a 404 page (api.pages._problem_page)
+    lic = portal.license_of(session, me.email, license_id)  # NotFound: a 404 page (api.web.site._problem_page)
     return Response(
         lic.license_file,
         media_type=LICENSE_CONTENT_TYPE,

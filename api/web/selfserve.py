@@ -1,35 +1,23 @@
-"""HTML pages: the trial and free-license forms, the confirmation link's page and the API reference (the
-pricing, checkout and portal pages come with billing), on one layout (``templates/base.html``) with one
-stylesheet (``static/site.css``).
-
-A page's template extends ``base.html``; a form in it posts to the same service and renders
-``{{ csrf_field() }}``; its POST route is on ``router``, whose ``check_form_post`` dependency refuses a
-cross-site post (a 403 page, ``refused.html``). See ``api/security.py`` for widening one page's
-Content-Security-Policy (a form that posts to Stripe).
-"""
+"""The self-serve pages: /trial and /free (the license at once, or "check your mail"), and the
+confirmation link's page /confirm/{token} (what will be issued, and a Confirm button whose POST issues).
+The rules live in ``licensing.selfserve``; these routes translate a form to its calls and back."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi import Path as PathParam
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
-from jinja2 import pass_context
-from jinja2.runtime import Context
-from markupsafe import Markup
+from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
-from starlette.routing import Match
 
 from api.deps import CoreDep, RateLimitedClient, SessionDep
 from api.public import free_ask_of, trial_ask_of
 from api.schemas import FreeLicenseRequest, TrialRequest
-from api.security import CSRF_FIELD, FormPostRefused, check_form_post, csrf_token, page_policy
+from api.security import check_form_post
+from api.web.site import form_int, templates
 from licensing.context import Core
 from licensing.kit.errors import DomainError
 from licensing.models import License
@@ -44,14 +32,8 @@ from licensing.selfserve.requests import (
     what_is_asked,
 )
 
-PRODUCT_NAME = "Licensing"
-# The site's navigation, in this order; a link shows once its page is served (GET routed).
-NAVIGATION = (("Pricing", "/pricing"), ("Trial", "/trial"), ("Free", "/free"), ("Portal", "/portal"))
-HERE = Path(__file__).parent
-# Swagger UI and ReDoc, as shipped (offline) by the fastapi-offline package.
-DOCS_ASSETS_PACKAGE = ("fastapi_offline", "static")
-
 router = APIRouter(include_in_schema=False, dependencies=[Depends(check_form_post)])
+
 # What to tell a person about a field the form's validation refused (pydantic's wording is for programs).
 _FIELD_HELP = {
     "email": "Enter your work e-mail address (up to 254 characters).",
@@ -60,92 +42,6 @@ _FIELD_HELP = {
     "seats": "Seats must be a whole number from 1 to 1000.",
     "installation_id": "The installation id may contain only letters, digits and . _ : - (up to 200 characters).",
 }
-
-
-def _site(request: Request) -> dict[str, Any]:
-    """What the layout shows on every page."""
-    root = request.scope.get("root_path", "")
-    return {
-        "product_name": PRODUCT_NAME,
-        "navigation": [(label, root + path) for label, path in NAVIGATION if _serves_page(request.app, path)],
-        "current_path": request.url.path,
-        "static": root + "/static",
-        "root": root,
-    }
-
-
-def _serves_page(app: FastAPI, path: str) -> bool:
-    scope = {"type": "http", "path": path, "root_path": "", "method": "GET"}
-    return any(route.matches(scope)[0] is Match.FULL for route in app.router.routes)
-
-
-@pass_context
-def _csrf_field(context: Context) -> Markup:
-    token = csrf_token(context["request"])
-    return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, token)
-
-
-templates = Jinja2Templates(directory=HERE / "templates", context_processors=[_site])
-templates.env.globals["csrf_field"] = _csrf_field
-
-
-def install(app: FastAPI) -> None:
-    """The pages, the API reference, their assets and the 403 page of a refused form post."""
-    # The shop's and the customer portal's routes, on this module's router.
-    from api import checkout_pages, portal_pages  # noqa: F401
-
-    # The vendored docs assets first: /static would otherwise answer for /static/vendor too.
-    app.mount("/static/vendor", StaticFiles(packages=[DOCS_ASSETS_PACKAGE]), name="vendor")
-    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    app.include_router(router)
-    app.add_exception_handler(FormPostRefused, _refused)  # type: ignore[arg-type]
-    app.state.problem_page = _problem_page
-
-
-def _problem_page(request: Request, exc: DomainError, headers: dict[str, str] | None) -> Response:
-    """An error on a page's route (e.g. the rate limit refusing a form post), as a page in the layout."""
-    context = {"title": exc.title, "message": exc.message, "status": exc.status, "form_path": request.url.path}
-    return templates.TemplateResponse(request, "problem.html", context, status_code=exc.status, headers=headers)
-
-
-def _refused(request: Request, exc: FormPostRefused) -> Response:
-    return templates.TemplateResponse(
-        request, "refused.html", {"message": exc.message, "form_path": request.url.path}, status_code=403
-    )
-
-
-def form_int(text: str) -> int | None:
-    """A form's number field: None when empty, -1 (refused by validation) when not a small whole number."""
-    text = text.strip()
-    if not text:
-        return None
-    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else -1
-
-
-@router.get("/")
-def index() -> Response:
-    return RedirectResponse("/pricing", status_code=307)
-
-
-@router.get("/docs", response_class=HTMLResponse)
-def swagger_ui(request: Request) -> Response:
-    # Swagger UI shows images as data: URLs (icons in its stylesheet).
-    page_policy(request).add("img-src", "data:")
-    return templates.TemplateResponse(request, "docs/swagger.html", _docs_context(request, "API reference"))
-
-
-@router.get("/redoc", response_class=HTMLResponse)
-def redoc(request: Request) -> Response:
-    # ReDoc draws with data: images, runs its search index in a worker made from a blob: URL, and
-    # writes its generated styles into <style> elements that carry the nonce given in its options.
-    policy = page_policy(request).add("img-src", "data:").add("worker-src", "blob:")
-    context = {**_docs_context(request, "API reference"), "style_nonce": policy.nonce("style-src")}
-    return templates.TemplateResponse(request, "docs/redoc.html", context)
-
-
-def _docs_context(request: Request, title: str) -> dict[str, Any]:
-    app: FastAPI = request.app
-    return {"title": f"{title}: {app.title}", "openapi_url": request.scope.get("root_path", "") + str(app.openapi_url)}
 
 
 def _field_errors(exc: ValidationError) -> str:
@@ -164,7 +60,7 @@ def _self_serve_page(
 ) -> Response:
     """A self-serve form's answer: the license at once (confirmation off), or "check your mail"; the
     form again with the reason when refused. The mail page says the same whether or not mail went out."""
-    form_template = f"{kind}.html"
+    form_template = f"selfserve/{kind}.html"
     try:
         result = request_license(session, core, ask(), actor=f"public:{client}")
     except ValidationError as exc:
@@ -177,19 +73,19 @@ def _self_serve_page(
         )
     if isinstance(result, Pending):
         context = {"kind": kind, "email": result.request.email}
-        return templates.TemplateResponse(request, "check_mail.html", context, status_code=202)
+        return templates.TemplateResponse(request, "selfserve/check_mail.html", context, status_code=202)
     return _issued_page(request, result, mailed_to=None)
 
 
 def _issued_page(request: Request, lic: License, *, mailed_to: str | None) -> Response:
-    template = "trial_issued.html" if lic.trial else "free_issued.html"
+    template = "selfserve/trial_issued.html" if lic.trial else "selfserve/free_issued.html"
     context = {"license": lic, "license_file": lic.license_file, "mailed_to": mailed_to}
     return templates.TemplateResponse(request, template, context, status_code=201)
 
 
 @router.get("/trial", response_class=HTMLResponse)
 def trial_form(request: Request) -> Response:
-    return templates.TemplateResponse(request, "trial.html", {"form": {"seats": 250}, "error": None})
+    return templates.TemplateResponse(request, "selfserve/trial.html", {"form": {"seats": 250}, "error": None})
 
 
 @router.post("/trial", response_class=HTMLResponse)
@@ -229,7 +125,7 @@ def trial_submit(
 
 @router.get("/free", response_class=HTMLResponse)
 def free_form(request: Request) -> Response:
-    return templates.TemplateResponse(request, "free.html", {"form": {}, "error": None})
+    return templates.TemplateResponse(request, "selfserve/free.html", {"form": {}, "error": None})
 
 
 @router.post("/free", response_class=HTMLResponse)
@@ -284,7 +180,7 @@ _CLOSED: dict[str, tuple[int, str, str]] = {
 def _closed_page(request: Request, outcome: str) -> Response:
     status, heading, message = _CLOSED[outcome]
     context = {"outcome": outcome, "heading": heading, "message": message}
-    return templates.TemplateResponse(request, "confirm_closed.html", context, status_code=status)
+    return templates.TemplateResponse(request, "selfserve/confirm_closed.html", context, status_code=status)
 
 
 @router.get("/confirm/{token}", response_class=HTMLResponse)
@@ -305,7 +201,7 @@ def confirm_page(
     if status != "pending_confirmation":
         return _closed_page(request, "used" if status == "issued" else status)
     context = {"request_row": row, "token": token, "facts": what_is_asked(row)}
-    return templates.TemplateResponse(request, "confirm.html", context)
+    return templates.TemplateResponse(request, "selfserve/confirm.html", context)
 
 
 @router.post("/confirm/{token}", response_class=HTMLResponse)

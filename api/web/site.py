@@ -1,0 +1,111 @@
+"""What every page shares: one layout (``templates/base.html``) with one stylesheet (``static/site.css``),
+the template helpers (CSRF field, money, dates), form helpers and the error pages.
+
+A page's template extends ``base.html``; a form in it posts to the same service and renders
+``{{ csrf_field() }}``; its POST route is on a router with the ``check_form_post`` dependency, which
+refuses a cross-site post (a 403 page, ``refused.html``). See ``api/security.py`` for widening one
+page's Content-Security-Policy (a form that posts to Stripe). The areas' pages are in the modules beside
+this one; ``api.web.install`` registers them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
+from starlette.routing import Match
+
+from api.security import CSRF_FIELD, FormPostRefused, csrf_token
+from licensing.kit.errors import DomainError
+
+PRODUCT_NAME = "Licensing"
+# The site's navigation, in this order; a link shows once its page is served (GET routed).
+NAVIGATION = (("Pricing", "/pricing"), ("Trial", "/trial"), ("Free", "/free"), ("Portal", "/portal"))
+HERE = Path(__file__).parent
+# Swagger UI and ReDoc, as shipped (offline) by the fastapi-offline package.
+DOCS_ASSETS_PACKAGE = ("fastapi_offline", "static")
+
+router = APIRouter(include_in_schema=False)
+
+
+def _site(request: Request) -> dict[str, Any]:
+    """What the layout shows on every page."""
+    root = request.scope.get("root_path", "")
+    return {
+        "product_name": PRODUCT_NAME,
+        "navigation": [(label, root + path) for label, path in NAVIGATION if _serves_page(request.app, path)],
+        "current_path": request.url.path,
+        "static": root + "/static",
+        "root": root,
+    }
+
+
+def _serves_page(app: FastAPI, path: str) -> bool:
+    scope = {"type": "http", "path": path, "root_path": "", "method": "GET"}
+    return any(route.matches(scope)[0] is Match.FULL for route in app.router.routes)
+
+
+@pass_context
+def _csrf_field(context: Context) -> Markup:
+    token = csrf_token(context["request"])
+    return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, token)
+
+
+templates = Jinja2Templates(directory=HERE / "templates", context_processors=[_site])
+templates.env.globals["csrf_field"] = _csrf_field
+
+
+def money(minor_units: int, currency: str) -> str:
+    symbol = {"usd": "$", "eur": "€", "gbp": "£"}.get(currency.lower())
+    amount = f"{minor_units / 100:,.2f}".removesuffix(".00")
+    return f"{symbol}{amount}" if symbol else f"{amount} {currency.upper()}"
+
+
+def day(moment: datetime | None) -> str:
+    return "" if moment is None else moment.strftime("%Y-%m-%d")
+
+
+templates.env.globals["money"] = money
+templates.env.filters["day"] = day
+
+
+def install_layout(app: FastAPI) -> None:
+    """The assets every page uses, the API reference's assets and the pages of errors."""
+    # The vendored docs assets first: /static would otherwise answer for /static/vendor too.
+    app.mount("/static/vendor", StaticFiles(packages=[DOCS_ASSETS_PACKAGE]), name="vendor")
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.add_exception_handler(FormPostRefused, _refused)  # type: ignore[arg-type]
+    app.state.problem_page = _problem_page
+
+
+def _problem_page(request: Request, exc: DomainError, headers: dict[str, str] | None) -> Response:
+    """An error on a page's route (e.g. the rate limit refusing a form post), as a page in the layout."""
+    context = {"title": exc.title, "message": exc.message, "status": exc.status, "form_path": request.url.path}
+    return templates.TemplateResponse(request, "problem.html", context, status_code=exc.status, headers=headers)
+
+
+def _refused(request: Request, exc: FormPostRefused) -> Response:
+    return templates.TemplateResponse(
+        request, "refused.html", {"message": exc.message, "form_path": request.url.path}, status_code=403
+    )
+
+
+def form_int(text: str) -> int | None:
+    """A form's number field: None when empty, -1 (refused by validation) when not a small whole number."""
+    text = text.strip()
+    if not text:
+        return None
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else -1
+
+
+@router.get("/")
+def index() -> Response:
+    return RedirectResponse("/pricing", status_code=307)
