@@ -16,7 +16,6 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 import stripe
-from stripe._base_address import BaseAddresses
 
 from licensing.context import Core
 from licensing.kit.errors import DomainError, ServiceUnavailable
@@ -41,13 +40,13 @@ class StripeUnavailable(ServiceUnavailable):
 
 @lru_cache(maxsize=8)
 def _client(secret_key: str, api_base: str | None, retries: int) -> stripe.StripeClient:
-    addresses: BaseAddresses | None = None
-    if api_base:
+    options: dict[str, Any] = {}
+    if api_base:  # a stand-in for Stripe (tests): every kind of call goes there
         base = api_base.rstrip("/")
-        addresses = {"api": base, "files": base, "connect": base, "meter_events": base}
+        options["base_addresses"] = {"api": base, "files": base, "connect": base, "meter_events": base}
     return stripe.StripeClient(
         secret_key,
-        base_addresses=addresses,
+        **options,
         max_network_retries=retries,
         http_client=stripe.RequestsClient(timeout=HTTP_TIMEOUT),
     )

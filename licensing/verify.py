@@ -133,9 +133,6 @@ def b64url_encode(data: bytes) -> str:
     return binascii.b2a_base64(data, newline=False).decode("ascii").rstrip("=").replace("+", "-").replace("/", "_")
 
 
-_b64url_encode = b64url_encode  # its former name, still used by the test vectors' generator and a benchmark
-
-
 def _first_json_loads(text: str) -> Any:
     """Import json on first use, then parse with :func:`_json_loads`'s fast path from then on."""
     global _json_loads
