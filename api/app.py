@@ -22,7 +22,7 @@ from licensing import __version__, context
 from licensing.context import Core
 from licensing.kit.logs import configure_logging
 from licensing.kit.settings import Settings, get_settings
-from service.tasks import build_worker
+from service.worker import build_worker
 
 DESCRIPTION = """
 Issues Ed25519-signed license files for self-hosted software and lets sales ops manage them.

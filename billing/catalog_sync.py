@@ -15,8 +15,8 @@ from typing import Any
 import stripe
 
 from billing.client import StripeUnavailable, call, is_missing, stripe_client
+from licensing.catalog import Offer, Price
 from licensing.context import Core
-from licensing.licenses.catalog import Offer, Price
 
 SELF_SERVE_OFFERS = ("professional",)
 

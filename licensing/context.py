@@ -19,10 +19,10 @@ from datetime import datetime
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from licensing.catalog import Catalog, load_catalog
 from licensing.kit.clock import Clock, utcnow
 from licensing.kit.db import describe_database, make_engine, make_sessionmaker, transaction
 from licensing.kit.settings import Settings, get_settings
-from licensing.licenses.catalog import Catalog, load_catalog
 from licensing.signing.jws import Signer
 from licensing.signing.keys import PUBLISHED_STATES, KeyInfo, KeyStore, KeyStoreError
 from licensing.verify import Keyring

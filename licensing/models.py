@@ -9,6 +9,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, St
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from licensing.kit.db import Base, UTCDateTime, new_id
+from licensing.kit.jobs import QueuedJob
 
 
 class Customer(Base):
@@ -129,16 +130,6 @@ class RevocationList(Base):
     seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     key_id: Mapped[str | None] = mapped_column(String(64))  # the key that signed ``document``
     next_lapse_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when the first listed grace ends
-
-
-class QueuedJob:
-    """The columns of a row the background loop works off (licensing.jobs): due while not done and
-    ``next_attempt_at`` has come; ``next_attempt_at`` empty and not done means given up."""
-
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class Checkout(Base):

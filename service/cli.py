@@ -185,8 +185,8 @@ def keys_jwks(
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Apply the migrations up to REVISION (head)."""
-    from licensing.kit import migrate
     from licensing.kit.db import describe_database
+    from service import migrate
 
     settings = _settings()
     _say_database(settings)
@@ -542,7 +542,7 @@ def worker_command(
 
     from licensing import context
     from licensing.kit.logs import configure_logging
-    from service.tasks import build_worker
+    from service.worker import build_worker
 
     settings = _settings()
     configure_logging(settings.log_level)
@@ -578,9 +578,9 @@ def serve(
     import uvicorn
 
     from licensing import context
-    from licensing.kit import migrate
     from licensing.kit.logs import uvicorn_log_config
     from licensing.signing.keys import KeyStoreError
+    from service import migrate
 
     settings = _settings()
     try:

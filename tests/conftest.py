@@ -19,13 +19,13 @@ import sqlalchemy as sa
 from pgtools import fresh_database, unique_name
 from sqlalchemy import Engine
 
+from licensing.catalog import load_catalog
 from licensing.context import Core
-from licensing.kit import migrate
 from licensing.kit.db import make_engine, make_sessionmaker, transaction
 from licensing.kit.settings import Settings
-from licensing.licenses.catalog import load_catalog
 from licensing.signing.keys import KeyStore
 from licensing.verify import Keyring
+from service import migrate
 
 warnings.filterwarnings("ignore", message=".*httpx2.*")
 

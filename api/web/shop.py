@@ -13,10 +13,10 @@ from api.deps import CoreDep, RateLimitedClient, SessionDep
 from api.security import allow_form_action, check_form_post, origin_of
 from api.web.site import form_int, money, templates
 from billing.checkout import create_checkout, fulfil_checkout
+from licensing.catalog import Catalog, Price
 from licensing.context import Core
 from licensing.kit.errors import DomainError
 from licensing.kit.settings import Settings
-from licensing.licenses.catalog import Catalog, Price
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(check_form_post)])
 

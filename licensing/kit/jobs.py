@@ -14,10 +14,21 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import BigInteger, Integer, Text, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Mapped, Session, mapped_column
 
-from licensing.models import QueuedJob
+from licensing.kit.db import UTCDateTime
+
+
+class QueuedJob:
+    """The columns of a row the background loop works off (this module): due while not done and
+    ``next_attempt_at`` has come; ``next_attempt_at`` empty and not done means given up."""
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
 
 J = TypeVar("J", bound=QueuedJob)
 

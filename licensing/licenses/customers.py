@@ -10,11 +10,11 @@ from publicsuffixlist import PublicSuffixList
 from sqlalchemy.orm import Session
 
 from licensing.access import audit
+from licensing.catalog import Catalog
 from licensing.kit import fields
 from licensing.kit.db import atomic
 from licensing.kit.errors import NotFound, ValidationFailed
 from licensing.kit.fields import normalize_email
-from licensing.licenses.catalog import Catalog
 from licensing.models import Customer
 
 if TYPE_CHECKING:

@@ -18,11 +18,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from licensing.access import audit
+from licensing.catalog import Offer
 from licensing.context import Core
 from licensing.kit import fields
 from licensing.kit.db import atomic, new_id
 from licensing.kit.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from licensing.licenses.catalog import Offer
 from licensing.licenses.queries import newest_of_line, successor_of
 from licensing.models import Customer, License
 from licensing.verify import FORMAT_VERSION, LICENSE_LABEL, LICENSE_TYP, LicenseError, decode_jws

@@ -9,7 +9,7 @@ function of each customer's stored e-mail address, and canonical values map to t
 Claims that now name one organisation (a trial for ``eu.acme.co.uk`` and one for ``acme.co.uk``)
 are merged: the earliest claim is kept and the others deleted (the unique constraint on
 ``(kind, value)`` allows one); their licenses are untouched. The catalog is the one given to
-``licensing.kit.migrate.upgrade`` (the service's ``LICENSING_CATALOG_PATH``), else the shipped one.
+``service.migrate.upgrade`` (the service's ``LICENSING_CATALOG_PATH``), else the shipped one.
 
 Downgrade leaves the values as they are: the old code reads them as plain strings, and a merged
 claim cannot be told apart again.
@@ -27,8 +27,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import context, op
 
+from licensing.catalog import Catalog, load_catalog
 from licensing.kit.errors import ValidationFailed
-from licensing.licenses.catalog import Catalog, load_catalog
 from licensing.licenses.customers import organisation_of
 
 revision = "0004"

@@ -11,7 +11,7 @@ import jwt
 import pytest
 from api_testkit import Api, aware, check_problem, ts, unarmor
 
-from licensing.licenses.catalog import load_catalog
+from licensing.catalog import load_catalog
 from licensing.verify import Keyring, LicenseError, jwk_thumbprint, verify
 
 CATALOG = load_catalog()

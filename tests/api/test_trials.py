@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from api_testkit import Api, aware, check_problem, self_serve
 
-from licensing.licenses.catalog import load_catalog
+from licensing.catalog import load_catalog
 from licensing.verify import Keyring, verify
 
 PROFESSIONAL = sorted(load_catalog().tier_features["professional"])

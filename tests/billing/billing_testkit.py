@@ -15,10 +15,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from licensing.context import Runtime
-from licensing.kit.worker import Worker
 from licensing.mail.smtp import Email
 from licensing.models import Checkout, License, OutboxMessage, StripeEvent, Subscription
 from licensing.verify import Keyring
+from service.worker import Worker
 
 PUBLIC_URL = "http://shop.test"
 

@@ -23,9 +23,9 @@ from billing.events import StripeEventTask
 from licensing import context
 from licensing.context import Core, Runtime
 from licensing.kit.settings import Settings
-from licensing.kit.worker import Worker
 from licensing.mail.outbox import OutboxTask
 from licensing.verify import Keyring
+from service.worker import Worker
 
 
 @pytest.fixture

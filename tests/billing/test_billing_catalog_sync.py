@@ -12,11 +12,11 @@ from fakestripe import FakeStripe
 
 from billing.catalog_sync import sync_catalog
 from licensing import context
+from licensing.catalog import load_catalog
 from licensing.context import Core, Runtime
 from licensing.kit.settings import Settings
-from licensing.licenses.catalog import load_catalog
 
-SHIPPED = (Path(__file__).resolve().parents[2] / "licensing" / "licenses" / "catalog.toml").read_text("utf-8")
+SHIPPED = (Path(__file__).resolve().parents[2] / "licensing" / "catalog.toml").read_text("utf-8")
 
 
 def _prices(fake: FakeStripe) -> dict[str, Any]:

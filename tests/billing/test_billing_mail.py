@@ -23,11 +23,11 @@ from pydantic import SecretStr
 from billing.events import StripeEventTask
 from licensing.context import Runtime
 from licensing.kit.settings import Settings
-from licensing.kit.worker import Worker
 from licensing.mail.outbox import Message, OutboxTask, enqueue, pending
 from licensing.mail.smtp import Mailer
 from licensing.models import OutboxMessage
 from licensing.verify import verify
+from service.worker import Worker
 
 PASSWORD = "smtp-pass-Zq8wX3vB7nK2"
 

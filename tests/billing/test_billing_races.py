@@ -16,9 +16,9 @@ from billing_testkit import RecordingMailer, Shop
 from billing.checkout import Fulfilment, fulfil_checkout
 from billing.events import StripeEventTask
 from licensing.context import Runtime
-from licensing.kit.worker import Worker
 from licensing.mail.outbox import Message, OutboxTask, enqueue
 from licensing.models import Customer, License, OutboxMessage, StripeEvent, Subscription
+from service.worker import Worker
 
 pytestmark = pytest.mark.postgres
 

@@ -150,9 +150,10 @@ def test_service_wheel_holds_everything(service_wheel: Path, source_copy: Path) 
                     assert path.relative_to(source_copy).as_posix() in names
         for required in (
             "service/cli.py",
-            "service/tasks.py",
+            "service/worker.py",
+            "service/migrate.py",
             "licensing/verify.py",
-            "licensing/licenses/catalog.toml",
+            "licensing/catalog.toml",
             "licensing/py.typed",
             "api/app.py",
             "billing/__init__.py",
@@ -184,7 +185,7 @@ def test_service_wheel_migrations_run_from_the_wheel(service_wheel: Path, tmp_pa
     )
     code = (
         "import sys, migrations, service.cli\n"
-        "from licensing.licenses.catalog import load_catalog\n"
+        "from licensing.catalog import load_catalog\n"
         f"root = {str(unpacked)!r}\n"
         "assert migrations.__file__.startswith(root), migrations.__file__\n"
         "assert service.cli.__file__.startswith(root), service.cli.__file__\n"

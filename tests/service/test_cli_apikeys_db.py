@@ -17,9 +17,9 @@ from cli_support import Cli, assert_plain_error
 from pgtools import fresh_database, unique_name
 
 from licensing.access.apikeys import authenticate
-from licensing.kit import migrate
 from licensing.kit.db import make_engine, make_sessionmaker, transaction
 from licensing.kit.errors import DomainError
+from service import migrate
 
 TOKEN = re.compile(r"^lsk_[0-9a-z]{26}_[A-Za-z0-9_-]{20,}$")
 SCHEMA_TABLES = {"api_keys", "audit_events", "customers", "licenses", "revocation_lists", "alembic_version"}

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from cli_support import Cli, assert_plain_error
 
+from licensing.catalog import load_catalog
 from licensing.context import Core
 from licensing.kit.clock import utcnow
 from licensing.kit.db import make_engine, make_sessionmaker, transaction
 from licensing.kit.settings import Settings
-from licensing.licenses.catalog import load_catalog
 from licensing.licenses.customers import create_customer
 from licensing.licenses.issuance import IssueRequest, issue_license
 from licensing.signing.keys import KeyStore

@@ -8,7 +8,7 @@ import re
 from pagetools import Traffic
 from playwright.sync_api import Page, expect
 
-from licensing.licenses.catalog import load_catalog
+from licensing.catalog import load_catalog
 
 SHOTS = "/tmp/shop-shot-{}.png"
 

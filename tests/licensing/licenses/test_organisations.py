@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from licensing.catalog import CatalogError, MailboxRule, load_catalog, parse_catalog
 from licensing.kit.errors import ValidationFailed
-from licensing.licenses.catalog import CatalogError, MailboxRule, load_catalog, parse_catalog
 from licensing.licenses.customers import organisation_of
 
 CATALOG = load_catalog()
@@ -143,7 +143,7 @@ def test_organisation_of_ignores_case(pair: tuple[str, str]) -> None:
 
 # --- the catalog's [trials.canonical] ------------------------------------------------------------
 def _catalog_data(**trials: Any) -> dict[str, Any]:
-    data = tomllib.loads(resources.files("licensing.licenses").joinpath("catalog.toml").read_text("utf-8"))
+    data = tomllib.loads(resources.files("licensing").joinpath("catalog.toml").read_text("utf-8"))
     data["trials"] = trials
     return data
 

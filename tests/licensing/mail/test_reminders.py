@@ -22,7 +22,7 @@ from licensing.licenses.issuance import IssueRequest, issue_license
 from licensing.licenses.revocations import revoke_license
 from licensing.mail.reminders import ReminderTask
 from licensing.models import License, OutboxMessage, Subscription
-from service.tasks import build_worker
+from service.worker import build_worker
 
 PUBLIC_URL = "https://licenses.example"
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)

@@ -7,7 +7,7 @@ import threading
 import time
 from typing import Any
 
-from licensing.kit.worker import Worker
+from service.worker import Worker
 
 
 class Counting:

@@ -1,12 +1,11 @@
 """The background loop: works off due webhook events, expiry reminders and outgoing e-mail.
 
-Which tasks it runs is wired up above the core (``service.tasks``); ``licensing worker`` runs it on its
-own, ``licensing serve`` (any app made by ``api.app.create_app``) in a thread unless
-``LICENSING_WORKER_IN_PROCESS=false``. Every piece of work is
-a row in the database claimed with ``FOR UPDATE SKIP LOCKED`` (licensing.jobs), so any number of
-workers and replicas can run side by side on PostgreSQL; on SQLite one process does it all. The only
-thing in memory is a wake-up hint, so a webhook stored by this process is processed without waiting
-for the next poll.
+:func:`build_worker` wires up which tasks it runs. ``licensing worker`` runs it on its own, ``licensing
+serve`` (any app made by ``api.app.create_app``) in a thread unless ``LICENSING_WORKER_IN_PROCESS=false``.
+Every piece of work is a row in the database claimed with ``FOR UPDATE SKIP LOCKED``
+(:mod:`licensing.kit.jobs`), so any number of workers and replicas can run side by side on PostgreSQL; on
+SQLite one process does it all. The only thing in memory is a wake-up hint, so a webhook stored by this
+process is processed without waiting for the next poll.
 """
 
 from __future__ import annotations
@@ -14,10 +13,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from licensing.context import Runtime
+from billing.events import StripeEventTask
+from licensing.context import Runtime
+from licensing.mail.outbox import OutboxTask
+from licensing.mail.reminders import ReminderTask
+from licensing.mail.smtp import Mailer
 
 log = logging.getLogger("licensing.worker")
 POLL_SECONDS = 1.0
@@ -100,3 +102,10 @@ class Worker:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+
+
+def build_worker(runtime: Runtime, *, poll_seconds: float = POLL_SECONDS) -> Worker:
+    """The worker with every kind of background work of the service: Stripe events first (they write
+    e-mails), then the reminders (they write e-mails too), then the outbox."""
+    tasks: list[Task] = [StripeEventTask(), ReminderTask(), OutboxTask(Mailer(runtime.settings))]
+    return Worker(runtime, tasks, poll_seconds=poll_seconds)

@@ -221,7 +221,7 @@ def load_catalog(path: Path | None = None) -> Catalog:
     """The catalog at ``path``, or the one shipped in the package."""
     try:
         if path is None:
-            text = resources.files("licensing.licenses").joinpath("catalog.toml").read_text("utf-8")
+            text = resources.files("licensing").joinpath("catalog.toml").read_text("utf-8")
         else:
             text = Path(path).read_text("utf-8")
         return parse_catalog(tomllib.loads(text))
