@@ -11,7 +11,7 @@ from licensing.kit import fields
 from licensing.licenses.status import status_of
 from licensing.models import AuditEvent, Customer, License, SelfServeRequest, Subscription
 
-# The limits are licensing.fields', so the API refuses (422) exactly what the core and the database cannot take.
+# The limits are licensing.kit.fields', so the API refuses (422) exactly what the core and the database cannot take.
 Text = Annotated[str, Field(min_length=1, max_length=fields.NAME_MAX)]
 OptionalText = Annotated[str | None, Field(max_length=fields.NAME_MAX)]
 InstallationId = Annotated[

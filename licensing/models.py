@@ -265,7 +265,7 @@ class SelfServeRequest(Base):
 
 class PortalLink(Base):
     """A sign-in link to the customer portal mailed to ``email``: single use (``used_at``), valid until
-    ``expires_at``; only the SHA-256 of its token is kept (licensing.tokens)."""
+    ``expires_at``; only the SHA-256 of its token is kept (licensing.kit.tokens)."""
 
     __tablename__ = "portal_links"
 

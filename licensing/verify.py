@@ -127,7 +127,7 @@ def _b64url_decode(segment: str | bytes, what: str) -> bytes:
 def b64url_encode(data: bytes) -> str:
     """``data`` as unpadded base64url (RFC 7515 section 2), the encoding of every JWS segment.
 
-    Public because the service relies on it (licensing.signing, licensing.keys): it encodes
+    Public because the service relies on it (licensing.signing): it encodes
     signatures, JWS segments and JWK ``x`` values exactly as this verifier decodes them.
     """
     return binascii.b2a_base64(data, newline=False).decode("ascii").rstrip("=").replace("+", "-").replace("/", "_")
@@ -367,7 +367,7 @@ def decode_jws(text: str | bytes, label: str, typ: str, keyring: Keyring) -> tup
     claims are the caller's to judge (use :func:`verify` for a license). Raises
     :class:`LicenseError` as :func:`verify` does.
 
-    Public because the service relies on it: licensing.issuance reads back the license files it is
+    Public because the service relies on it: licensing.licenses.issuance reads back the license files it is
     presented (refresh), whose expiry must not matter.
     """
     body = _armor_body(text, label)

@@ -1,4 +1,4 @@
-"""Alembic environment: the URL and (optionally) a connection come from licensing.migrate."""
+"""Alembic environment: the URL and (optionally) a connection come from service.migrate."""
 
 from __future__ import annotations
 

@@ -206,7 +206,7 @@ def _say_database(settings: Settings) -> None:
 
 
 def _runtime() -> Any:
-    """The runtime every database command shares with the service (licensing.bootstrap), without the
+    """The runtime every database command shares with the service (licensing.context), without the
     production checks, which guard serving, not administration."""
     from licensing import context
 

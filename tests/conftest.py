@@ -162,7 +162,7 @@ def settings(database_url: str, keys_dir: Path, self_serve_confirmation: str) ->
         issuer=ISSUER,
         public_rate_limit=0,
         log_level="WARNING",
-        worker_in_process=False,  # tests run the background loop themselves (licensing.worker)
+        worker_in_process=False,  # tests run the background loop themselves (service.worker)
         _env_file=None,  # type: ignore[call-arg]
     )
 

@@ -1,6 +1,6 @@
 """The customer portal pages (SPEC 5, ``/portal``): sign-in by a link mailed to the customer, then her
 licenses (downloads), her subscriptions (Stripe's billing portal), and the JWKS and revocation list for
-air-gapped installs. The rules live in ``licensing.portal``; these routes translate them to pages.
+air-gapped installs. The rules live in ``licensing.selfserve.portal``; these routes translate them to pages.
 
 The session cookie is HttpOnly, SameSite=Lax, ``Path=/portal`` (sent to the portal's pages alone) and,
 when the public URL is https or in production, ``Secure`` with the ``__Secure-`` prefix (a browser
@@ -162,7 +162,7 @@ def portal_request_link(
     client: RateLimitedClient,
     email: Annotated[str, Form()] = "",
 ) -> Response:
-    """The same answer whether or not anything is registered under the address (licensing.portal)."""
+    """The same answer whether or not anything is registered under the address (licensing.selfserve.portal)."""
     try:
         requested = portal.request_sign_in(session, core, email)
     except DomainError as exc:

@@ -3,7 +3,7 @@
 ``enqueue`` adds a row in the caller's transaction (a crash before the commit loses the license and
 its e-mail together, never one without the other); ``dedupe_key`` is unique, so one logical e-mail
 (``license:<id>``, ``payment_failed:<invoice>``) is enqueued once however often the step runs.
-:class:`OutboxTask` sends due rows over SMTP (:mod:`licensing.mail`) and retries failures with backoff.
+:class:`OutboxTask` sends due rows over SMTP (:mod:`licensing.mail.smtp`) and retries failures with backoff.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ customer may see (her licenses and subscriptions).
   :data:`FLOOD_WINDOW`; beyond that nothing is written or sent, and the caller answers the same.
 * **Sessions.** ``redeem`` consumes a link (a conditional UPDATE: of two concurrent redemptions one
   wins) and starts a session of :data:`SESSION_TTL`; ``sign_out`` ends it. Links and sessions keep only
-  the SHA-256 of their tokens (:mod:`licensing.tokens`).
+  the SHA-256 of their tokens (:mod:`licensing.kit.tokens`).
 
 Sign-in requests, sign-ins and sign-outs are in the audit log, with the actor ``portal:<address>``.
 """

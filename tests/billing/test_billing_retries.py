@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from billing_testkit import Shop, licensing
 
 from licensing.kit.jobs import MAX_ATTEMPTS
-from licensing.models import Customer, License, StripeEvent, Subscription
+from licensing.models import AuditEvent, Customer, License, StripeEvent, Subscription
 
 
 def _held_completed(shop: Shop) -> str:
@@ -83,3 +84,31 @@ def test_one_failing_event_does_not_hold_up_the_others(shop: Shop) -> None:
     assert states == {first.session_id: (False, 1), second.session_id: (True, 1)}
     assert [lic.seats for lic in shop.licenses()] == [3]
     assert shop.count(StripeEvent) == 2
+
+
+def test_a_step_failing_after_it_wrote_leaves_nothing_and_its_failure_is_kept(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one undo rule: fulfilment is atomic, so when it fails after it has made the customer and the
+    subscription, neither is kept, while the same transaction records the failure on the event."""
+    _held_completed(shop)
+    audited = shop.count(AuditEvent)  # the checkout's start
+    from billing import lifecycle
+
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("the lifecycle broke after the customer and the subscription were written")
+
+    monkeypatch.setattr(lifecycle, "apply", broken)
+    assert shop.worker.run_until_idle() == 1
+    [event] = shop.events()
+    assert event.processed_at is None and event.attempts == 1
+    assert event.last_error is not None and "the lifecycle broke" in event.last_error
+    assert shop.count(License) == shop.count(Customer) == shop.count(Subscription) == 0
+    assert shop.count(AuditEvent) == audited  # no customer.created, subscription.recorded...
+
+    monkeypatch.undo()
+    shop.fake.advance(seconds=31)
+    shop.worker.run_until_idle()
+    [event] = shop.events()
+    assert event.processed_at is not None and event.attempts == 2
+    assert shop.count(Customer) == shop.count(Subscription) == 1 and len(shop.licenses()) == 1

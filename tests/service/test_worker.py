@@ -1,4 +1,4 @@
-"""The background loop (licensing.worker): one failing kind of work does not stop the others; a wake-up
+"""The background loop (service.worker): one failing kind of work does not stop the others; a wake-up
 runs a pass at once; stop() ends the thread."""
 
 from __future__ import annotations

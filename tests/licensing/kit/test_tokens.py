@@ -1,4 +1,4 @@
-"""Tokens handed out once and stored hashed (licensing.tokens), and the per-address mail count."""
+"""Tokens handed out once and stored hashed (licensing.kit.tokens), and the per-address mail count."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Expiry reminders (licensing.reminders, SPEC section 6), with the clock moved: a trial 3 days before it
+"""Expiry reminders (licensing.mail.reminders, SPEC section 6), with the clock moved: a trial 3 days before it
 ends, any license nothing renews 30 and 7 days before; each once, however many passes or workers; none
 for a license a renewing subscription will replace, nor a revoked, superseded or perpetual one."""
 
