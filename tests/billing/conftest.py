@@ -15,8 +15,8 @@ import pytest
 from billing_testkit import PUBLIC_URL, RecordingMailer, Shop, StripeClock
 from fakestripe import FakeStripe
 from livetools import serve_in_thread
-from pydantic import SecretStr
 from sqlalchemy import Engine
+from stripetools import with_fake_stripe
 
 from billing.catalog_sync import sync_catalog
 from billing.events import StripeEventTask
@@ -35,15 +35,7 @@ def clock(fake_stripe: FakeStripe) -> StripeClock:  # type: ignore[override]
 
 @pytest.fixture
 def settings(settings: Settings, fake_stripe: FakeStripe, stripe_webhook_secret: str) -> Settings:
-    return settings.model_copy(
-        update={
-            "stripe_secret_key": SecretStr(fake_stripe.secret_key),
-            "stripe_api_base": fake_stripe.base_url,
-            "stripe_webhook_secret": SecretStr(stripe_webhook_secret),
-            "stripe_max_network_retries": 0,
-            "public_url": PUBLIC_URL,
-        }
-    )
+    return with_fake_stripe(settings, fake_stripe, stripe_webhook_secret, public_url=PUBLIC_URL)
 
 
 @pytest.fixture

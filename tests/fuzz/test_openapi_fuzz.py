@@ -29,7 +29,6 @@ import schemathesis
 import sqlalchemy as sa
 from fakestripe import FakeStripe, sign
 from hypothesis import HealthCheck, Phase, settings
-from pydantic import SecretStr
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     allow_header_conformance,
@@ -41,6 +40,7 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 from sqlalchemy import Engine
+from stripetools import with_fake_stripe
 
 from api.app import create_app
 from api.checkout import WEBHOOK_PATH
@@ -89,14 +89,7 @@ SECURED = {
 @pytest.fixture(name="settings")
 def stripe_settings(settings: Settings, fake_stripe: FakeStripe, stripe_webhook_secret: str) -> Settings:
     """The app under test with Stripe configured against the fake Stripe: checkout and webhooks enabled."""
-    return settings.model_copy(
-        update={
-            "stripe_secret_key": SecretStr(fake_stripe.secret_key),
-            "stripe_api_base": fake_stripe.base_url,
-            "stripe_webhook_secret": SecretStr(stripe_webhook_secret),
-            "stripe_max_network_retries": 0,
-        }
-    )
+    return with_fake_stripe(settings, fake_stripe, stripe_webhook_secret)
 
 
 @pytest.fixture
