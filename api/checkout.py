@@ -57,6 +57,7 @@ def start_checkout(
             email=payload.email,
             company=payload.company,
             name=payload.name,
+            trial_token=payload.trial_token or None,
             actor=f"public:{client}",
         )
         return CheckoutOut(id=started.id, url=started.url)

@@ -357,6 +357,8 @@ class CheckoutRequest(Input):
     email: Annotated[str, Field(max_length=fields.EMAIL_MAX)]
     company: Annotated[str, Field(max_length=fields.NAME_MAX)]
     name: OptionalText = None
+    # A trial's buy link token (mailed with the trial, or made in the portal): the purchase replaces that trial.
+    trial_token: Annotated[str | None, Field(max_length=100)] = None
 
     model_config = ConfigDict(
         json_schema_extra={

@@ -34,6 +34,7 @@ from licensing.context import Core
 from licensing.kit import fields
 from licensing.kit.db import atomic, new_id
 from licensing.kit.errors import ServiceUnavailable, ValidationFailed
+from licensing.licenses.buylinks import require_trial
 from licensing.licenses.customers import create_customer
 from licensing.models import Checkout, License, Subscription
 
@@ -84,13 +85,17 @@ def create_checkout(
     email: str,
     company: str,
     name: str | None = None,
+    trial_token: str | None = None,
     actor: str = "public",
 ) -> CheckoutStarted:
     """Validate the buyer's choice, open a Stripe Checkout Session for the catalog's price x seats and
     store our checkout row (``chk_...``) with what the buyer typed, in the caller's transaction.
+    ``trial_token``: a trial's buy link (licensing.licenses.buylinks), the holder's proof that the
+    purchase replaces her trial; without it the purchase starts a line of its own.
 
     Raises ``ValidationFailed`` (``invalid_interval``, ``invalid_seats``, ``invalid_email``, ``invalid_text``,
-    ``too_long``, ``company_required``), ``BillingDisabled`` (no Stripe key, 404) or ``StripeUnavailable`` (503).
+    ``too_long``, ``company_required``, ``invalid_trial_link``), ``BillingDisabled`` (no Stripe key, 404) or
+    ``StripeUnavailable`` (503).
     """
     offer = core.catalog.offer(OFFER)
     if interval not in INTERVALS:
@@ -109,6 +114,7 @@ def create_checkout(
     price = next((p for p in offer.prices if p.interval == interval), None)
     if price is None:
         raise ValidationFailed(f"No {interval}ly price in the catalog.", field="interval", code="invalid_interval")
+    trial = require_trial(session, core, trial_token) if trial_token else None
 
     client = stripe_client(core)
     found = find_price(client, price.lookup_key)
@@ -150,6 +156,7 @@ def create_checkout(
             seats=checked_seats,
             interval=interval,
             price_lookup_key=price.lookup_key,
+            trial_license_id=trial.id if trial is not None else None,
             stripe_session_id=stripe_session.id,
             status="open",
             created_by=actor[: fields.ACTOR_MAX],
@@ -158,7 +165,15 @@ def create_checkout(
     )
     session.flush()
     audit.record(
-        session, now, actor, "checkout.started", "checkout", checkout_id, seats=checked_seats, interval=interval
+        session,
+        now,
+        actor,
+        "checkout.started",
+        "checkout",
+        checkout_id,
+        seats=checked_seats,
+        interval=interval,
+        replaces_trial=trial.id if trial is not None else None,
     )
     log.info("checkout.started", extra={"checkout": checkout_id, "stripe_session": stripe_session.id})
     return CheckoutStarted(id=checkout_id, url=stripe_session.url)

@@ -9,7 +9,8 @@ cycle, so it always moves the period end and is covered by the same comparison.
 
 | Stripe says                          | here                                                        |
 |--------------------------------------|-------------------------------------------------------------|
-| active, first time                   | license to period end + grace (superseding a running trial) |
+| active, first time                   | license to period end + grace (superseding the trial of the |
+|                                      | buy link the checkout was started from, if any)             |
 | active, new period end (renewal)     | new license superseding the last; e-mail                    |
 | active, other seats / interval       | new license superseding the last; e-mail                    |
 | past_due / unpaid                    | no license; e-mail once per failed invoice                  |
@@ -32,12 +33,10 @@ from billing.client import SubscriptionState
 from licensing.access import audit
 from licensing.context import Core
 from licensing.kit.errors import Conflict
-from licensing.licenses.customers import organisation_of
 from licensing.licenses.issuance import IssueRequest, issue_license
 from licensing.licenses.queries import newest_of_line
-from licensing.licenses.status import running_trial
 from licensing.mail.outbox import enqueue
-from licensing.models import License, Subscription
+from licensing.models import Checkout, License, Subscription
 
 log = logging.getLogger("billing.lifecycle")
 LICENSED = ("active", "trialing")
@@ -76,11 +75,12 @@ def _issue(
 
     if newest is not None:
         return issue_license(session, core, request(newest))
-    trial = running_trial(session, organisation_of(row.customer.email, core.catalog), core.now())
-    if trial is not None:
+    checkout = session.get(Checkout, row.checkout_id)
+    trial = session.get(License, checkout.trial_license_id) if checkout and checkout.trial_license_id else None
+    if trial is not None:  # its holder started the checkout from the trial's buy link (SPEC 6)
         try:
-            return issue_license(session, core, request(trial))  # SPEC 6: the paid license supersedes the trial
-        except Conflict:  # sales renewed or revoked the trial at this moment: start a line of our own
+            return issue_license(session, core, request(trial))  # the paid license supersedes the trial
+        except Conflict:  # the trial was renewed, replaced or revoked meanwhile: start a line of our own
             log.info("billing.trial_not_superseded", extra={"trial": trial.id, "subscription": row.id})
     return issue_license(session, core, request(None))
 

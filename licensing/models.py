@@ -148,6 +148,8 @@ class Checkout(Base):
     seats: Mapped[int] = mapped_column(Integer)
     interval: Mapped[str] = mapped_column(String(10))  # month | year
     price_lookup_key: Mapped[str] = mapped_column(String(100))
+    # The trial this purchase replaces, named by the trial's buy link (its holder's proof); else none.
+    trial_license_id: Mapped[str | None] = mapped_column(ForeignKey("licenses.id"))
     stripe_session_id: Mapped[str] = mapped_column(String(255), unique=True)
     status: Mapped[str] = mapped_column(String(20))  # open | complete | expired
     customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id"))
@@ -290,3 +292,16 @@ class PortalSession(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     signed_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TrialBuyLink(Base):
+    """A trial's buy link (licensing.licenses.buylinks): its holder's proof at checkout that the purchase
+    replaces her trial. Only the SHA-256 of its token is kept; it works until ``expires_at`` (the trial's end)."""
+
+    __tablename__ = "trial_buy_links"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("tbl"))
+    license_id: Mapped[str] = mapped_column(ForeignKey("licenses.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -11,6 +11,7 @@ would send the session to every page and API call of the service. It lasts as lo
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -26,6 +27,7 @@ from billing.portal import billing_portal_url
 from licensing.context import Core
 from licensing.kit.errors import DomainError
 from licensing.kit.settings import Settings
+from licensing.licenses.buylinks import buy_link
 from licensing.models import PortalSession
 from licensing.selfserve import portal
 
@@ -54,6 +56,11 @@ SUBSCRIPTION_STATUS = {
     "paused": "Paused",
 }
 INTERVALS = {"month": "monthly", "year": "annual"}
+
+
+def _days_left(end: datetime, now: datetime) -> int:
+    """Whole days left, counting a part of a day as one (a trial just started has 30 days left)."""
+    return max(0, -((now - end) // timedelta(days=1)))
 
 
 def _page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
@@ -136,6 +143,7 @@ def _dashboard(
         "license_status": LICENSE_STATUS,
         "subscription_status": SUBSCRIPTION_STATUS,
         "intervals": INTERVALS,
+        "days_left": lambda end: _days_left(end, core.now()),
         "error": error,
     }
     return _page(request, "portal/dashboard.html", context, status_code=status_code)
@@ -237,6 +245,18 @@ def portal_license_file(license_id: str, session: SessionDep, me: MaybeSignedIn)
         media_type=LICENSE_CONTENT_TYPE,
         headers={**PRIVATE, "Content-Disposition": f'attachment; filename="{lic.id}.lic"'},
     )
+
+
+@router.post("/portal/licenses/{license_id}/buy", response_class=HTMLResponse)
+def portal_buy_trial(license_id: str, session: SessionDep, core: CoreDep, me: MaybeSignedIn) -> Response:
+    """To checkout from one of her running trials, through a new buy link of it: signed in as the trial's
+    holder is the proof that the purchase may replace it (licensing.licenses.buylinks). 404 for a license
+    that is not hers, 409 for one that is not a running trial."""
+    if me is None:
+        return RedirectResponse("/portal", status_code=303)
+    lic = portal.license_of(session, me.email, license_id)
+    url = buy_link(session, core, lic, actor=portal.actor(me.email))  # Conflict: a problem page
+    return RedirectResponse(url, status_code=303)
 
 
 @router.post("/portal/subscriptions/{subscription_id}/billing", response_class=HTMLResponse)

@@ -17,9 +17,14 @@ from licensing.catalog import Catalog, Price
 from licensing.context import Core
 from licensing.kit.errors import DomainError
 from licensing.kit.settings import Settings
+from licensing.licenses.buylinks import trial_of
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(check_form_post)])
 
+TRIAL_LINK_GONE = (
+    "This buy link does not work any more: the trial has ended, or was replaced or revoked. You can still buy "
+    "below; the purchase then starts a license of its own."
+)
 # How the catalog's feature identifiers read on the pricing page.
 FEATURE_NAMES = {
     "saml": "SAML single sign-on",
@@ -89,11 +94,34 @@ def _checkout_page(
 @router.get("/checkout", response_class=HTMLResponse)
 def checkout_form(
     request: Request,
+    session: SessionDep,
     core: CoreDep,
     interval: Annotated[str, Query(max_length=10)] = "year",
     seats: Annotated[int, Query(ge=1, le=100_000)] = 10,
+    trial: Annotated[str, Query(max_length=100)] = "",
 ) -> Response:
-    form = {"interval": "month" if interval == "month" else "year", "seats": seats, "email": "", "company": ""}
+    """The checkout form; from a trial's buy link (``?trial=``), filled in from the trial, and the purchase
+    replaces it (licensing.licenses.buylinks). Opening the link only reads: mail scanners may fetch it."""
+    form: dict[str, Any] = {
+        "interval": "month" if interval == "month" else "year",
+        "seats": seats,
+        "email": "",
+        "company": "",
+        "trial_token": "",
+    }
+    if not trial:
+        return _checkout_page(request, core, form)
+    replaced = trial_of(session, core, trial)
+    if replaced is None:
+        return _checkout_page(request, core, form, TRIAL_LINK_GONE, status_code=410)
+    customer = replaced.customer
+    form.update(
+        seats=replaced.seats or seats,
+        email=customer.email,
+        company=customer.company or "",
+        trial_token=trial,
+        replaces=replaced,
+    )
     return _checkout_page(request, core, form)
 
 
@@ -107,8 +135,11 @@ def checkout_submit(
     seats: Annotated[str, Form()] = "",
     email: Annotated[str, Form()] = "",
     company: Annotated[str, Form()] = "",
+    trial_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    form = {"interval": interval, "seats": form_int(seats), "email": email, "company": company}
+    form: dict[str, Any] = {"interval": interval, "seats": form_int(seats), "email": email, "company": company}
+    replaced = trial_of(session, core, trial_token) if trial_token else None
+    form.update(trial_token=trial_token if replaced else "", replaces=replaced)
     try:
         started = create_checkout(
             session,
@@ -117,6 +148,7 @@ def checkout_submit(
             seats=form_int(seats) or 0,
             email=email,
             company=company,
+            trial_token=trial_token or None,
         )
     except DomainError as exc:
         return _checkout_page(request, core, form, exc.message, status_code=exc.status)

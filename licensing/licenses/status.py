@@ -1,6 +1,6 @@
 """The one definition of where a license stands: its status (in Python for a loaded row, in SQL for a
-filter, side by side so they cannot drift), whether it has ended, whether it was superseded, the
-organisation's running trial and whether the organisation pays. Every reader (the API, the portal,
+filter, side by side so they cannot drift), whether it has ended, whether it was superseded, and
+whether the organisation pays. Every reader (the API, the portal,
 reminders, revocation, the trial rules, billing, the CLI) asks here."""
 
 from __future__ import annotations
@@ -65,30 +65,19 @@ def not_ended(now: datetime) -> ColumnElement[bool]:
     return or_(License.grace_ends_at.is_(None), License.grace_ends_at > now)
 
 
-def running_trial(session: Session, organisation: str, now: datetime) -> License | None:
-    """The organisation's newest trial that is still running (not expired, revoked or superseded), if any."""
-    return session.scalars(
-        select(License)
-        .join(Customer, License.customer_id == Customer.id)
-        .where(
-            Customer.organisation == organisation,
-            License.trial.is_(True),
-            License.revoked_at.is_(None),
-            License.expires_at > now,
-            ~SUPERSEDED,
-        )
-        .order_by(License.id.desc())
-        .limit(1)
-    ).first()
-
-
 def organisation_pays(session: Session, organisation: str) -> bool:
-    """The organisation holds a paid license (any not free and not a trial, whatever its status): it has
-    bought, so the trial rules refuse it another trial."""
+    """The organisation has bought, so the trial rules refuse it another trial: it holds a paid license
+    (not free, not a trial, whatever its status) that sales issued, or that a self-serve purchase issued
+    in place of the organisation's trial (its holder proved the purchase hers, through the trial's buy
+    link). A self-serve purchase proves nothing about the organisation of the address typed at checkout,
+    so on its own it does not count: a stranger paying for one seat as ``nobody@victim`` must not spend
+    the victim's trial."""
+    first = aliased(License, name="first_of_line")
+    proven = or_(License.source != "stripe", exists().where(first.id == License.line_id, first.trial.is_(True)))
     paid = session.scalars(
         select(License.id)
         .join(Customer, License.customer_id == Customer.id)
-        .where(Customer.organisation == organisation, License.trial.is_(False), License.tier != "free")
+        .where(Customer.organisation == organisation, License.trial.is_(False), License.tier != "free", proven)
         .limit(1)
     ).first()
     return paid is not None

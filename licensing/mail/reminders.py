@@ -1,10 +1,10 @@
 """Expiry reminders (SPEC section 6): written to the outbox by the background loop, from the database.
 
-A trial's holder is reminded 3 days before it ends, with a link to buy; the holder of any other license
-that nothing will renew (sales-issued, or its subscription cancelled, set to cancel at period end, past
-due or deleted) 30 and 7 days before it ends. Only live licenses are reminded: not revoked, not
-superseded, started, with an end; never one that a renewing subscription (``active`` or ``trialing``,
-not cancelling at period end) of its line will replace.
+A trial's holder is reminded 3 days before it ends, with its buy link (the purchase replaces the trial);
+the holder of any other license that nothing will renew (sales-issued, or its subscription cancelled,
+set to cancel at period end, past due or deleted) 30 and 7 days before it ends. Only live licenses are
+reminded: not revoked, not superseded, started, with an end; never one that a renewing subscription
+(``active`` or ``trialing``, not cancelling at period end) of its line will replace.
 
 There is no timer in memory: every pass asks, per threshold, for the licenses whose end is within that
 threshold but not yet within the next nearer one (a license first seen 5 days before its end gets only
@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import ColumnElement, exists, literal, or_, select
 from sqlalchemy.orm import Session
 
+from licensing.licenses.buylinks import buy_link
 from licensing.licenses.status import where_status
 from licensing.mail.outbox import Message, enqueue
-from licensing.mail.templates import html_document, text_document
+from licensing.mail.templates import buy_paragraph, html_document, text_document
 from licensing.models import License, OutboxMessage, Subscription
 
 if TYPE_CHECKING:
@@ -102,8 +103,9 @@ def _left(expires_at: datetime, now: datetime) -> str:
     return "tomorrow" if days == 1 else f"in {days} days"
 
 
-def reminder_message(lic: License, now: datetime, public_url: str) -> Message:
-    """The reminder e-mail for ``lic`` (whose ``expires_at`` is set): what ends when, and what to do."""
+def reminder_message(lic: License, now: datetime, public_url: str, buy_url: str | None = None) -> Message:
+    """The reminder e-mail for ``lic`` (whose ``expires_at`` is set): what ends when, and what to do; a
+    trial's carries its buy link (``buy_url``: the holder's own, so the e-mail then holds a secret)."""
     assert lic.expires_at is not None
     base = public_url.rstrip("/")
     tier = lic.tier.title()
@@ -112,8 +114,10 @@ def reminder_message(lic: License, now: datetime, public_url: str) -> Message:
         headline = f"Your {tier} trial ends {_left(lic.expires_at, now)}"
         paragraphs = [
             f"Your {tier} trial license {lic.id} ends on {ends}. After that, the features of the trial stop working.",
-            f"To keep them, buy a subscription: {base}/checkout. The license you buy replaces the trial, "
-            "and your servers that can reach us pick it up by themselves.",
+            buy_paragraph(buy_url)
+            if buy_url
+            else f"To keep them, buy a subscription: {base}/pricing, or sign in to the customer portal "
+            f"({base}/portal) and buy from your trial there, so that the license you buy replaces it.",
         ]
     else:
         headline = f"Your {tier} license ends {_left(lic.expires_at, now)}"
@@ -134,7 +138,8 @@ def reminder_message(lic: License, now: datetime, public_url: str) -> Message:
         to=lic.customer.email,
         subject=headline,
         text=text_document(headline, paragraphs, facts),
-        html=html_document(headline, paragraphs, facts),
+        html=html_document(headline, paragraphs, facts, action=("Buy Professional", buy_url) if buy_url else None),
+        secret=buy_url is not None,
     )
 
 
@@ -150,7 +155,8 @@ class ReminderTask:
         with runtime.unit_of_work() as session:
             for threshold in THRESHOLDS:
                 for lic in due(session, now, threshold, limit):
-                    message = reminder_message(lic, now, public_url)
+                    buy_url = buy_link(session, runtime.core, lic, actor="reminders") if lic.trial else None
+                    message = reminder_message(lic, now, public_url, buy_url)
                     if enqueue(session, now, threshold.dedupe_key(lic.id), message):
                         enqueued += 1
                         log.info("reminder.enqueued", extra={"license": lic.id, "days": threshold.days})

@@ -57,8 +57,17 @@ def text_document(title: str, paragraphs: Sequence[str], facts: Sequence[tuple[s
     return "\n".join(lines).rstrip() + "\n"
 
 
-def license_message(lic: License, public_url: str, *, headline: str, intro: str) -> Message:
-    """The license e-mail: what it is, how to install it, the file attached as ``<id>.lic``."""
+def buy_paragraph(buy_url: str) -> str:
+    """What a trial's e-mails say about its buy link (licensing.licenses.buylinks)."""
+    return (
+        "Ready to buy? This link opens checkout with your details filled in, and the license you buy replaces "
+        f"this trial on your servers: {buy_url} (it is yours: do not forward it)."
+    )
+
+
+def license_message(lic: License, public_url: str, *, headline: str, intro: str, buy_url: str | None = None) -> Message:
+    """The license e-mail: what it is, how to install it, the file attached as ``<id>.lic``; for a trial,
+    its buy link (``buy_url``) as a button (the e-mail then holds a secret: blanked in the outbox once sent)."""
     tier = lic.tier.title() + (" trial" if lic.trial else "")
     facts = [
         ("License", lic.id),
@@ -77,10 +86,13 @@ def license_message(lic: License, public_url: str, *, headline: str, intro: str)
         "pick up renewals by themselves.",
         f"Your licenses, the public keys and the revocation list for offline installs: {public_url.rstrip('/')}/portal",
     ]
+    if buy_url is not None:
+        paragraphs.insert(1, buy_paragraph(buy_url))
     return Message(
         to=lic.customer.email,
         subject=headline,
         text=text_document(headline, paragraphs, facts),
-        html=html_document(headline, paragraphs, facts),
+        html=html_document(headline, paragraphs, facts, action=("Buy Professional", buy_url) if buy_url else None),
         attachments=(Attachment(f"{lic.id}.lic", lic.license_file, LICENSE_CONTENT_TYPE),),
+        secret=buy_url is not None,
     )

@@ -35,6 +35,7 @@ from licensing.kit import fields
 from licensing.kit.db import atomic
 from licensing.kit.errors import Conflict, NotFound, ValidationFailed
 from licensing.kit.tokens import find, matches, new_token, token_hash
+from licensing.licenses.buylinks import buy_link
 from licensing.licenses.customers import create_customer, organisation_of
 from licensing.licenses.issuance import IssueRequest, issue_license
 from licensing.licenses.queries import Page, page
@@ -345,9 +346,9 @@ def confirm(session: Session, core: Core, token: str, *, actor: str) -> Confirma
         if row.kind == "trial"
         else "Thank you for confirming. Here is your perpetual free license."
     )
-    outbox.enqueue(
-        session, now, f"license:{lic.id}", license_message(lic, core.public_url, headline=headline, intro=intro)
-    )
+    buy_url = buy_link(session, core, lic, actor=actor) if lic.trial else None
+    message = license_message(lic, core.public_url, headline=headline, intro=intro, buy_url=buy_url)
+    outbox.enqueue(session, now, f"license:{lic.id}", message)
     audit.record(
         session, now, actor, "self_serve.confirmed", "self_serve_request", row.id, license_id=lic.id, kind=row.kind
     )

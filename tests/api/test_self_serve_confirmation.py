@@ -82,6 +82,9 @@ def test_a_trial_is_issued_only_when_the_mailed_link_is_confirmed(client: Any, k
     assert license_mail.to_address == "Ada@acme.example"
     assert license_mail.attachments[0]["filename"] == f"{lic.id}.lic"
     assert license_mail.attachments[0]["content"] == lic.license_file
+    # With the trial's buy link: the holder's proof at checkout (the mail is blanked once sent).
+    assert "/checkout?trial=tbl_" in license_mail.text_body and "Buy Professional" in license_mail.html_body
+    assert license_mail.contains_secret
     state = poll(client, body["id"], body["poll_token"])
     assert state.status_code == 200 and state.headers["cache-control"] == "no-store"
     assert state.json()["status"] == "issued" and state.json()["license"]["id"] == lic.id

@@ -72,10 +72,19 @@ class Shop:
         self.http = httpx.Client(base_url=self.url, timeout=30)
 
     # --- buying ---------------------------------------------------------------------------------------
-    def start(self, *, seats: int = 5, interval: str = "month", email: str = "ada@acme.example", company: str = "Acme"):
-        response = self.http.post(
-            "/v1/checkout/sessions", json={"interval": interval, "seats": seats, "email": email, "company": company}
-        )
+    def start(
+        self,
+        *,
+        seats: int = 5,
+        interval: str = "month",
+        email: str = "ada@acme.example",
+        company: str = "Acme",
+        trial_token: str | None = None,
+    ):
+        choice: dict[str, Any] = {"interval": interval, "seats": seats, "email": email, "company": company}
+        if trial_token is not None:
+            choice["trial_token"] = trial_token
+        response = self.http.post("/v1/checkout/sessions", json=choice)
         assert response.status_code == 201, response.text
         body = response.json()
         with self.session() as session:

@@ -6,11 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from billing_testkit import Shop
+from billing_testkit import PUBLIC_URL, Shop
 from fakestripe import IBAN_FAILS, IBAN_SUCCEEDS
 
+from licensing.licenses.buylinks import buy_link
+from licensing.licenses.revocations import revoke_license
 from licensing.licenses.status import status_of
-from licensing.models import Customer, Subscription
+from licensing.models import Checkout, Customer, License, Subscription
 from licensing.verify import verify
 
 DAY = timedelta(days=1)
@@ -191,30 +193,114 @@ def test_deleted_subscription_mails_and_issues_nothing(shop: Shop) -> None:
     assert shop.mailer.subjects() == ["Your Professional license", "Your Professional subscription has ended"]
 
 
-def test_trial_customer_buys_and_the_paid_license_supersedes_the_trial(shop: Shop) -> None:
+def _trial(shop: Shop, email: str, company: str, seats: int = 50) -> License:
     trial = shop.http.post(
-        "/v1/trials", json={"email": "it@beta.example", "company": "Beta", "seats": 50, "accept_terms": True}
+        "/v1/trials", json={"email": email, "company": company, "seats": seats, "accept_terms": True}
     )
     assert trial.status_code == 201, trial.text
-    trial_id = trial.json()["license"]["id"]
+    with shop.session() as session:
+        lic = session.get(License, trial.json()["license"]["id"])
+        assert lic is not None and lic.trial
+        return lic
 
-    bought = shop.buy(seats=20, email="buyer@Beta.example", company="Beta GmbH")
+
+def _buy_token(shop: Shop, trial: License) -> str:
+    with shop.session() as session:
+        lic = session.get(License, trial.id)
+        assert lic is not None
+        url = buy_link(session, shop.runtime.core, lic)
+    assert url.startswith(f"{PUBLIC_URL}/checkout?trial=")
+    return url.split("trial=", 1)[1]
+
+
+def test_a_stranger_paying_for_one_seat_does_not_replace_an_organisations_trial(shop: Shop) -> None:
+    """An address typed at checkout proves nothing: the stranger's license starts a line of its own, the
+    trial holder's server keeps her trial, and revoking the stranger's line leaves her trial alone."""
+    trial = _trial(shop, "alice@victim-3c1d.example", "Victim Corp", seats=250)
+    shop.buy(seats=1, email="nobody@victim-3c1d.example", company="Mallory Ltd")
     shop.process()
     trial_lic, paid = shop.licenses()
-    assert trial_lic.id == trial_id and trial_lic.trial
-    assert paid.supersedes_id == trial_id and paid.line_id == trial_lic.line_id and not paid.trial
+    assert trial_lic.id == trial.id and paid.supersedes_id is None and paid.line_id == paid.id
+    assert shop.mailer.subjects() == ["Your Professional license"]  # not "replaces your trial"
+    refreshed = shop.http.post("/v1/licenses/refresh", json={"license_file": trial.license_file})
+    assert refreshed.status_code == 200 and refreshed.json()["changed"] is False
+    assert verify(refreshed.json()["license_file"], shop.keyring, now=shop.fake.now_datetime()).seats == 250
+
+    with shop.session() as session:
+        revoke_license(session, shop.runtime.core, "test", paid.id, "chargeback")
+    with shop.session() as session:
+        kept = session.get(License, trial.id)
+        assert kept is not None and kept.revoked_at is None
+
+
+def test_an_unproven_purchase_does_not_make_the_organisation_pay(shop: Shop) -> None:
+    """A stranger's checkout for an organisation does not spend its trial (the trial rules ignore it)."""
+    shop.buy(seats=1, email="nobody@payless-7e2a.example", company="Mallory Ltd")
+    shop.process()
+    assert len(shop.licenses()) == 1
+    trial = shop.http.post(
+        "/v1/trials", json={"email": "alice@payless-7e2a.example", "company": "Payless", "accept_terms": True}
+    )
+    assert trial.status_code == 201, trial.text
+
+
+def test_the_trial_holder_converts_through_her_buy_link(shop: Shop) -> None:
+    trial = _trial(shop, "it@beta-4b2e.example", "Beta")
+    token = _buy_token(shop, trial)
+    bought = shop.buy(seats=20, email="buyer@beta-4b2e.example", company="Beta GmbH", trial_token=token)
+    shop.process()
+    trial_lic, paid = shop.licenses()
+    assert trial_lic.id == trial.id and trial_lic.trial
+    assert paid.supersedes_id == trial.id and paid.line_id == trial_lic.line_id and not paid.trial
     assert paid.seats == 20 and paid.customer.company == "Beta GmbH"  # what the buyer typed
     assert shop.subscription(bought.checkout_id).line_id == trial_lic.line_id
     assert shop.mailer.subjects() == ["Your Professional license (replaces your trial)"]
-    # A trial holder's server that refreshes gets the paid license.
+    # The trial holder's server that refreshes gets the paid license.
     refreshed = shop.http.post("/v1/licenses/refresh", json={"license_file": trial_lic.license_file})
     assert refreshed.status_code == 200 and refreshed.json()["changed"] is True
     assert verify(refreshed.json()["license_file"], shop.keyring, now=shop.fake.now_datetime()).id == paid.id
+    # Having converted, the organisation pays: no second trial.
+    again = shop.http.post(
+        "/v1/trials", json={"email": "other@beta-4b2e.example", "company": "Beta", "accept_terms": True}
+    )
+    assert again.status_code == 409
 
     # Renewals go on in the same line.
     shop.fake.advance(days=31)
     shop.process()
     assert shop.licenses()[-1].supersedes_id == paid.id
+
+
+def test_a_buy_link_that_is_not_one_is_refused_and_nothing_is_started(shop: Shop) -> None:
+    for token in ("tbl_" + "A" * 43, "nonsense", ""):
+        response = shop.http.post(
+            "/v1/checkout/sessions",
+            json={"interval": "month", "seats": 3, "email": "a@x-5d.example", "company": "X", "trial_token": token},
+        )
+        if token:
+            assert response.status_code == 422, response.text
+            assert response.json()["code"] == "invalid_trial_link"
+        else:
+            assert response.status_code == 201  # empty: no trial named
+    assert shop.count(Checkout) == 1
+
+
+def test_a_buy_link_of_a_trial_that_was_replaced_or_revoked_is_refused(shop: Shop) -> None:
+    trial = _trial(shop, "it@gone-8f1a.example", "Gone")
+    token = _buy_token(shop, trial)
+    with shop.session() as session:
+        revoke_license(session, shop.runtime.core, "test", trial.id, "abuse")
+    response = shop.http.post(
+        "/v1/checkout/sessions",
+        json={
+            "interval": "month",
+            "seats": 3,
+            "email": "it@gone-8f1a.example",
+            "company": "Gone",
+            "trial_token": token,
+        },
+    )
+    assert response.status_code == 422 and response.json()["code"] == "invalid_trial_link"
 
 
 def test_a_trial_of_another_organisation_is_left_alone(shop: Shop) -> None:

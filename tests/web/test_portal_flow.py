@@ -15,6 +15,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from mailtools import text_of
 from pagetools import Store
@@ -149,3 +150,46 @@ def test_the_portal_end_to_end(portal_page: Page, store: Store, keyring: Keyring
         page.screenshot(path=SHOT.format("expired-link"), full_page=True)
     finally:
         clock.fixed = None
+
+
+def test_a_trial_holder_buys_from_the_portal_and_her_server_gets_the_paid_license(
+    portal_page: Page, store: Store, keyring: Keyring
+) -> None:
+    """SPEC 6: the trial's holder, proven by her portal session, buys from the trial's Buy button; the paid
+    license replaces the trial, so her server's next refresh gets it."""
+    page = portal_page
+    holder = "tia@trial-6a7b.example"
+    asked = httpx.post(
+        f"{store.url}/v1/trials",
+        json={"email": holder, "company": "Trial Co", "seats": 12, "accept_terms": True},
+        timeout=30,
+    )
+    assert asked.status_code == 201, asked.text
+    trial_id, trial_file = asked.json()["license"]["id"], asked.json()["license_file"]
+
+    page.goto(_request_link(page, store, holder, already=0))
+    page.locator("#sign-in").click()
+    expect(page.locator(f"#trial-left-{trial_id}")).to_have_text("30 days left")
+    page.screenshot(path=SHOT.format("trial"), full_page=True)
+    page.locator(f"#buy-{trial_id}").click()
+
+    expect(page.locator("#replaces-trial")).to_contain_text(trial_id)
+    expect(page.get_by_label("Work e-mail")).to_have_value(holder)
+    expect(page.get_by_label("Company")).to_have_value("Trial Co")
+    expect(page.get_by_label(re.compile(r"^Users"))).to_have_value("12")
+    page.screenshot(path=SHOT.format("buy-from-trial"), full_page=True)
+    page.get_by_text("Monthly", exact=True).click()
+    page.locator("#pay").click()
+    expect(page.locator("#payment-form")).to_be_visible()
+    page.locator("#card_number").fill(CARD_OK)
+    page.locator("#card_expiry").fill("12 / 34")
+    page.locator("#card_cvc").fill("123")
+    page.locator("#name").fill("Tia Trial")
+    page.locator("#submit").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Your Professional license", timeout=30_000)
+    paid = verify(page.locator("#license-file").inner_text(), keyring)
+    assert not paid.trial and paid.seats == 12 and paid.claims.get("supersedes") == trial_id
+
+    refreshed = httpx.post(f"{store.url}/v1/licenses/refresh", json={"license_file": trial_file}, timeout=30)
+    assert refreshed.status_code == 200 and refreshed.json()["changed"] is True
+    assert verify(refreshed.json()["license_file"], keyring).id == paid.id

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from licensing import context
 from licensing.context import Core, Runtime
 from licensing.kit.settings import Settings
+from licensing.licenses.buylinks import trial_of
 from licensing.licenses.customers import create_customer
 from licensing.licenses.issuance import IssueRequest, issue_license
 from licensing.licenses.revocations import revoke_license
@@ -117,9 +118,16 @@ def test_a_trial_is_reminded_once_3_days_before_its_end_with_a_link_to_buy(runti
     assert mail.to_address == "ada@acme.example"
     assert "trial" in mail.subject and "3 days" in mail.subject
     for body in (mail.text_body, mail.html_body):
-        assert f"{PUBLIC_URL}/checkout" in body
+        assert f"{PUBLIC_URL}/checkout?trial=tbl_" in body
         assert trial.id in body
     assert "Acme &lt;Ltd&gt;" in mail.html_body and "Acme <Ltd>" not in mail.html_body
+    # The link is the trial's buy link: checkout from it replaces the trial (and the mail is a secret).
+    token = mail.text_body.split("/checkout?trial=", 1)[1].split()[0]
+    clock.set(end - DAY)  # while the trial runs (it ends with it)
+    with runtime.unit_of_work() as session:
+        found = trial_of(session, runtime.core, token)
+        assert found is not None and found.id == trial.id
+    assert mail.contains_secret
 
 
 def test_a_sales_license_is_reminded_30_and_7_days_before_its_end_each_once(runtime: Runtime, clock: Any) -> None:
