@@ -296,6 +296,54 @@ def test_at_most_five_sign_in_mails_an_hour_per_address(browser: Browser, db: Ca
         assert len(session.scalars(select(OutboxMessage)).all()) == 6
 
 
+def test_spellings_of_one_mailbox_share_its_five_sign_in_mails(
+    browser: Browser, db: Callable[[], Any], clock: Any
+) -> None:
+    spellings = [
+        "Ann@mailbox-4e1a.example",
+        "ann+1@mailbox-4e1a.example",
+        "ANN+2@mailbox-4e1a.example",
+        "aNn+portal@MAILBOX-4e1a.example",
+        "ann+@mailbox-4e1a.example",
+        "ann+x+y@mailbox-4e1a.example",
+        "f.a.r.m.e.r+1@googlemail.com",  # and at Gmail, the catalog's rules
+        "Far.Mer@gmail.com",
+    ]
+    answers = [browser.request_link(email) for email in spellings]
+    assert {a.status_code for a in answers} == {200}
+    assert len({_normalised(a.text, e.lower()) for a, e in zip(answers, spellings, strict=True)}) == 1
+    with db() as session:
+        assert len(session.scalars(select(OutboxMessage)).all()) == 7  # 5 of Ann's, both of the farmer's
+        assert len(session.scalars(select(PortalLink)).all()) == 7
+    for email in ("Ann+9@mailbox-4e1a.example", "farmer+2@gmail.com", "farmer@gmail.com", "farmer@gmail.com"):
+        assert browser.request_link(email).status_code == 200
+    with db() as session:
+        assert len(session.scalars(select(OutboxMessage)).all()) == 10  # the farmer's 3 more; nothing for Ann
+    # Another mailbox at the same domain is not held back; an hour later Ann gets a link again.
+    assert browser.request_link("bob@mailbox-4e1a.example").status_code == 200
+    clock.set(START + timedelta(hours=1, seconds=1))
+    assert browser.request_link("ann+10@mailbox-4e1a.example").status_code == 200
+    with db() as session:
+        assert len(session.scalars(select(OutboxMessage)).all()) == 12
+
+
+def test_one_organisations_addresses_together_get_at_most_thirty_sign_in_mails_an_hour(
+    browser: Browser, db: Callable[[], Any], clock: Any
+) -> None:
+    addresses = [f"person{n:02}@{'eu.' if n % 2 else ''}bigco-8d2f.example" for n in range(34)]
+    answers = [browser.request_link(email) for email in addresses]
+    assert {a.status_code for a in answers} == {200}
+    assert len({_normalised(a.text, e) for a, e in zip(answers, addresses, strict=True)}) == 1
+    with db() as session:
+        assert len(session.scalars(select(OutboxMessage)).all()) == 30
+        assert len(session.scalars(select(PortalLink)).all()) == 30
+    assert browser.request_link("it@otherco-8d2f.example").status_code == 200  # another organisation
+    clock.set(START + timedelta(hours=1, seconds=1))
+    assert browser.request_link("person99@bigco-8d2f.example").status_code == 200
+    with db() as session:
+        assert len(session.scalars(select(OutboxMessage)).all()) == 32
+
+
 def test_the_rate_limit_covers_the_request_and_the_redemption(settings: Settings, core: Core, engine: Any) -> None:
     from api.app import create_app
 

@@ -228,6 +228,76 @@ def test_repeated_requests_for_one_address_send_at_most_five_mails_an_hour(clien
     assert confirmation_mail(client.app, later["id"]) is not None
 
 
+# Eight spellings of one mailbox: the local part's case and a "+tag" do not make another mailbox.
+ONE_MAILBOX = [
+    "Ann@mailbox-4e1a.example",
+    "ann+1@mailbox-4e1a.example",
+    "ANN+2@mailbox-4e1a.example",
+    "aNn+trial@MAILBOX-4e1a.example",
+    "ann+@mailbox-4e1a.example",
+    "ann+x+y@mailbox-4e1a.example",
+    "Ann+Z@mailbox-4e1a.example",
+    "ann+8@mailbox-4e1a.example",
+]
+# At Gmail, as the catalog says: dots do not count, "+tags" are dropped, googlemail.com is gmail.com.
+ONE_GMAIL_MAILBOX = [
+    "far.mer@gmail.com",
+    "Farmer+1@googlemail.com",
+    "f.a.r.m.e.r@gmail.com",
+    "FARMER+x@gmail.com",
+    "farm.er@googlemail.com",
+    "farmer@gmail.com",
+    "F.armer+2@gmail.com",
+]
+
+
+def _same_answers(answers: list[Any], status: int = 202) -> None:
+    assert {r.status_code for r in answers} == {status}
+    assert {tuple(sorted(r.json())) for r in answers} == {("id", "poll_token", "status")}
+    assert len({r.headers.get("content-length") for r in answers}) == 1  # the answers do not differ
+
+
+@pytest.mark.parametrize("spellings", [ONE_MAILBOX, ONE_GMAIL_MAILBOX], ids=["case-and-tags", "gmail-rules"])
+def test_spellings_of_one_mailbox_share_its_five_mails_an_hour(client: Any, clock: Any, spellings: list[str]) -> None:
+    clock.set(START)
+    answers = [client.post("/v1/free-licenses", json={"email": email, "company": "V"}) for email in spellings]
+    _same_answers(answers)
+    mailed = [confirmation_mail(client.app, r.json()["id"]) is not None for r in answers]
+    assert mailed == [True] * 5 + [False] * (len(spellings) - 5)
+    assert _count(client, SelfServeRequest) == len(spellings)  # recorded all the same
+    # Another mailbox at the same domain is not held back.
+    domain = spellings[0].rpartition("@")[2]
+    other = client.post("/v1/free-licenses", json={"email": f"bob@{domain}"}).json()
+    assert confirmation_mail(client.app, other["id"]) is not None
+    # An hour later the mailbox gets mail again, whichever spelling asks.
+    clock.set(START + timedelta(hours=1, seconds=1))
+    later = client.post("/v1/free-licenses", json={"email": spellings[-1]}).json()
+    assert confirmation_mail(client.app, later["id"]) is not None
+
+
+def test_one_organisations_addresses_together_get_at_most_thirty_mails_an_hour(client: Any, clock: Any) -> None:
+    clock.set(START)
+    # 34 people of one organisation (its domain and a subdomain), asked for by a trial or a free license.
+    addresses = [f"person{n:02}@{'eu.' if n % 2 else ''}bigco-8d2f.example" for n in range(34)]
+    answers = [
+        client.post("/v1/trials", json={"email": email, **TRIAL})
+        if n % 3 == 0
+        else client.post("/v1/free-licenses", json={"email": email, "company": "V"})
+        for n, email in enumerate(addresses)
+    ]
+    _same_answers(answers)
+    mailed = [confirmation_mail(client.app, r.json()["id"]) is not None for r in answers]
+    assert mailed == [True] * 30 + [False] * 4
+    assert _count(client, SelfServeRequest) == 34
+    # Another organisation is not held back.
+    other = client.post("/v1/free-licenses", json={"email": "it@otherco-8d2f.example"}).json()
+    assert confirmation_mail(client.app, other["id"]) is not None
+    # An hour later the organisation gets mail again.
+    clock.set(START + timedelta(hours=1, seconds=1))
+    later = client.post("/v1/free-licenses", json={"email": "person99@bigco-8d2f.example"}).json()
+    assert confirmation_mail(client.app, later["id"]) is not None
+
+
 def test_an_idempotency_key_replays_the_pending_answer(client: Any) -> None:
     headers = {"Idempotency-Key": "trial-from-server-1"}
     body = {"email": "it@idem.example", **TRIAL}
