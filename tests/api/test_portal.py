@@ -344,6 +344,26 @@ def test_one_organisations_addresses_together_get_at_most_thirty_sign_in_mails_a
         assert len(session.scalars(select(OutboxMessage)).all()) == 32
 
 
+def test_the_sign_in_mail_carries_nothing_but_the_address_and_the_link(browser: Browser, db: Callable[[], Any]) -> None:
+    """The form takes only the address: the mail is the same fixed text for everyone, the address and
+    the link aside, so there is no requester's text to carry."""
+    bodies = []
+    for email in ("ann@one-7a4c.example", "Bob.Other+tag@two-7a4c.example"):
+        assert browser.post("/portal", {"email": email, "company": "ACTION REQUIRED", "name": "x"}).status_code == 200
+        with db() as session:
+            row = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
+            assert row is not None and row.to_address == email.lower()
+            link = LINK.search(row.text_body)
+            assert link and "ACTION REQUIRED" not in row.text_body + row.html_body + row.subject
+            bodies.append(
+                tuple(
+                    part.replace(link.group(0), "LINK").replace(row.to_address, "ADDRESS")
+                    for part in (row.subject, row.text_body, row.html_body)
+                )
+            )
+    assert bodies[0] == bodies[1]
+
+
 def test_the_rate_limit_covers_the_request_and_the_redemption(settings: Settings, core: Core, engine: Any) -> None:
     from api.app import create_app
 

@@ -298,6 +298,39 @@ def test_one_organisations_addresses_together_get_at_most_thirty_mails_an_hour(c
     assert confirmation_mail(client.app, later["id"]) is not None
 
 
+# What an attacker types into a request for someone else's address, hoping the mail carries it.
+LURES = {
+    "company": "ACTION REQUIRED: sign in at https://evil.example/login",
+    "name": "IT Support, call +1 555 0100 now",
+    "installation_id": "urgent.reset-your-password.at.evil.example",
+}
+
+
+@pytest.mark.parametrize("path", ["/v1/trials", "/v1/free-licenses"])
+def test_the_confirmation_mail_carries_no_text_the_requester_typed(client: Any, path: str) -> None:
+    """The address has confirmed nothing yet: the e-mail shows what the service chose, and the company,
+    name and installation id only on the page behind the link, where the requester checks them."""
+    body: dict[str, Any] = {"email": "victim@target-3c9d.example", **LURES}
+    if path == "/v1/trials":
+        body |= {"seats": 12, "accept_terms": True}
+    response = client.post(path, json=body)
+    assert response.status_code == 202, response.text
+    mail = confirmation_mail(client.app, response.json()["id"])
+    assert mail is not None
+    for text in (mail.subject, mail.text_body, mail.html_body):
+        for lure in ("evil.example", "ACTION REQUIRED", "555", "IT Support", "urgent", "password"):
+            assert lure not in text
+    assert "victim@target-3c9d.example" in mail.text_body
+    assert ("Professional trial" if path == "/v1/trials" else "Free") in mail.text_body
+    if path == "/v1/trials":
+        assert re.search(r"Seats\s+12\n", mail.text_body)
+    assert "confirmation page" in mail.text_body  # says where the rest is shown
+    page = client.get(confirmation_path(client.app, response.json()["id"]))
+    assert page.status_code == 200
+    for value in LURES.values():
+        assert value in page.text
+
+
 def test_an_idempotency_key_replays_the_pending_answer(client: Any) -> None:
     headers = {"Idempotency-Key": "trial-from-server-1"}
     body = {"email": "it@idem.example", **TRIAL}
