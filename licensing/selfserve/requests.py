@@ -258,11 +258,9 @@ def submit_request(session: Session, core: Core, ask: Ask, *, actor: str) -> Pen
 
 
 def what_is_asked(row: SelfServeRequest) -> list[tuple[str, str]]:
-    """The request as the confirmation e-mail and page show it."""
-    facts = [("Edition", "Professional trial, 30 days" if row.kind == "trial" else "Free, perpetual")]
-    if row.kind == "trial":
-        facts.append(("Seats", str(row.seats or 250)))
-    facts.append(("E-mail", row.email))
+    """The request as the confirmation page shows it: all of it, what the requester typed included,
+    for the person who follows the link to check before confirming."""
+    facts = _chosen(row)
     if row.company:
         facts.append(("Company", row.company))
     if row.name:
@@ -272,17 +270,40 @@ def what_is_asked(row: SelfServeRequest) -> list[tuple[str, str]]:
     return facts
 
 
+def what_is_mailed(row: SelfServeRequest) -> list[tuple[str, str]]:
+    """The request as its confirmation e-mail shows it: only what the service itself chose (the edition,
+    the seats as a number, the address the mail goes to), since nobody at that address has confirmed
+    anything yet and anybody can type a company or a name that reads as an instruction (SPEC section 1).
+
+    The installation id is not shown either: its pattern admits words, dots and colons (up to 200 of
+    them: ``reset-your-password.at.evil.example``), and the SPEC gives it no narrower, opaque format.
+    Company, name and installation id are on the page behind the link.
+    """
+    return _chosen(row)
+
+
+def _chosen(row: SelfServeRequest) -> list[tuple[str, str]]:
+    facts = [("Edition", "Professional trial, 30 days" if row.kind == "trial" else "Free, perpetual")]
+    if row.kind == "trial":
+        facts.append(("Seats", str(int(row.seats or 250))))
+    facts.append(("E-mail", row.email))
+    return facts
+
+
 def confirmation_message(row: SelfServeRequest, link: str) -> outbox.Message:
+    """The confirmation e-mail: the link and :func:`what_is_mailed`, nothing the requester typed."""
     what = "Professional trial" if row.kind == "trial" else "free license"
     title = f"Confirm your {what} request"
     until = row.expires_at.strftime("%Y-%m-%d %H:%M UTC")
     paragraphs = [
         f"Someone, hopefully you, asked for a {what} with this e-mail address. To get it, open this link "
         f"and press Confirm: {link}",
+        "The confirmation page shows the request in full, with the company, name and installation given "
+        "with it: check them before you confirm.",
         f"The link works once, until {until}. If you did not ask for this, ignore this e-mail: nothing is "
         "issued without the confirmation.",
     ]
-    facts = what_is_asked(row)
+    facts = what_is_mailed(row)
     return outbox.Message(
         to=row.email,
         subject=title,
