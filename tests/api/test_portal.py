@@ -145,6 +145,14 @@ def test_an_invalid_address_is_told_on_the_page(browser: Browser, db: Callable[[
         assert session.scalars(select(PortalLink)).all() == []
 
 
+def test_an_address_with_an_encoded_word_is_told_on_the_page(browser: Browser, db: Callable[[], Any]) -> None:
+    response = browser.request_link("=?utf-8?q?attacker=40evil.com?=@victim.example")
+    assert response.status_code == 422 and 'id="error"' in response.text and "encoded" in response.text
+    with db() as session:
+        assert session.scalars(select(PortalLink)).all() == []
+        assert session.scalars(select(OutboxMessage)).all() == []
+
+
 def test_the_link_is_single_use_and_survives_prefetching(
     browser: Browser, customers: dict[str, Any], db: Callable[[], Any]
 ) -> None:

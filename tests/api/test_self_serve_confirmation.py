@@ -331,6 +331,19 @@ def test_the_confirmation_mail_carries_no_text_the_requester_typed(client: Any, 
         assert value in page.text
 
 
+def test_an_address_with_an_encoded_word_is_refused_422(client: Any, api: Api) -> None:
+    """``=?utf-8?q?attacker=40evil.com?=@victim.example`` is one address to the validator and another
+    to the e-mail package, which decodes encoded words in headers: refused wherever an address is taken."""
+    encoded = "=?utf-8?q?attacker=40evil.com?=@victim.example"
+    for path, body in [
+        ("/v1/trials", {"email": encoded, **TRIAL}),
+        ("/v1/free-licenses", {"email": encoded}),
+    ]:
+        assert check_problem(client.post(path, json=body), 422, "invalid_email")["detail"]
+    check_problem(api.post("/v1/customers", {"name": "X", "email": encoded, "company": None}), 422, "invalid_email")
+    assert _count(client, SelfServeRequest) == 0 and _count(client, OutboxMessage) == 0
+
+
 def test_an_idempotency_key_replays_the_pending_answer(client: Any) -> None:
     headers = {"Idempotency-Key": "trial-from-server-1"}
     body = {"email": "it@idem.example", **TRIAL}
