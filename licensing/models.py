@@ -212,12 +212,17 @@ class OutboxMessage(QueuedJob, Base):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_due", "sent_at", "next_attempt_at"),
-        # licensing.mail.outbox.sent_recently: how much mail one address got lately.
-        Index("ix_outbox_recipient", "to_address", "created_at"),
+        # licensing.mail.outbox.sent_recently: how much mail one mailbox, or one organisation, got lately.
+        Index("ix_outbox_mailbox", "mailbox", "created_at"),
+        Index("ix_outbox_organisation", "organisation", "created_at"),
     )
 
     dedupe_key: Mapped[str] = mapped_column(String(255), unique=True)
     to_address: Mapped[str] = mapped_column(String(320))
+    # What the public forms' mail caps count (licensing.mail.outbox.Recipient): the canonical mailbox of
+    # the address and its organisation; for other mail the address as written, and no organisation.
+    mailbox: Mapped[str] = mapped_column(String(320))
+    organisation: Mapped[str | None] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(300))
     text_body: Mapped[str] = mapped_column(Text)
     html_body: Mapped[str] = mapped_column(Text)

@@ -18,9 +18,11 @@ from aiosmtpd.controller import Controller
 
 @dataclass
 class Inbox:
-    """What the SMTP server received (``messages``) and the port it listens on."""
+    """What the SMTP server received (``messages``, and their envelopes' ``MAIL FROM`` and ``RCPT TO``
+    in ``envelopes``) and the port it listens on."""
 
     messages: list[EmailMessage] = field(default_factory=list)
+    envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     port: int = 0
 
@@ -28,6 +30,7 @@ class Inbox:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.lock:
             self.messages.append(message)  # type: ignore[arg-type]
+            self.envelopes.append((utf8(envelope.mail_from), [utf8(a) for a in envelope.rcpt_tos]))
         return "250 OK"
 
     def wait_for(self, predicate: Callable[[EmailMessage], bool], timeout: float = 30) -> EmailMessage:
@@ -43,6 +46,12 @@ class Inbox:
     def to(self, address: str) -> list[EmailMessage]:
         with self.lock:
             return [m for m in self.messages if m["To"] == address]
+
+
+def utf8(address: str) -> str:
+    """An address as sent: aiosmtpd (and the e-mail parser) keep the bytes of an SMTPUTF8
+    address as surrogates."""
+    return address.encode("utf-8", "surrogateescape").decode("utf-8")
 
 
 @contextmanager

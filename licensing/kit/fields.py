@@ -26,6 +26,8 @@ FEATURE_MAX = 64
 # separators, and the bidirectional controls that can make "evil.com" read as "moc.live".
 _FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
 _LINE_BREAKS = re.compile(r"[\t\n\r]")
+# An RFC 2047 encoded word ("=?charset?q?text?="), or anything the e-mail package might take for one.
+_ENCODED_WORD = re.compile(r"=\?.*\?=", re.DOTALL)
 
 
 def has_forbidden_characters(value: str, *, multiline: bool = False) -> bool:
@@ -48,7 +50,11 @@ def check_text(value: str, field: str, maximum: int, *, multiline: bool = False)
 
 
 def normalize_email(email: str) -> str:
-    """The address with its domain normalised (lower case, IDNA); a clear error when it is not one."""
+    """The address with its domain normalised (lower case, IDNA); a clear error when it is not one.
+
+    A local part holding an RFC 2047 encoded word (``=?utf-8?q?ann=40evil.example?=@victim.example``)
+    is refused: the address is valid as written, but the e-mail package decodes encoded words in
+    headers, so the mail would name, and could be delivered to, another address than this one."""
     email = email.strip()
     if len(email) > EMAIL_MAX or has_forbidden_characters(email):
         raise ValidationFailed(
@@ -63,6 +69,10 @@ def normalize_email(email: str) -> str:
             f"{email!r} is not an e-mail address: {exc}", field="email", code="invalid_email"
         ) from None
     local = normalized.rpartition("@")[0]
+    if _ENCODED_WORD.search(local):
+        raise ValidationFailed(
+            "The part before the @ may not hold an encoded word (=?...?=).", field="email", code="invalid_email"
+        )
     if len(local) > EMAIL_LOCAL_MAX or len(normalized) > EMAIL_MAX:
         raise ValidationFailed(
             f"The part before the @ may be at most {EMAIL_LOCAL_MAX} characters, the whole address {EMAIL_MAX}.",

@@ -20,7 +20,14 @@ from licensing.models import Customer
 if TYPE_CHECKING:
     from licensing.context import Core
 
-__all__ = ["create_customer", "get_customer", "normalize_email", "organisation_of", "registrable_domain"]
+__all__ = [
+    "create_customer",
+    "get_customer",
+    "mailbox_of",
+    "normalize_email",
+    "organisation_of",
+    "registrable_domain",
+]
 
 
 @lru_cache(maxsize=1)
@@ -39,21 +46,15 @@ def registrable_domain(domain: str) -> str:
     return _public_suffixes().privatesuffix(domain) or domain
 
 
-def organisation_of(email: str, catalog: Catalog) -> str:
-    """The organisation an address belongs to (SPEC section 1), for the trial rules and billing.
-
-    The registrable domain of the address's domain, case-folded, in its ASCII (IDNA A-label) form:
-    ``x@eu.acme.co.uk`` and ``y@ACME.co.uk`` are ``acme.co.uk``; ``x@Bücher.example`` is
-    ``xn--bcher-kva.example``. At a free-mail provider of the catalog it is instead the canonical
-    address: case-folded, then as the catalog's ``[trials.canonical]`` says for that provider, tags
-    dropped, dots dropped and an alias domain replaced (``far.mer+1@googlemail.com`` is
-    ``farmer@gmail.com``). Raises ValidationFailed (``invalid_email``) for what is not an address.
-    """
+def _split(email: str) -> tuple[str, str]:
+    """The local part case-folded and the domain in its ASCII (A-label) form, case-folded."""
     address = normalize_email(email)
     local = address.rpartition("@")[0].casefold()
-    domain = validate_email(address, check_deliverability=False).ascii_domain.casefold()
-    if domain not in catalog.free_mail_domains:
-        return registrable_domain(domain)
+    return local, validate_email(address, check_deliverability=False).ascii_domain.casefold()
+
+
+def _canonical(local: str, domain: str, catalog: Catalog) -> str:
+    """``local@domain`` as the catalog's ``[trials.canonical]`` rule for ``domain`` says, if it has one."""
     rule = catalog.mailbox_rules.get(domain)
     if rule is None:
         return f"{local}@{domain}"
@@ -64,6 +65,35 @@ def organisation_of(email: str, catalog: Catalog) -> str:
         mailbox = mailbox.replace(".", "")
     # An address that is nothing but a tag ("+x@gmail.com") keeps its local part as it is.
     return f"{mailbox or local}@{rule.domain}"
+
+
+def organisation_of(email: str, catalog: Catalog) -> str:
+    """The organisation an address belongs to (SPEC section 1), for the trial rules and billing.
+
+    The registrable domain of the address's domain, case-folded, in its ASCII (IDNA A-label) form:
+    ``x@eu.acme.co.uk`` and ``y@ACME.co.uk`` are ``acme.co.uk``; ``x@Bücher.example`` is
+    ``xn--bcher-kva.example``. At a free-mail provider of the catalog it is instead the canonical
+    address: case-folded, then as the catalog's ``[trials.canonical]`` says for that provider, tags
+    dropped, dots dropped and an alias domain replaced (``far.mer+1@googlemail.com`` is
+    ``farmer@gmail.com``). Raises ValidationFailed (``invalid_email``) for what is not an address.
+    """
+    local, domain = _split(email)
+    if domain not in catalog.free_mail_domains:
+        return registrable_domain(domain)
+    return _canonical(local, domain, catalog)
+
+
+def mailbox_of(email: str, catalog: Catalog) -> str:
+    """The mailbox an address reaches, for counting the mail sent to it (SPEC section 1's caps).
+
+    The local part case-folded and cut at its first ``+`` (subaddressing: ``Ann+1@x`` and ``ann@x``
+    reach one mailbox at most providers), then the catalog's ``[trials.canonical]`` rule where there
+    is one (Gmail's dots, Yahoo's ``-keyword``, googlemail.com as gmail.com), at the ASCII domain,
+    case-folded. It errs towards one mailbox: whoever owns ``a+shop@x`` may not own ``a@x``, so this
+    only counts mail, it never says who may see what. Raises ValidationFailed (``invalid_email``).
+    """
+    local, domain = _split(email)
+    return _canonical(local.partition("+")[0] or local, domain, catalog)
 
 
 @atomic

@@ -4,6 +4,10 @@
 its e-mail together, never one without the other); ``dedupe_key`` is unique, so one logical e-mail
 (``license:<id>``, ``payment_failed:<invoice>``) is enqueued once however often the step runs.
 :class:`OutboxTask` sends due rows over SMTP (:mod:`licensing.mail.smtp`) and retries failures with backoff.
+
+Mail that public forms cause (sign-in links, self-serve confirmations) is enqueued with its
+:class:`Recipient`, the canonical mailbox and the organisation of its address, and those forms cap
+what one mailbox and one organisation get (:func:`sent_recently`, :func:`sent_recently_to_organisation`).
 """
 
 from __future__ import annotations
@@ -13,11 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from licensing.catalog import Catalog
 from licensing.kit.db import insert_ignoring_duplicates
 from licensing.kit.jobs import JobQueue
+from licensing.licenses.customers import mailbox_of, organisation_of
 from licensing.mail.smtp import Attachment, Email, Mailer
 from licensing.models import OutboxMessage
 
@@ -47,15 +53,35 @@ class Message:
     secret: bool = False
 
 
-def enqueue(session: Session, at: datetime, dedupe_key: str, message: Message) -> bool:
+@dataclass(frozen=True)
+class Recipient:
+    """Whom an e-mail counts against in the public forms' mail caps: the canonical mailbox of its address
+    (:func:`~licensing.licenses.customers.mailbox_of`) and the address's organisation."""
+
+    mailbox: str
+    organisation: str
+
+
+def recipient(address: str, catalog: Catalog) -> Recipient:
+    """The :class:`Recipient` of ``address``; ValidationFailed (``invalid_email``) when it is not one."""
+    return Recipient(mailbox=mailbox_of(address, catalog), organisation=organisation_of(address, catalog))
+
+
+def enqueue(
+    session: Session, at: datetime, dedupe_key: str, message: Message, *, counted_as: Recipient | None = None
+) -> bool:
     """Add ``message`` to the outbox in the caller's transaction, due at once; False when an e-mail
-    with this ``dedupe_key`` was enqueued before (nothing is added then)."""
+    with this ``dedupe_key`` was enqueued before (nothing is added then). ``counted_as``: what the mail
+    caps of :func:`sent_recently` count it against (public forms give it); without it, the address as
+    written and no organisation."""
     added = insert_ignoring_duplicates(
         session,
         OutboxMessage,
         ["dedupe_key"],
         dedupe_key=dedupe_key[:255],
         to_address=message.to,
+        mailbox=counted_as.mailbox if counted_as is not None else message.to,
+        organisation=counted_as.organisation if counted_as is not None else None,
         subject=message.subject[:SUBJECT_MAX],
         text_body=message.text,
         html_body=message.html,
@@ -71,16 +97,23 @@ def enqueue(session: Session, at: datetime, dedupe_key: str, message: Message) -
     return added
 
 
-def sent_recently(session: Session, to: str, kind: str, since: datetime) -> int:
-    """How many e-mails of ``kind`` (the ``<kind>:`` prefix of their dedupe keys) were enqueued for the
-    address ``to`` since ``since``: what a public form checks so that repeated requests for one address
-    do not send a flood of mail. Addresses are compared as stored (callers pass the normalised address;
-    the per-client rate limit bounds how many spellings of one mailbox a client can try)."""
-    query = select(func.count()).where(
-        OutboxMessage.to_address == to,
-        OutboxMessage.created_at >= since,
-        OutboxMessage.dedupe_key.startswith(f"{kind}:", autoescape=True),
-    )
+def _of_kind_since(kind: str, since: datetime) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    return OutboxMessage.created_at >= since, OutboxMessage.dedupe_key.startswith(f"{kind}:", autoescape=True)
+
+
+def sent_recently(session: Session, mailbox: str, kind: str, since: datetime) -> int:
+    """How many e-mails of ``kind`` (the ``<kind>:`` prefix of their dedupe keys) were enqueued for
+    ``mailbox`` since ``since``: what a public form checks so that repeated requests do not send one
+    mailbox a flood of mail, however its address is spelt (pass :attr:`Recipient.mailbox`; mail enqueued
+    without ``counted_as`` counts against its address as written)."""
+    query = select(func.count()).where(OutboxMessage.mailbox == mailbox, *_of_kind_since(kind, since))
+    return int(session.scalar(query) or 0)
+
+
+def sent_recently_to_organisation(session: Session, organisation: str, kind: str, since: datetime) -> int:
+    """How many e-mails of ``kind`` were enqueued since ``since`` for the addresses of ``organisation``
+    together (those enqueued with ``counted_as``): so that a flood to one company's people is bounded."""
+    query = select(func.count()).where(OutboxMessage.organisation == organisation, *_of_kind_since(kind, since))
     return int(session.scalar(query) or 0)
 
 

@@ -2,6 +2,12 @@
 
 Each message has a plain-text and an HTML part and any attachments. With no ``LICENSING_SMTP_HOST``
 the message is logged instead of sent (development); the SMTP password is never logged.
+
+A message goes to exactly the address it is given: that address is the envelope's only ``RCPT TO``
+(not whatever the e-mail package reads back from the To header), and a message whose To header, as
+it will be sent, would name another address is refused (:class:`RecipientMismatch`): the package
+decodes RFC 2047 encoded words in headers, so ``=?utf-8?q?ann=40evil.example?=@victim.example``
+would read as ``ann@evil.example@victim.example``.
 """
 
 from __future__ import annotations
@@ -10,6 +16,9 @@ import logging
 import smtplib
 import ssl
 from dataclasses import dataclass, field
+from email import message_from_string
+from email import policy as email_policy
+from email.headerregistry import AddressHeader
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
@@ -35,11 +44,27 @@ class Email:
     attachments: tuple[Attachment, ...] = field(default_factory=tuple)
 
 
+class RecipientMismatch(ValueError):
+    """The To header would not name the address the message is for: the message is not sent."""
+
+
+def _check_recipient(message: EmailMessage, address: str) -> None:
+    """Refuse unless the To header, folded as it will be sent and read back, names ``address`` alone."""
+    policy = email_policy.default if address.isascii() else email_policy.SMTPUTF8  # as smtplib sends it
+    folded = policy.fold("To", message["To"])
+    header = message_from_string(folded, policy=email_policy.default)["To"]
+    named = [a.addr_spec for a in header.addresses] if isinstance(header, AddressHeader) else []
+    if named != [address]:
+        raise RecipientMismatch(f"not sent: the To header would name {named!r}, not {address!r}")
+
+
 def build_message(email: Email, sender: str) -> EmailMessage:
-    """The MIME message: multipart/alternative (text, then HTML) inside multipart/mixed with the attachments."""
+    """The MIME message: multipart/alternative (text, then HTML) inside multipart/mixed with the attachments.
+    :class:`RecipientMismatch` when its To header would not name ``email.to`` exactly."""
     message = EmailMessage()
     message["From"] = sender
     message["To"] = email.to
+    _check_recipient(message, email.to)
     message["Subject"] = email.subject
     message["Date"] = formatdate(localtime=False, usegmt=True)
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2].strip(">") or None)
@@ -101,4 +126,4 @@ class Mailer:
                     raise smtplib.SMTPNotSupportedError(f"{self.host}:{self.port} does not offer STARTTLS")
             if self.username:
                 smtp.login(self.username, self._password or "")
-            smtp.send_message(message)
+            smtp.send_message(message, to_addrs=[email.to])

@@ -10,8 +10,10 @@ customer may see (her licenses and subscriptions).
 * **Sign-in links.** ``request_sign_in`` mails a single-use link valid for :data:`LINK_TTL`, whatever
   the address: the same rows are written and the same answer given whether or not anything is
   registered under it, so neither the page nor its timing tells (a link to an unknown address signs
-  into an empty portal that says so). At most :data:`MAILS_PER_WINDOW` links per address per
-  :data:`FLOOD_WINDOW`; beyond that nothing is written or sent, and the caller answers the same.
+  into an empty portal that says so). At most :data:`MAILS_PER_WINDOW` links per mailbox (the address
+  however spelt: case, ``+tags``, the catalog's free-mail rules) and :data:`ORGANISATION_MAILS_PER_WINDOW`
+  per organisation per :data:`FLOOD_WINDOW`; beyond that nothing is written or sent, and the caller
+  answers the same. (The cap counts spellings together; the session still belongs to the exact address.)
 * **Sessions.** ``redeem`` consumes a link (a conditional UPDATE: of two concurrent redemptions one
   wins) and starts a session of :data:`SESSION_TTL`; ``sign_out`` ends it. Links and sessions keep only
   the SHA-256 of their tokens (:mod:`licensing.kit.tokens`).
@@ -45,7 +47,8 @@ log = logging.getLogger("licensing.portal")
 
 LINK_TTL = timedelta(minutes=15)
 SESSION_TTL = timedelta(hours=12)
-MAILS_PER_WINDOW = 5
+MAILS_PER_WINDOW = 5  # per mailbox
+ORGANISATION_MAILS_PER_WINDOW = 30  # per organisation, its addresses together
 FLOOD_WINDOW = timedelta(hours=1)
 MAIL_KIND = "signin"  # the outbox dedupe key prefix counted by outbox.sent_recently
 LINK_PREFIX = "psl"
@@ -72,12 +75,18 @@ class SignInRequested:
 
 @atomic
 def request_sign_in(session: Session, core: Core, email: str) -> SignInRequested:
-    """Mail a sign-in link to ``email`` (through the outbox, dedupe key ``signin:<link id>``) unless the
-    address got :data:`MAILS_PER_WINDOW` of them within :data:`FLOOD_WINDOW`. ``ValidationFailed`` when
-    ``email`` is not an address."""
+    """Mail a sign-in link to ``email`` (through the outbox, dedupe key ``signin:<link id>``) unless its
+    mailbox got :data:`MAILS_PER_WINDOW` of them, or its organisation :data:`ORGANISATION_MAILS_PER_WINDOW`,
+    within :data:`FLOOD_WINDOW`. ``ValidationFailed`` when ``email`` is not an address."""
     address = canonical_email(email)
+    to = outbox.recipient(address, core.catalog)
     now = core.now()
-    if outbox.sent_recently(session, address, MAIL_KIND, now - FLOOD_WINDOW) >= MAILS_PER_WINDOW:
+    since = now - FLOOD_WINDOW
+    if (
+        outbox.sent_recently(session, to.mailbox, MAIL_KIND, since) >= MAILS_PER_WINDOW
+        or outbox.sent_recently_to_organisation(session, to.organisation, MAIL_KIND, since)
+        >= ORGANISATION_MAILS_PER_WINDOW
+    ):
         log.warning("portal.sign_in_throttled")
         return SignInRequested(address, mailed=False)
     token = new_token(LINK_PREFIX)
@@ -85,7 +94,7 @@ def request_sign_in(session: Session, core: Core, email: str) -> SignInRequested
     session.add(link)
     session.flush()
     url = f"{core.public_url.rstrip('/')}/portal/sign-in/{token.secret}"
-    outbox.enqueue(session, now, f"{MAIL_KIND}:{link.id}", sign_in_message(address, url))
+    outbox.enqueue(session, now, f"{MAIL_KIND}:{link.id}", sign_in_message(address, url), counted_as=to)
     audit.record(session, now, actor(address), "portal.sign_in_requested", "portal_link", link.id)
     return SignInRequested(address, mailed=True)
 

@@ -13,10 +13,12 @@ the pages call it), one issuing path (:func:`issue_self_serve`):
   :func:`confirm` (the link's page, on a POST) checks the rules again and issues. A pending request
   claims nothing, so it blocks nobody; it expires after :data:`CONFIRMATION_WINDOW`.
 
-Mail floods: besides the per-client rate limit of the public endpoints, one address gets at most
-:data:`CONFIRMATION_MAILS_PER_HOUR` confirmation e-mails an hour. A request beyond that is still
-recorded and answered exactly as the others (nobody learns whether mail went out); it just sends no
-mail, and the links already mailed stay valid.
+Mail floods: besides the per-client rate limit of the public endpoints, one mailbox (its address
+however spelt: case, ``+tags``, the catalog's free-mail rules; :func:`~licensing.licenses.customers.mailbox_of`)
+gets at most :data:`CONFIRMATION_MAILS_PER_HOUR` confirmation e-mails an hour, and one organisation's
+addresses together at most :data:`ORGANISATION_CONFIRMATION_MAILS_PER_HOUR`. A request beyond either
+is still recorded and answered exactly as the others (nobody learns whether mail went out); it just
+sends no mail, and the links already mailed stay valid.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from licensing.kit.db import atomic
 from licensing.kit.errors import Conflict, NotFound, ValidationFailed
 from licensing.kit.tokens import find, matches, new_token, token_hash
 from licensing.licenses.buylinks import buy_link
-from licensing.licenses.customers import create_customer, organisation_of
+from licensing.licenses.customers import create_customer, mailbox_of, organisation_of
 from licensing.licenses.issuance import IssueRequest, issue_license
 from licensing.licenses.queries import Page, page
 from licensing.licenses.status import organisation_pays
@@ -51,7 +53,8 @@ TRIAL_USED_MESSAGE = (
     "A trial is no longer available for this organisation or installation. Contact sales to extend a trial or to buy."
 )
 CONFIRMATION_WINDOW = timedelta(hours=24)
-CONFIRMATION_MAILS_PER_HOUR = 5
+CONFIRMATION_MAILS_PER_HOUR = 5  # per mailbox
+ORGANISATION_CONFIRMATION_MAILS_PER_HOUR = 30  # per organisation, its addresses together
 CONFIRM_MAIL_KIND = "confirm"  # the outbox dedupe-key prefix of confirmation e-mails
 REQUEST_NOT_FOUND = "self_serve_request_not_found"
 CONFIRM_PREFIX = "ssc"  # of confirmation links' tokens
@@ -203,8 +206,9 @@ def submit_request(session: Session, core: Core, ask: Ask, *, actor: str) -> Pen
 
     A trial the rules already refuse is refused now (409 ``trial_already_used``); they are checked again
     when the link is followed. Beyond :data:`CONFIRMATION_MAILS_PER_HOUR` confirmation e-mails to one
-    address in the last hour the request is recorded but no mail is sent (``Pending.mailed``), and the
-    caller answers exactly as it does otherwise.
+    mailbox, or :data:`ORGANISATION_CONFIRMATION_MAILS_PER_HOUR` to one organisation, in the last hour
+    the request is recorded but no mail is sent (``Pending.mailed``), and the caller answers exactly as
+    it does otherwise.
     """
     organisation = organisation_of(ask.email, core.catalog)
     if ask.kind == "trial":
@@ -229,10 +233,15 @@ def submit_request(session: Session, core: Core, ask: Ask, *, actor: str) -> Pen
     session.add(row)
     session.flush()
     link = confirm_url(core.public_url, confirm_token.secret)
-    recent = outbox.sent_recently(session, ask.email, CONFIRM_MAIL_KIND, now - timedelta(hours=1))
-    mailed = recent < CONFIRMATION_MAILS_PER_HOUR
+    to = outbox.Recipient(mailbox=mailbox_of(ask.email, core.catalog), organisation=organisation)
+    since = now - timedelta(hours=1)
+    mailed = (
+        outbox.sent_recently(session, to.mailbox, CONFIRM_MAIL_KIND, since) < CONFIRMATION_MAILS_PER_HOUR
+        and outbox.sent_recently_to_organisation(session, organisation, CONFIRM_MAIL_KIND, since)
+        < ORGANISATION_CONFIRMATION_MAILS_PER_HOUR
+    )
     if mailed:
-        outbox.enqueue(session, now, f"{CONFIRM_MAIL_KIND}:{row.id}", confirmation_message(row, link))
+        outbox.enqueue(session, now, f"{CONFIRM_MAIL_KIND}:{row.id}", confirmation_message(row, link), counted_as=to)
     audit.record(
         session,
         now,
@@ -250,11 +259,9 @@ def submit_request(session: Session, core: Core, ask: Ask, *, actor: str) -> Pen
 
 
 def what_is_asked(row: SelfServeRequest) -> list[tuple[str, str]]:
-    """The request as the confirmation e-mail and page show it."""
-    facts = [("Edition", "Professional trial, 30 days" if row.kind == "trial" else "Free, perpetual")]
-    if row.kind == "trial":
-        facts.append(("Seats", str(row.seats or 250)))
-    facts.append(("E-mail", row.email))
+    """The request as the confirmation page shows it: all of it, what the requester typed included,
+    for the person who follows the link to check before confirming."""
+    facts = _chosen(row)
     if row.company:
         facts.append(("Company", row.company))
     if row.name:
@@ -264,17 +271,40 @@ def what_is_asked(row: SelfServeRequest) -> list[tuple[str, str]]:
     return facts
 
 
+def what_is_mailed(row: SelfServeRequest) -> list[tuple[str, str]]:
+    """The request as its confirmation e-mail shows it: only what the service itself chose (the edition,
+    the seats as a number, the address the mail goes to), since nobody at that address has confirmed
+    anything yet and anybody can type a company or a name that reads as an instruction (SPEC section 1).
+
+    The installation id is not shown either: its pattern admits words, dots and colons (up to 200 of
+    them: ``reset-your-password.at.evil.example``), and the SPEC gives it no narrower, opaque format.
+    Company, name and installation id are on the page behind the link.
+    """
+    return _chosen(row)
+
+
+def _chosen(row: SelfServeRequest) -> list[tuple[str, str]]:
+    facts = [("Edition", "Professional trial, 30 days" if row.kind == "trial" else "Free, perpetual")]
+    if row.kind == "trial":
+        facts.append(("Seats", str(int(row.seats or 250))))
+    facts.append(("E-mail", row.email))
+    return facts
+
+
 def confirmation_message(row: SelfServeRequest, link: str) -> outbox.Message:
+    """The confirmation e-mail: the link and :func:`what_is_mailed`, nothing the requester typed."""
     what = "Professional trial" if row.kind == "trial" else "free license"
     title = f"Confirm your {what} request"
     until = row.expires_at.strftime("%Y-%m-%d %H:%M UTC")
     paragraphs = [
         f"Someone, hopefully you, asked for a {what} with this e-mail address. To get it, open this link "
         f"and press Confirm: {link}",
+        "The confirmation page shows the request in full, with the company, name and installation given "
+        "with it: check them before you confirm.",
         f"The link works once, until {until}. If you did not ask for this, ignore this e-mail: nothing is "
         "issued without the confirmation.",
     ]
-    facts = what_is_asked(row)
+    facts = what_is_mailed(row)
     return outbox.Message(
         to=row.email,
         subject=title,

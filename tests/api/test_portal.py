@@ -145,6 +145,14 @@ def test_an_invalid_address_is_told_on_the_page(browser: Browser, db: Callable[[
         assert session.scalars(select(PortalLink)).all() == []
 
 
+def test_an_address_with_an_encoded_word_is_told_on_the_page(browser: Browser, db: Callable[[], Any]) -> None:
+    response = browser.request_link("=?utf-8?q?attacker=40evil.com?=@victim.example")
+    assert response.status_code == 422 and 'id="error"' in response.text and "encoded" in response.text
+    with db() as session:
+        assert session.scalars(select(PortalLink)).all() == []
+        assert session.scalars(select(OutboxMessage)).all() == []
+
+
 def test_the_link_is_single_use_and_survives_prefetching(
     browser: Browser, customers: dict[str, Any], db: Callable[[], Any]
 ) -> None:
@@ -294,6 +302,74 @@ def test_at_most_five_sign_in_mails_an_hour_per_address(browser: Browser, db: Ca
     assert browser.request_link("flood@victim.example").status_code == 200
     with db() as session:
         assert len(session.scalars(select(OutboxMessage)).all()) == 6
+
+
+def test_spellings_of_one_mailbox_share_its_five_sign_in_mails(
+    browser: Browser, db: Callable[[], Any], clock: Any
+) -> None:
+    spellings = [
+        "Ann@mailbox-4e1a.example",
+        "ann+1@mailbox-4e1a.example",
+        "ANN+2@mailbox-4e1a.example",
+        "aNn+portal@MAILBOX-4e1a.example",
+        "ann+@mailbox-4e1a.example",
+        "ann+x+y@mailbox-4e1a.example",
+        "f.a.r.m.e.r+1@googlemail.com",  # and at Gmail, the catalog's rules
+        "Far.Mer@gmail.com",
+    ]
+    answers = [browser.request_link(email) for email in spellings]
+    assert {a.status_code for a in answers} == {200}
+    assert len({_normalised(a.text, e.lower()) for a, e in zip(answers, spellings, strict=True)}) == 1
+    with db() as session:
+        assert len(session.scalars(select(OutboxMessage)).all()) == 7  # 5 of Ann's, both of the farmer's
+        assert len(session.scalars(select(PortalLink)).all()) == 7
+    for email in ("Ann+9@mailbox-4e1a.example", "farmer+2@gmail.com", "farmer@gmail.com", "farmer@gmail.com"):
+        assert browser.request_link(email).status_code == 200
+    with db() as session:
+        assert len(session.scalars(select(OutboxMessage)).all()) == 10  # the farmer's 3 more; nothing for Ann
+    # Another mailbox at the same domain is not held back; an hour later Ann gets a link again.
+    assert browser.request_link("bob@mailbox-4e1a.example").status_code == 200
+    clock.set(START + timedelta(hours=1, seconds=1))
+    assert browser.request_link("ann+10@mailbox-4e1a.example").status_code == 200
+    with db() as session:
+        assert len(session.scalars(select(OutboxMessage)).all()) == 12
+
+
+def test_one_organisations_addresses_together_get_at_most_thirty_sign_in_mails_an_hour(
+    browser: Browser, db: Callable[[], Any], clock: Any
+) -> None:
+    addresses = [f"person{n:02}@{'eu.' if n % 2 else ''}bigco-8d2f.example" for n in range(34)]
+    answers = [browser.request_link(email) for email in addresses]
+    assert {a.status_code for a in answers} == {200}
+    assert len({_normalised(a.text, e) for a, e in zip(answers, addresses, strict=True)}) == 1
+    with db() as session:
+        assert len(session.scalars(select(OutboxMessage)).all()) == 30
+        assert len(session.scalars(select(PortalLink)).all()) == 30
+    assert browser.request_link("it@otherco-8d2f.example").status_code == 200  # another organisation
+    clock.set(START + timedelta(hours=1, seconds=1))
+    assert browser.request_link("person99@bigco-8d2f.example").status_code == 200
+    with db() as session:
+        assert len(session.scalars(select(OutboxMessage)).all()) == 32
+
+
+def test_the_sign_in_mail_carries_nothing_but_the_address_and_the_link(browser: Browser, db: Callable[[], Any]) -> None:
+    """The form takes only the address: the mail is the same fixed text for everyone, the address and
+    the link aside, so there is no requester's text to carry."""
+    bodies = []
+    for email in ("ann@one-7a4c.example", "Bob.Other+tag@two-7a4c.example"):
+        assert browser.post("/portal", {"email": email, "company": "ACTION REQUIRED", "name": "x"}).status_code == 200
+        with db() as session:
+            row = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
+            assert row is not None and row.to_address == email.lower()
+            link = LINK.search(row.text_body)
+            assert link and "ACTION REQUIRED" not in row.text_body + row.html_body + row.subject
+            bodies.append(
+                tuple(
+                    part.replace(link.group(0), "LINK").replace(row.to_address, "ADDRESS")
+                    for part in (row.subject, row.text_body, row.html_body)
+                )
+            )
+    assert bodies[0] == bodies[1]
 
 
 def test_the_rate_limit_covers_the_request_and_the_redemption(settings: Settings, core: Core, engine: Any) -> None:

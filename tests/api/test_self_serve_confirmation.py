@@ -231,6 +231,122 @@ def test_repeated_requests_for_one_address_send_at_most_five_mails_an_hour(clien
     assert confirmation_mail(client.app, later["id"]) is not None
 
 
+# Eight spellings of one mailbox: the local part's case and a "+tag" do not make another mailbox.
+ONE_MAILBOX = [
+    "Ann@mailbox-4e1a.example",
+    "ann+1@mailbox-4e1a.example",
+    "ANN+2@mailbox-4e1a.example",
+    "aNn+trial@MAILBOX-4e1a.example",
+    "ann+@mailbox-4e1a.example",
+    "ann+x+y@mailbox-4e1a.example",
+    "Ann+Z@mailbox-4e1a.example",
+    "ann+8@mailbox-4e1a.example",
+]
+# At Gmail, as the catalog says: dots do not count, "+tags" are dropped, googlemail.com is gmail.com.
+ONE_GMAIL_MAILBOX = [
+    "far.mer@gmail.com",
+    "Farmer+1@googlemail.com",
+    "f.a.r.m.e.r@gmail.com",
+    "FARMER+x@gmail.com",
+    "farm.er@googlemail.com",
+    "farmer@gmail.com",
+    "F.armer+2@gmail.com",
+]
+
+
+def _same_answers(answers: list[Any], status: int = 202) -> None:
+    assert {r.status_code for r in answers} == {status}
+    assert {tuple(sorted(r.json())) for r in answers} == {("id", "poll_token", "status")}
+    assert len({r.headers.get("content-length") for r in answers}) == 1  # the answers do not differ
+
+
+@pytest.mark.parametrize("spellings", [ONE_MAILBOX, ONE_GMAIL_MAILBOX], ids=["case-and-tags", "gmail-rules"])
+def test_spellings_of_one_mailbox_share_its_five_mails_an_hour(client: Any, clock: Any, spellings: list[str]) -> None:
+    clock.set(START)
+    answers = [client.post("/v1/free-licenses", json={"email": email, "company": "V"}) for email in spellings]
+    _same_answers(answers)
+    mailed = [confirmation_mail(client.app, r.json()["id"]) is not None for r in answers]
+    assert mailed == [True] * 5 + [False] * (len(spellings) - 5)
+    assert _count(client, SelfServeRequest) == len(spellings)  # recorded all the same
+    # Another mailbox at the same domain is not held back.
+    domain = spellings[0].rpartition("@")[2]
+    other = client.post("/v1/free-licenses", json={"email": f"bob@{domain}"}).json()
+    assert confirmation_mail(client.app, other["id"]) is not None
+    # An hour later the mailbox gets mail again, whichever spelling asks.
+    clock.set(START + timedelta(hours=1, seconds=1))
+    later = client.post("/v1/free-licenses", json={"email": spellings[-1]}).json()
+    assert confirmation_mail(client.app, later["id"]) is not None
+
+
+def test_one_organisations_addresses_together_get_at_most_thirty_mails_an_hour(client: Any, clock: Any) -> None:
+    clock.set(START)
+    # 34 people of one organisation (its domain and a subdomain), asked for by a trial or a free license.
+    addresses = [f"person{n:02}@{'eu.' if n % 2 else ''}bigco-8d2f.example" for n in range(34)]
+    answers = [
+        client.post("/v1/trials", json={"email": email, **TRIAL})
+        if n % 3 == 0
+        else client.post("/v1/free-licenses", json={"email": email, "company": "V"})
+        for n, email in enumerate(addresses)
+    ]
+    _same_answers(answers)
+    mailed = [confirmation_mail(client.app, r.json()["id"]) is not None for r in answers]
+    assert mailed == [True] * 30 + [False] * 4
+    assert _count(client, SelfServeRequest) == 34
+    # Another organisation is not held back.
+    other = client.post("/v1/free-licenses", json={"email": "it@otherco-8d2f.example"}).json()
+    assert confirmation_mail(client.app, other["id"]) is not None
+    # An hour later the organisation gets mail again.
+    clock.set(START + timedelta(hours=1, seconds=1))
+    later = client.post("/v1/free-licenses", json={"email": "person99@bigco-8d2f.example"}).json()
+    assert confirmation_mail(client.app, later["id"]) is not None
+
+
+# What an attacker types into a request for someone else's address, hoping the mail carries it.
+LURES = {
+    "company": "ACTION REQUIRED: sign in at https://evil.example/login",
+    "name": "IT Support, call +1 555 0100 now",
+    "installation_id": "urgent.reset-your-password.at.evil.example",
+}
+
+
+@pytest.mark.parametrize("path", ["/v1/trials", "/v1/free-licenses"])
+def test_the_confirmation_mail_carries_no_text_the_requester_typed(client: Any, path: str) -> None:
+    """The address has confirmed nothing yet: the e-mail shows what the service chose, and the company,
+    name and installation id only on the page behind the link, where the requester checks them."""
+    body: dict[str, Any] = {"email": "victim@target-3c9d.example", **LURES}
+    if path == "/v1/trials":
+        body |= {"seats": 12, "accept_terms": True}
+    response = client.post(path, json=body)
+    assert response.status_code == 202, response.text
+    mail = confirmation_mail(client.app, response.json()["id"])
+    assert mail is not None
+    for text in (mail.subject, mail.text_body, mail.html_body):
+        for lure in ("evil.example", "ACTION REQUIRED", "555", "IT Support", "urgent", "password"):
+            assert lure not in text
+    assert "victim@target-3c9d.example" in mail.text_body
+    assert ("Professional trial" if path == "/v1/trials" else "Free") in mail.text_body
+    if path == "/v1/trials":
+        assert re.search(r"Seats\s+12\n", mail.text_body)
+    assert "confirmation page" in mail.text_body  # says where the rest is shown
+    page = client.get(confirmation_path(client.app, response.json()["id"]))
+    assert page.status_code == 200
+    for value in LURES.values():
+        assert value in page.text
+
+
+def test_an_address_with_an_encoded_word_is_refused_422(client: Any, api: Api) -> None:
+    """``=?utf-8?q?attacker=40evil.com?=@victim.example`` is one address to the validator and another
+    to the e-mail package, which decodes encoded words in headers: refused wherever an address is taken."""
+    encoded = "=?utf-8?q?attacker=40evil.com?=@victim.example"
+    for path, body in [
+        ("/v1/trials", {"email": encoded, **TRIAL}),
+        ("/v1/free-licenses", {"email": encoded}),
+    ]:
+        assert check_problem(client.post(path, json=body), 422, "invalid_email")["detail"]
+    check_problem(api.post("/v1/customers", {"name": "X", "email": encoded, "company": None}), 422, "invalid_email")
+    assert _count(client, SelfServeRequest) == 0 and _count(client, OutboxMessage) == 0
+
+
 def test_an_idempotency_key_replays_the_pending_answer(client: Any) -> None:
     headers = {"Idempotency-Key": "trial-from-server-1"}
     body = {"email": "it@idem.example", **TRIAL}

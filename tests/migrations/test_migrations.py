@@ -244,3 +244,62 @@ def test_0004_recomputes_organisations_and_merges_claims(empty_url: str) -> None
     migrate.downgrade(empty_url, "0002")
     migrate.upgrade(empty_url)
     assert _organisations(empty_url) == (_EXPECTED, expected_claims)
+
+
+# --- 0009: what the mail caps count ------------------------------------------------------------------
+_OUTBOX = [
+    # dedupe key, address as stored -> mailbox, organisation
+    ("signin:psl_1", "Ann+1@eu.acme.co.uk", "ann@eu.acme.co.uk", "acme.co.uk"),
+    ("confirm:ssr_1", "far.mer+1@googlemail.com", "farmer@gmail.com", "farmer@gmail.com"),
+    ("confirm:ssr_2", "not an address", "not an address", None),  # stored before today's validation
+    ("license:lic_1", "Bob+x@acme.co.uk", "Bob+x@acme.co.uk", None),  # no public form caps it
+]
+
+
+def _outbox_counted(url: str) -> dict[str, tuple[str, str | None]]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT dedupe_key, mailbox, organisation FROM outbox"))
+            return {key: (mailbox, organisation) for key, mailbox, organisation in rows}
+    finally:
+        engine.dispose()
+
+
+def test_0009_fills_the_mailbox_and_organisation_the_mail_caps_count(empty_url: str) -> None:
+    from datetime import UTC, datetime
+
+    migrate.upgrade(empty_url, "0008")
+    outbox = sa.table(
+        "outbox",
+        *(sa.column(c) for c in ("dedupe_key", "to_address", "subject", "text_body", "html_body", "attempts")),
+        sa.column("attachments", sa.JSON()),
+        sa.column("created_at", sa.DateTime(timezone=True)),
+    )
+    engine = make_engine(empty_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                outbox.insert(),
+                [
+                    {
+                        "dedupe_key": key,
+                        "to_address": to,
+                        "subject": "s",
+                        "text_body": "t",
+                        "html_body": "h",
+                        "attempts": 0,
+                        "attachments": [],
+                        "created_at": datetime(2026, 12, 1, tzinfo=UTC),
+                    }
+                    for key, to, _, _ in _OUTBOX
+                ],
+            )
+    finally:
+        engine.dispose()
+    migrate.upgrade(empty_url)
+    expected = {key: (mailbox, organisation) for key, _, mailbox, organisation in _OUTBOX}
+    assert _outbox_counted(empty_url) == expected
+    migrate.downgrade(empty_url, "0008")
+    migrate.upgrade(empty_url)
+    assert _outbox_counted(empty_url) == expected

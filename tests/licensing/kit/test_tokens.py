@@ -1,4 +1,5 @@
-"""Tokens handed out once and stored hashed (licensing.kit.tokens), and the per-address mail count."""
+"""Tokens handed out once and stored hashed (licensing.kit.tokens), and the per-mailbox and per-organisation
+mail counts."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from licensing.catalog import load_catalog
 from licensing.kit.tokens import HASH_LENGTH, find, matches, new_token, token_hash
-from licensing.mail.outbox import Message, enqueue, sent_recently
+from licensing.mail.outbox import Message, enqueue, recipient, sent_recently, sent_recently_to_organisation
 from licensing.models import PortalLink
 
 
@@ -45,6 +47,31 @@ def test_sent_recently_counts_one_kind_for_one_address_since_a_moment(
         assert sent_recently(session, "ann@acme-7c1d.example", "signin", now - timedelta(hours=3)) == 3
         assert sent_recently(session, "bob@acme-7c1d.example", "signin", now - timedelta(hours=1)) == 1
         assert sent_recently(session, "cy@acme-7c1d.example", "signin", now - timedelta(hours=1)) == 0
+
+
+def test_mail_a_public_form_sends_counts_against_its_mailbox_and_organisation(
+    session_factory: Callable[[], Session],
+) -> None:
+    now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    catalog = load_catalog()
+    with session_factory() as session:
+        for n, to in enumerate(["Ann+1@acme-9e2b.example", "ann@eu.acme-9e2b.example", "far.mer+x@googlemail.com"]):
+            message = Message(to=to, subject="s", text="t", html="h")
+            enqueue(session, now, f"signin:{n}", message, counted_as=recipient(to, catalog))
+        enqueue(session, now, "signin:plain", Message(to="Ann+2@acme-9e2b.example", subject="s", text="t", html="h"))
+        session.commit()
+    since = now - timedelta(hours=1)
+    with session_factory() as session:
+        assert recipient("ANN+7@acme-9e2b.example", catalog).mailbox == "ann@acme-9e2b.example"
+        assert sent_recently(session, "ann@acme-9e2b.example", "signin", since) == 1
+        assert sent_recently(session, "ann@eu.acme-9e2b.example", "signin", since) == 1
+        assert sent_recently(session, "farmer@gmail.com", "signin", since) == 1
+        # Without counted_as: the address as written, and no organisation.
+        assert sent_recently(session, "Ann+2@acme-9e2b.example", "signin", since) == 1
+        assert sent_recently_to_organisation(session, "acme-9e2b.example", "signin", since) == 2
+        assert sent_recently_to_organisation(session, "farmer@gmail.com", "signin", since) == 1
+        assert sent_recently_to_organisation(session, "acme-9e2b.example", "confirm", since) == 0
+        assert sent_recently_to_organisation(session, "acme-9e2b.example", "signin", now + timedelta(seconds=1)) == 0
 
 
 def test_find_looks_a_token_up_by_its_hash_and_skips_malformed_ones(

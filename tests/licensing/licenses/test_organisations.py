@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from licensing.catalog import CatalogError, MailboxRule, load_catalog, parse_catalog
 from licensing.kit.errors import ValidationFailed
-from licensing.licenses.customers import organisation_of
+from licensing.licenses.customers import mailbox_of, organisation_of
 
 CATALOG = load_catalog()
 
@@ -81,12 +81,40 @@ def test_organisation_of(email: str, organisation: str) -> None:
     assert organisation_of(email, CATALOG) == organisation
 
 
+MAILBOXES = [
+    # Anywhere: the local part case-folded and cut at its first "+", at the A-label domain, case-folded.
+    ("Ann@Acme.io", "ann@acme.io"),
+    ("ann+1@acme.io", "ann@acme.io"),
+    ("ANN+2+3@ACME.io", "ann@acme.io"),
+    ("ann+@acme.io", "ann@acme.io"),
+    ("+x@acme.io", "+x@acme.io"),  # nothing but a tag: kept as it is
+    ("a.nn@acme.io", "a.nn@acme.io"),  # dots count where the catalog does not say otherwise
+    ("ann-news@acme.io", "ann-news@acme.io"),
+    ("ann@eu.acme.io", "ann@eu.acme.io"),  # a subdomain is another mailbox (the same organisation)
+    ("Ärger+x@Bücher.example", "ärger@xn--bcher-kva.example"),
+    # Free mail: the catalog's rules besides.
+    ("f.a.r.m.e.r+trials+2@GoogleMail.COM", "farmer@gmail.com"),
+    ("jo.doe+x@outlook.com", "jo.doe@outlook.com"),
+    ("jo.doe-news@yahoo.com", "jo.doe@yahoo.com"),
+    ("jo.doe+news@yahoo.com", "jo.doe@yahoo.com"),
+    ("Jo.Doe+x@gmx.de", "jo.doe@gmx.de"),
+]
+
+
+@pytest.mark.parametrize(("email", "mailbox"), MAILBOXES)
+def test_mailbox_of(email: str, mailbox: str) -> None:
+    assert mailbox_of(email, CATALOG) == mailbox
+
+
 @pytest.mark.parametrize(
     "email", ["x@[192.0.2.1]", "x@[IPv6:2001:db8::1]", "x@localhost", "x@com", "not an address", "@acme.io"]
 )
 def test_what_is_not_an_address_is_refused(email: str) -> None:
     with pytest.raises(ValidationFailed) as caught:
         organisation_of(email, CATALOG)
+    assert caught.value.code == "invalid_email"
+    with pytest.raises(ValidationFailed) as caught:
+        mailbox_of(email, CATALOG)
     assert caught.value.code == "invalid_email"
 
 

@@ -3,8 +3,8 @@
 A paid license supersedes a trial only when its checkout names the trial through a buy link that only
 the trial's holder gets. Links keep only the SHA-256 of their tokens.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-07 01:00:00
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 import licensing.kit.db
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
