@@ -16,6 +16,7 @@ from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from stripe.params.checkout import SessionCreateParams
 
 from billing import lifecycle
 from billing.catalog_sync import find_price
@@ -74,6 +75,17 @@ class Fulfilment:
     detail: str = ""
 
 
+def collect(core: Core, params: SessionCreateParams) -> None:
+    """What Stripe's checkout page collects besides the card, as configured: with Stripe Tax, automatic tax,
+    a required billing address and tax IDs (SPEC 6); promotion codes when allowed."""
+    if core.settings.stripe_automatic_tax:
+        params["automatic_tax"] = {"enabled": True}
+        params["billing_address_collection"] = "required"
+        params["tax_id_collection"] = {"enabled": True}
+    if core.settings.stripe_promotion_codes:
+        params["allow_promotion_codes"] = True
+
+
 # --- starting a checkout ----------------------------------------------------------------------------
 @atomic
 def create_checkout(
@@ -128,20 +140,21 @@ def create_checkout(
     checkout_id = new_id("chk")
     public_url = core.settings.public_url.rstrip("/")
     metadata = {"checkout_id": checkout_id}
+    params: SessionCreateParams = {
+        "mode": "subscription",
+        "line_items": [{"price": found.id, "quantity": checked_seats}],
+        "client_reference_id": checkout_id,
+        "customer_email": email,
+        "metadata": metadata,
+        "subscription_data": {"metadata": metadata},
+        "success_url": f"{public_url}/checkout/success?session_id={{CHECKOUT_SESSION_ID}}",
+        "cancel_url": f"{public_url}/checkout/cancel?checkout={checkout_id}",
+    }
+    collect(core, params)
     stripe_session = call(
         "open a checkout session",
         lambda: client.v1.checkout.sessions.create(
-            params={
-                "mode": "subscription",
-                "line_items": [{"price": found.id, "quantity": checked_seats}],
-                "client_reference_id": checkout_id,
-                "customer_email": email,
-                "metadata": metadata,
-                "subscription_data": {"metadata": metadata},
-                "success_url": f"{public_url}/checkout/success?session_id={{CHECKOUT_SESSION_ID}}",
-                "cancel_url": f"{public_url}/checkout/cancel?checkout={checkout_id}",
-            },
-            options={"idempotency_key": f"{checkout_id}-session"},
+            params=params, options={"idempotency_key": f"{checkout_id}-session"}
         ),
     )
     if not stripe_session.url:

@@ -59,6 +59,12 @@ def _prices(catalog: Catalog) -> dict[str, Any]:
     }
 
 
+def _terms(settings: Settings, currency: str) -> str:
+    """What the prices are in, and whether tax is added (SPEC 6: prices name their currency)."""
+    tax = "plus applicable tax, worked out at checkout" if settings.stripe_automatic_tax else "no tax is added"
+    return f"Prices in {currency.upper()}; {tax}."
+
+
 @router.get("/pricing", response_class=HTMLResponse)
 def pricing(request: Request, core: CoreDep) -> Response:
     catalog = core.catalog
@@ -69,6 +75,7 @@ def pricing(request: Request, core: CoreDep) -> Response:
         "professional_features": professional,
         "enterprise_features": [f for f in catalog.tier_features["enterprise"] if f not in professional],
         "sales_email": settings.sales_email,
+        "price_terms": _terms(settings, catalog.offer("professional").prices[0].currency),
     }
     return templates.TemplateResponse(request, "shop/pricing.html", context)
 
@@ -87,7 +94,8 @@ def _checkout_page(
         if isinstance(seats, int) and prices["seat_min"] <= seats <= prices["seat_max"]
         else ""
     )
-    context = {**prices, "form": form, "error": error, "total": total}
+    terms = _terms(settings, prices["currency"])
+    context = {**prices, "form": form, "error": error, "total": total, "price_terms": terms}
     return templates.TemplateResponse(request, "shop/checkout.html", context, status_code=status_code)
 
 

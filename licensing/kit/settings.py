@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     stripe_api_base: str | None = None  # Stripe's own address when unset; a stand-in's for tests
     # The SDK's retries of a failed call (with the same idempotency key); the worker retries on top.
     stripe_max_network_retries: int = Field(default=2, ge=0, le=10)
+    # Stripe Tax at checkout: automatic tax, a required billing address and tax IDs; the pages say "plus
+    # applicable tax". Turn on once Stripe Tax is set up in the Stripe account (its origin address, registrations).
+    stripe_automatic_tax: bool = False
+    # Promotion codes made in Stripe's dashboard can be typed on Stripe's checkout page.
+    stripe_promotion_codes: bool = False
 
     # Where Stripe's hosted checkout lives (the checkout page's form is redirected there); derived from
     # LICENSING_STRIPE_API_BASE when that is set (a test double), else Stripe's own.

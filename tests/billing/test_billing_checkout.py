@@ -222,3 +222,37 @@ def test_fulfil_when_stripe_cannot_be_read_raises_and_writes_nothing(shop: Shop)
         _fulfil(shop, bought.session_id)
     assert shop.count(License) == 0 and shop.count(Customer) == 0
     assert _fulfil(shop, bought.session_id).status == "issued"
+
+
+def test_by_default_checkout_adds_no_tax_and_the_pages_say_so(shop: Shop) -> None:
+    response = shop.http.post(CHECKOUT, json=GOOD)
+    assert response.status_code == 201, response.text
+    [create] = [r for r in shop.fake.requests if r.method == "POST" and r.path == "/v1/checkout/sessions"]
+    assert not {"automatic_tax", "tax_id_collection", "billing_address_collection", "allow_promotion_codes"} & set(
+        create.params
+    )
+    for page in ("/pricing", "/checkout"):
+        assert "Prices in USD; no tax is added." in shop.http.get(page).text
+
+
+def test_with_stripe_tax_checkout_collects_the_address_and_tax_ids_and_allows_codes(
+    shop: Shop, settings: Settings, core: Any, engine: Any
+) -> None:
+    from api.app import create_app
+
+    configured = settings.model_copy(update={"stripe_automatic_tax": True, "stripe_promotion_codes": True})
+    with TestClient(create_app(configured, core=core, engine=engine)) as client:
+        response = client.post(CHECKOUT, json=GOOD)
+        assert response.status_code == 201, response.text
+        for page in ("/pricing", "/checkout"):
+            assert "Prices in USD; plus applicable tax, worked out at checkout." in client.get(page).text
+    [create] = [r for r in shop.fake.requests if r.method == "POST" and r.path == "/v1/checkout/sessions"]
+    assert create.params["automatic_tax"] == {"enabled": "true"}
+    assert create.params["billing_address_collection"] == "required"
+    assert create.params["tax_id_collection"] == {"enabled": "true"}
+    assert create.params["allow_promotion_codes"] == "true"
+    with shop.session() as session:
+        stripe_id = session.get(Checkout, response.json()["id"]).stripe_session_id  # type: ignore[union-attr]
+    remote = shop.fake.get(stripe_id)
+    assert remote["automatic_tax"]["enabled"] is True and remote["billing_address_collection"] == "required"
+    assert remote["allow_promotion_codes"] is True

@@ -538,7 +538,9 @@ def create_checkout_session(fake: FakeStripe, call: Call) -> JSON:
             "subscription_data",
             "payment_method_types",
             "allow_promotion_codes",
+            "automatic_tax",
             "billing_address_collection",
+            "tax_id_collection",
             "locale",
             "expires_at",
             "ui_mode",
@@ -582,6 +584,11 @@ def create_checkout_session(fake: FakeStripe, call: Call) -> JSON:
         line_items.append((price, quantity))
     subscription_data = get_dict(p, "subscription_data") or {}
     check_known(subscription_data, {"metadata", "description"}, "subscription_data")
+    automatic_tax = get_dict(p, "automatic_tax") or {}
+    check_known(automatic_tax, {"enabled", "liability"}, "automatic_tax")
+    tax_ids = get_dict(p, "tax_id_collection") or {}
+    check_known(tax_ids, {"enabled", "required"}, "tax_id_collection")
+    get_bool(tax_ids, "enabled", param="tax_id_collection[enabled]")  # recorded with the request (fake.requests)
     expires_at = get_int(p, "expires_at")
     if expires_at is not None and not fake.now() + 1800 <= expires_at <= fake.now() + 86400:
         raise parameter_invalid("expires_at", "The `expires_at` timestamp must be 30 minutes to 24 hours from now.")
@@ -596,6 +603,8 @@ def create_checkout_session(fake: FakeStripe, call: Call) -> JSON:
         subscription_metadata=apply_metadata({}, subscription_data),
         locale=get_str(p, "locale"),
         allow_promotion_codes=get_bool(p, "allow_promotion_codes"),
+        automatic_tax=bool(get_bool(automatic_tax, "enabled", param="automatic_tax[enabled]")),
+        billing_address_collection=get_enum(p, "billing_address_collection", ("auto", "required")),
         expires_at=expires_at,
     )
     return answer(fake, call, session)

@@ -601,6 +601,8 @@ class FakeStripe:
         mode: str = "subscription",
         locale: str | None = None,
         allow_promotion_codes: bool | None = None,
+        automatic_tax: bool = False,
+        billing_address_collection: str | None = None,
         expires_at: int | None = None,
     ) -> JSON:
         with self.lock:
@@ -654,8 +656,17 @@ class FakeStripe:
                 "allow_promotion_codes": allow_promotion_codes,
                 "amount_subtotal": total,
                 "amount_total": total,
-                "automatic_tax": {"enabled": False, "liability": None, "provider": None, "status": None},
-                "billing_address_collection": None,
+                "automatic_tax": (
+                    {
+                        "enabled": True,
+                        "liability": {"type": "self"},
+                        "provider": "stripe",
+                        "status": "requires_location_inputs",
+                    }
+                    if automatic_tax
+                    else {"enabled": False, "liability": None, "provider": None, "status": None}
+                ),
+                "billing_address_collection": billing_address_collection,
                 "cancel_url": cancel_url,
                 "client_reference_id": client_reference_id,
                 "client_secret": None,
