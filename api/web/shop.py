@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.deps import CoreDep, RateLimitedClient, SessionDep
+from api.deps import CoreDep, RateLimitedClient, RuntimeDep, SessionDep
 from api.security import allow_form_action, check_form_post, origin_of
 from api.web.site import form_int, money, templates
 from billing.checkout import create_checkout, fulfil_checkout
@@ -125,12 +125,14 @@ def checkout_submit(
 
 @router.get("/checkout/success", response_class=HTMLResponse)
 def checkout_success(
-    request: Request, session: SessionDep, core: CoreDep, session_id: Annotated[str, Query(max_length=255)] = ""
+    request: Request, runtime: RuntimeDep, session_id: Annotated[str, Query(max_length=255)] = ""
 ) -> Response:
-    """Fulfils the checkout if the webhook has not yet: the buyer never waits on a webhook (SPEC 6)."""
+    """Fulfils the checkout if the webhook has not yet: the buyer never waits on a webhook (SPEC 6).
+    Only a session of one of our checkouts is read from Stripe, and only until its license is issued;
+    no transaction is open while Stripe answers (``fulfil_checkout``)."""
     context: dict[str, Any] = {"license": None, "pending": False, "error": None}
     try:
-        outcome = fulfil_checkout(session, core, session_id) if session_id else None
+        outcome = fulfil_checkout(runtime, session_id, reuse_issued=True) if session_id else None
     except DomainError as exc:
         context["error"] = exc.message
         return templates.TemplateResponse(request, "shop/success.html", context, status_code=exc.status)
