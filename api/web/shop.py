@@ -125,7 +125,10 @@ def checkout_submit(
 
 @router.get("/checkout/success", response_class=HTMLResponse)
 def checkout_success(
-    request: Request, runtime: RuntimeDep, session_id: Annotated[str, Query(max_length=255)] = ""
+    request: Request,
+    runtime: RuntimeDep,
+    client: RateLimitedClient,
+    session_id: Annotated[str, Query(max_length=255)] = "",
 ) -> Response:
     """Fulfils the checkout if the webhook has not yet: the buyer never waits on a webhook (SPEC 6).
     Only a session of one of our checkouts is read from Stripe, and only until its license is issued;
