@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.deps import CoreDep, RateLimitedClient, RuntimeDep, SessionDep
 from api.security import allow_form_action, check_form_post, origin_of
-from api.web.site import form_int, money, templates
+from api.web.site import NO_STORE, form_int, money, templates
 from billing.checkout import create_checkout, fulfil_checkout
 from licensing.catalog import Catalog, Price
 from licensing.context import Core
@@ -138,18 +138,23 @@ def checkout_success(
         outcome = fulfil_checkout(runtime, session_id, reuse_issued=True) if session_id else None
     except DomainError as exc:
         context["error"] = exc.message
-        return templates.TemplateResponse(request, "shop/success.html", context, status_code=exc.status)
+        return _success_page(request, context, exc.status)
     if outcome is not None and outcome.status == "issued" and outcome.license is not None:
         context.update(license=outcome.license, license_file=outcome.license.license_file)
     elif outcome is not None and outcome.status == "pending":
         context["pending"] = True
     elif outcome is not None and outcome.status == "failed":
         context["error"] = "This checkout was not paid (it expired, or the payment failed). Nothing was issued."
-        return templates.TemplateResponse(request, "shop/success.html", context, status_code=409)
+        return _success_page(request, context, 409)
     else:
         context["error"] = "This link names no checkout of ours. If you paid, your license is in your e-mail."
-        return templates.TemplateResponse(request, "shop/success.html", context, status_code=404)
-    return templates.TemplateResponse(request, "shop/success.html", context)
+        return _success_page(request, context, 404)
+    return _success_page(request, context, 200)
+
+
+def _success_page(request: Request, context: dict[str, Any], status_code: int) -> Response:
+    # The buyer's own page (it may show their license): never kept by a cache or the browser's history.
+    return templates.TemplateResponse(request, "shop/success.html", context, status_code=status_code, headers=NO_STORE)
 
 
 @router.get("/checkout/cancel", response_class=HTMLResponse)
