@@ -62,7 +62,7 @@ class Fulfilment:
     """What fulfilling a checkout (or syncing a subscription) found.
 
     * ``issued``: paid; ``license`` is the newest license of the subscription (``issued_now`` when this
-      call issued it), ``subscription`` our record of it.
+      call issued it), ``subscription`` our record of it, ``completed_at`` when our checkout completed.
     * ``pending``: not paid yet (the buyer is still on Stripe's page, or an asynchronous payment such as a
       SEPA debit is clearing); the license is e-mailed once it is paid.
     * ``failed``: the checkout expired, or its payment failed, or the subscription ended before it was paid.
@@ -77,6 +77,7 @@ class Fulfilment:
     subscription: Subscription | None = None
     issued_now: bool = False
     detail: str = ""
+    completed_at: datetime | None = None  # when our checkout was first seen complete (paid, or paying)
 
 
 # --- starting a checkout ----------------------------------------------------------------------------
@@ -424,10 +425,29 @@ def _fulfil(
 
 
 def _result(checkout: Checkout, row: Subscription, applied: lifecycle.Applied) -> Fulfilment:
+    completed_at = checkout.completed_at
     if applied.newest is not None:
         return Fulfilment(
-            "issued", checkout.id, applied.newest, row, issued_now=applied.issued is not None, detail=applied.reason
+            "issued",
+            checkout.id,
+            applied.newest,
+            row,
+            issued_now=applied.issued is not None,
+            detail=applied.reason,
+            completed_at=completed_at,
         )
     if row.status in ("incomplete", "past_due", "unpaid"):
-        return Fulfilment("pending", checkout.id, subscription=row, detail="the payment has not cleared yet")
-    return Fulfilment("failed", checkout.id, subscription=row, detail=f"subscription {row.status}: {applied.reason}")
+        return Fulfilment(
+            "pending",
+            checkout.id,
+            subscription=row,
+            detail="the payment has not cleared yet",
+            completed_at=completed_at,
+        )
+    return Fulfilment(
+        "failed",
+        checkout.id,
+        subscription=row,
+        detail=f"subscription {row.status}: {applied.reason}",
+        completed_at=completed_at,
+    )

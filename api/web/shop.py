@@ -4,6 +4,7 @@ these routes translate a form to its calls and its answers to pages."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -19,6 +20,8 @@ from licensing.kit.errors import DomainError
 from licensing.kit.settings import Settings
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(check_form_post)])
+# How long after the checkout completed the success page shows the license (it is e-mailed, and in the portal).
+SHOW_LICENSE_FOR = timedelta(hours=1)
 
 # How the catalog's feature identifiers read on the pricing page.
 FEATURE_NAMES = {
@@ -132,15 +135,20 @@ def checkout_success(
 ) -> Response:
     """Fulfils the checkout if the webhook has not yet: the buyer never waits on a webhook (SPEC 6).
     Only a session of one of our checkouts is read from Stripe, and only until its license is issued;
-    no transaction is open while Stripe answers (``fulfil_checkout``)."""
-    context: dict[str, Any] = {"license": None, "pending": False, "error": None}
+    no transaction is open while Stripe answers (``fulfil_checkout``). The license is shown for
+    ``SHOW_LICENSE_FOR`` after the checkout completed; later the page sends the buyer to the portal."""
+    context: dict[str, Any] = {"license": None, "pending": False, "elsewhere": False, "error": None}
     try:
         outcome = fulfil_checkout(runtime, session_id, reuse_issued=True) if session_id else None
     except DomainError as exc:
         context["error"] = exc.message
         return _success_page(request, context, exc.status)
     if outcome is not None and outcome.status == "issued" and outcome.license is not None:
-        context.update(license=outcome.license, license_file=outcome.license.license_file)
+        shown_until = outcome.completed_at + SHOW_LICENSE_FOR if outcome.completed_at is not None else None
+        if shown_until is not None and runtime.core.now() < shown_until:
+            context.update(license=outcome.license, license_file=outcome.license.license_file)
+        else:  # a link kept in a history or a log shows the license no more: it is mailed and in the portal
+            context["elsewhere"] = True
     elif outcome is not None and outcome.status == "pending":
         context["pending"] = True
     elif outcome is not None and outcome.status == "failed":
