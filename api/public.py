@@ -43,6 +43,8 @@ from licensing.selfserve.requests import (
 )
 
 router = APIRouter()
+# An answer that carries a license file (or the poll token that fetches one) is its requester's alone.
+NO_STORE = {"Cache-Control": "no-store"}
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"description": desc, "content": {"application/problem+json": {}}}
@@ -110,7 +112,9 @@ def _answer_self_serve(
             return SelfServePending(id=result.request.id, poll_token=result.poll_token)
         return issued(result, core)
 
-    return respond(request, session, f"public:{client}", payload, produce, status_code=status_code)
+    response = respond(request, session, f"public:{client}", payload, produce, status_code=status_code)
+    response.headers.update(NO_STORE)  # the license file, or the poll token that fetches it (replays too)
+    return response
 
 
 _SELF_SERVE_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -201,9 +205,7 @@ def read_self_serve_request(
         )
     elif status == "refused":
         state = SelfServeState(status=status, code=row.refusal_code, detail=TRIAL_USED_MESSAGE)
-    return Response(
-        state.model_dump_json(exclude_unset=True), media_type="application/json", headers={"Cache-Control": "no-store"}
-    )
+    return Response(state.model_dump_json(exclude_unset=True), media_type="application/json", headers=NO_STORE)
 
 
 @router.post(
@@ -219,8 +221,11 @@ def read_self_serve_request(
         **PROBLEM_RESPONSES,
     },
 )
-def refresh(payload: RefreshRequest, session: SessionDep, core: CoreDep, client: RateLimitedClient) -> RefreshOut:
+def refresh(
+    payload: RefreshRequest, response: Response, session: SessionDep, core: CoreDep, client: RateLimitedClient
+) -> RefreshOut:
     result = refresh_license(session, core, payload.license_file)
+    response.headers.update(NO_STORE)
     return RefreshOut(license_file=result.license.license_file, changed=result.changed)
 
 

@@ -1,17 +1,21 @@
 """Self-serve checkout: starting one (our checkout row, then Stripe's Checkout Session) and fulfilling it.
 
 :func:`fulfil_checkout` is SPEC section 6's one idempotent step, run by the webhook processing, the
-success page and reconcile alike. It settles races in the database: the checkout row is locked
-(``SELECT ... FOR UPDATE``) before Stripe is read, so of a success page and twenty webhook deliveries
-arriving together one does the work and the others find it done. :func:`sync_subscription` does the
-same for a subscription already recorded, under the subscription row's lock. Locks are always taken
+success page and reconcile alike; :func:`sync_subscription` does the same for a subscription. Neither
+holds a database transaction while Stripe answers: our rows are looked up in a short transaction (a
+session that is not ours is never read from Stripe), Stripe is read with none open, and what it said is
+applied in another short transaction under the rows' locks (``SELECT ... FOR UPDATE``), where it is
+re-checked: of a success page and twenty webhook deliveries arriving together one does the work and
+the others find it done, and a read that another step overtook is read again. Locks are always taken
 in the order checkout, subscription, license.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import select
@@ -24,6 +28,7 @@ from billing.client import (
     STRIPE_ID,
     CheckoutState,
     StripeUnavailable,
+    SubscriptionState,
     call,
     is_missing,
     read_checkout,
@@ -31,7 +36,7 @@ from billing.client import (
     stripe_client,
 )
 from licensing.access import audit
-from licensing.context import Core
+from licensing.context import Core, Runtime
 from licensing.kit import fields
 from licensing.kit.db import atomic, new_id
 from licensing.kit.errors import ServiceUnavailable, ValidationFailed
@@ -59,12 +64,13 @@ class Fulfilment:
     """What fulfilling a checkout (or syncing a subscription) found.
 
     * ``issued``: paid; ``license`` is the newest license of the subscription (``issued_now`` when this
-      call issued it), ``subscription`` our record of it.
+      call issued it), ``subscription`` our record of it, ``completed_at`` when our checkout completed.
     * ``pending``: not paid yet (the buyer is still on Stripe's page, or an asynchronous payment such as a
       SEPA debit is clearing); the license is e-mailed once it is paid.
     * ``failed``: the checkout expired, or its payment failed, or the subscription ended before it was paid.
-    * ``unknown``: Stripe knows no such Checkout Session (or subscription).
-    * ``not_ours``: Stripe knows it, but it was not started by this service's checkout.
+    * ``unknown``: not a Stripe id, or Stripe knows no such subscription.
+    * ``not_ours``: no checkout of ours names this Checkout Session (Stripe is not asked), or the
+      subscription was not started by this service's checkout.
     """
 
     status: FulfilmentStatus
@@ -73,6 +79,7 @@ class Fulfilment:
     subscription: Subscription | None = None
     issued_now: bool = False
     detail: str = ""
+    completed_at: datetime | None = None  # when our checkout was first seen complete (paid, or paying)
 
 
 def collect(core: Core, params: SessionCreateParams) -> None:
@@ -193,6 +200,183 @@ def create_checkout(
 
 
 # --- fulfilling it -----------------------------------------------------------------------------------
+# Stripe is never read with a database transaction open: a short transaction looks our rows up (and
+# commits), Stripe is read with none open, and another short transaction locks the rows, checks that
+# what they hold is what they held before Stripe was read (else Stripe is read again) and applies
+# what Stripe said. On SQLite every transaction holds the one write lock from its first statement, so
+# a slow Stripe would otherwise stall every write of the service.
+ROUNDS = 4  # reads of Stripe one step makes at most (an unrecorded subscription takes two, races more)
+
+Then = Callable[[Session, Fulfilment], None]
+Mirrored = tuple[str, int, str, str | None, datetime, bool, datetime | None]
+
+
+class StripeKeepsChanging(ServiceUnavailable):
+    code = "stripe_changing"
+
+
+def _mirrored(row: Subscription) -> Mirrored:
+    """What our subscription row mirrors of Stripe's."""
+    return (
+        row.status,
+        row.seats,
+        row.interval,
+        row.price_lookup_key,
+        row.current_period_end,
+        row.cancel_at_period_end,
+        row.ended_at,
+    )
+
+
+def _said(state: SubscriptionState) -> Mirrored:
+    return (
+        state.status,
+        state.seats,
+        state.interval,
+        state.lookup_key,
+        state.period_end,
+        state.cancel_at_period_end,
+        state.ended_at,
+    )
+
+
+@dataclass(frozen=True)
+class _Read:
+    """What to read from Stripe next (a Checkout Session of ours or a subscription), and what our
+    subscription row held when it was looked up (None: not recorded), in a transaction committed
+    before Stripe is asked."""
+
+    what: Literal["checkout", "subscription"]
+    stripe_id: str
+    recorded: Mirrored | None
+
+
+def _still_current(read: _Read, row: Subscription, state: SubscriptionState) -> bool:
+    """Under the row's lock: may what Stripe said be applied? Yes when nobody changed the row since it
+    was looked up (so whatever was applied before was read before this read), or when what is there is
+    what Stripe said (applying it changes nothing more). Otherwise another step applied a read made
+    while this one was under way, which may be newer: Stripe is read again."""
+    now = _mirrored(row)
+    return now == read.recorded or now == _said(state)
+
+
+def _look_up_checkout(session: Session, stripe_session_id: str, reuse_issued: bool) -> Fulfilment | _Read:
+    """Our checkout of ``stripe_session_id``, read without a lock. A session that no checkout of ours
+    names is not read from Stripe at all: whether Stripe knows it changes nothing we would do."""
+    if not STRIPE_ID.fullmatch(stripe_session_id or ""):
+        return Fulfilment("unknown", detail="not a Checkout Session id")
+    checkout = session.scalars(select(Checkout).where(Checkout.stripe_session_id == stripe_session_id)).first()
+    if checkout is None:
+        return Fulfilment("not_ours", detail=f"no checkout of ours has the session {stripe_session_id}")
+    row = session.scalars(select(Subscription).where(Subscription.checkout_id == checkout.id)).first()
+    if reuse_issued and row is not None:
+        newest = lifecycle.newest_license(session, row)
+        if newest is not None:  # fulfilled already; the webhooks keep it current
+            return _result(checkout, row, lifecycle.Applied(issued=None, newest=newest, reason="fulfilled already"))
+    return _Read("checkout", stripe_session_id, _mirrored(row) if row is not None else None)
+
+
+def _look_up_subscription(session: Session, stripe_subscription_id: str) -> Fulfilment | _Read:
+    if not STRIPE_ID.fullmatch(stripe_subscription_id or ""):
+        return Fulfilment("unknown", detail="not a subscription id")
+    row = session.scalars(
+        select(Subscription).where(Subscription.stripe_subscription_id == stripe_subscription_id)
+    ).first()
+    return _Read("subscription", stripe_subscription_id, _mirrored(row) if row is not None else None)
+
+
+def _ask_stripe(core: Core, read: _Read) -> CheckoutState | SubscriptionState | Fulfilment:
+    """What Stripe says now; called with no database transaction open."""
+    client = stripe_client(core)
+    if read.what == "checkout":
+        return read_checkout(client, read.stripe_id)
+    try:
+        return read_subscription(client, read.stripe_id)
+    except StripeUnavailable as exc:
+        if read.recorded is None and is_missing(exc):
+            return Fulfilment("unknown", detail=f"Stripe knows no subscription {read.stripe_id}")
+        raise
+
+
+@atomic
+def _settle(session: Session, core: Core, read: _Read, said: CheckoutState | SubscriptionState) -> Fulfilment | _Read:
+    """Apply what Stripe said under the rows' locks (checkout, then subscription, then license), in a
+    savepoint of the caller's transaction; a :class:`_Read` when Stripe must be read (again) first."""
+    if isinstance(said, CheckoutState):
+        checkout = _locked_checkout(session, read.stripe_id)
+        if checkout is None:  # checkouts are never deleted; a session looked up is ours
+            return Fulfilment("not_ours", detail=f"no checkout of ours has the session {read.stripe_id}")
+        row = _locked_subscription(session, checkout_id=checkout.id)
+        if row is not None and said.subscription is not None and not _still_current(read, row, said.subscription):
+            return _Read("checkout", read.stripe_id, _mirrored(row))
+        return _fulfil(session, core, checkout, row, said)
+    row = _locked_subscription(session, stripe_subscription_id=read.stripe_id)
+    if row is None:
+        # Not recorded yet: its metadata names the checkout of ours it came from, which fulfils it.
+        checkout = session.get(Checkout, said.checkout_id) if said.checkout_id else None
+        if checkout is None:
+            return Fulfilment("not_ours", detail=f"subscription {read.stripe_id} was not started here")
+        return _Read("checkout", checkout.stripe_session_id, None)
+    if not _still_current(read, row, said):
+        return _Read("subscription", read.stripe_id, _mirrored(row))
+    checkout = session.get(Checkout, row.checkout_id)
+    assert checkout is not None
+    return _result(checkout, row, lifecycle.apply(session, core, row, said))
+
+
+def _step(runtime: Runtime, look_up: Callable[[Session], Fulfilment | _Read], then: Then | None) -> Fulfilment:
+    """Look up, read Stripe with no transaction open, settle; again while the rows changed under the read.
+    ``then`` runs in the transaction of the outcome (the webhook event marked processed with it)."""
+    with runtime.unit_of_work() as session:
+        found = look_up(session)
+        if isinstance(found, Fulfilment):
+            if then is not None:
+                then(session, found)
+            return found
+    for _ in range(ROUNDS):
+        said = _ask_stripe(runtime.core, found)
+        if isinstance(said, Fulfilment) and then is None:
+            return said
+        with runtime.unit_of_work() as session:
+            outcome = said if isinstance(said, Fulfilment) else _settle(session, runtime.core, found, said)
+            if isinstance(outcome, Fulfilment):
+                if then is not None:
+                    then(session, outcome)
+                return outcome
+        found = outcome
+    raise StripeKeepsChanging(
+        f"What Stripe says about {found.stripe_id} changed on each of {ROUNDS} reads; try again shortly."
+    )
+
+
+def fulfil_checkout(
+    runtime: Runtime, stripe_session_id: str, *, reuse_issued: bool = False, then: Then | None = None
+) -> Fulfilment:
+    """Fulfil the Stripe Checkout Session ``stripe_session_id`` (``cs_...``) once.
+
+    A session no checkout of ours names is ``not_ours`` without asking Stripe. Ours is read from Stripe
+    (with its subscription) with no transaction open; then, in a short transaction under our checkout
+    row's lock, when paid: the customer recorded (from what the buyer typed at checkout) and the
+    subscription, the license issued to period end + grace through ``issue_license`` (superseding a
+    running trial of the same organisation) and its e-mail written to the outbox. Calling it again, from
+    any process, changes nothing more. With ``reuse_issued`` (the success page) a checkout whose license
+    is issued already is answered from our rows, without asking Stripe.
+
+    It runs its own transactions (so it takes the runtime, not a session): ``then`` runs in the one of
+    the outcome. Raises ``BillingDisabled`` without a Stripe key, ``StripeUnavailable`` when Stripe cannot
+    be read; a failure keeps nothing it wrote.
+    """
+    return _step(runtime, lambda session: _look_up_checkout(session, stripe_session_id, reuse_issued), then)
+
+
+def sync_subscription(runtime: Runtime, stripe_subscription_id: str, *, then: Then | None = None) -> Fulfilment:
+    """Bring our record of a Stripe subscription and its licenses to what Stripe says now (SPEC 6's
+    table), read from Stripe with no transaction open and applied under the subscription row's lock; a
+    subscription not recorded yet is fulfilled through its checkout (``not_ours`` when its metadata names
+    none of ours). Its own transactions, ``then`` and failures as :func:`fulfil_checkout`."""
+    return _step(runtime, lambda session: _look_up_subscription(session, stripe_subscription_id), then)
+
+
 def _locked_checkout(session: Session, stripe_session_id: str) -> Checkout | None:
     return session.scalars(
         select(Checkout)
@@ -209,41 +393,10 @@ def _locked_subscription(session: Session, **where: str) -> Subscription | None:
     return session.scalars(query).first()
 
 
-def _foreign(core: Core, read: str, what: str) -> Fulfilment:
-    """Not one of our checkouts: does Stripe know it at all?"""
-    client = stripe_client(core)
-    try:
-        if what == "checkout":
-            call("read the checkout session", lambda: client.v1.checkout.sessions.retrieve(read))
-        else:
-            call("read the subscription", lambda: client.v1.subscriptions.retrieve(read))
-    except StripeUnavailable as exc:
-        if is_missing(exc):
-            return Fulfilment("unknown", detail=f"Stripe knows no {what} {read}")
-        raise
-    return Fulfilment("not_ours", detail=f"{what} {read} was not started by this service")
-
-
-@atomic
-def fulfil_checkout(session: Session, core: Core, stripe_session_id: str) -> Fulfilment:
-    """Fulfil the Stripe Checkout Session ``stripe_session_id`` (``cs_...``) once, in the caller's transaction.
-
-    Reads the session (and its subscription) from Stripe under the lock of our checkout row; when paid,
-    records the customer (from what the buyer typed at checkout) and the subscription, issues the license
-    to period end + grace through ``issue_license`` (superseding a running trial of the same organisation)
-    and writes its e-mail to the outbox. Calling it again, from any process, changes nothing more.
-    Raises ``BillingDisabled`` without a Stripe key and ``StripeUnavailable`` when Stripe cannot be read.
-    """
-    if not STRIPE_ID.fullmatch(stripe_session_id or ""):
-        return Fulfilment("unknown", detail="not a Checkout Session id")
-    checkout = _locked_checkout(session, stripe_session_id)
-    if checkout is None:
-        return _foreign(core, stripe_session_id, "checkout")
-    state = read_checkout(stripe_client(core), stripe_session_id)
-    return _fulfil(session, core, checkout, state)
-
-
-def _fulfil(session: Session, core: Core, checkout: Checkout, state: CheckoutState) -> Fulfilment:
+def _fulfil(
+    session: Session, core: Core, checkout: Checkout, row: Subscription | None, state: CheckoutState
+) -> Fulfilment:
+    """What the Checkout Session says, applied under the checkout's lock (and its subscription's, ``row``)."""
     now = core.now()
     if state.status == "expired":
         if checkout.status != "expired":
@@ -267,7 +420,6 @@ def _fulfil(session: Session, core: Core, checkout: Checkout, state: CheckoutSta
         )
         checkout.customer_id = customer.id
         session.flush()
-    row = _locked_subscription(session, checkout_id=checkout.id)
     if row is None:
         row = Subscription(
             checkout_id=checkout.id,
@@ -301,35 +453,29 @@ def _fulfil(session: Session, core: Core, checkout: Checkout, state: CheckoutSta
 
 
 def _result(checkout: Checkout, row: Subscription, applied: lifecycle.Applied) -> Fulfilment:
+    completed_at = checkout.completed_at
     if applied.newest is not None:
         return Fulfilment(
-            "issued", checkout.id, applied.newest, row, issued_now=applied.issued is not None, detail=applied.reason
+            "issued",
+            checkout.id,
+            applied.newest,
+            row,
+            issued_now=applied.issued is not None,
+            detail=applied.reason,
+            completed_at=completed_at,
         )
     if row.status in ("incomplete", "past_due", "unpaid"):
-        return Fulfilment("pending", checkout.id, subscription=row, detail="the payment has not cleared yet")
-    return Fulfilment("failed", checkout.id, subscription=row, detail=f"subscription {row.status}: {applied.reason}")
-
-
-@atomic
-def sync_subscription(session: Session, core: Core, stripe_subscription_id: str) -> Fulfilment:
-    """Bring our record of a Stripe subscription and its licenses to what Stripe says now (SPEC 6's table),
-    in the caller's transaction; a subscription not recorded yet is fulfilled through its checkout."""
-    if not STRIPE_ID.fullmatch(stripe_subscription_id or ""):
-        return Fulfilment("unknown", detail="not a subscription id")
-    row = _locked_subscription(session, stripe_subscription_id=stripe_subscription_id)
-    client = stripe_client(core)
-    if row is None:
-        try:
-            state = read_subscription(client, stripe_subscription_id)
-        except StripeUnavailable as exc:
-            if is_missing(exc):
-                return Fulfilment("unknown", detail=f"Stripe knows no subscription {stripe_subscription_id}")
-            raise
-        checkout = session.get(Checkout, state.checkout_id) if state.checkout_id else None
-        if checkout is None:
-            return Fulfilment("not_ours", detail=f"subscription {stripe_subscription_id} was not started here")
-        return fulfil_checkout(session, core, checkout.stripe_session_id)
-    checkout = session.get(Checkout, row.checkout_id)
-    assert checkout is not None
-    state = read_subscription(client, stripe_subscription_id)
-    return _result(checkout, row, lifecycle.apply(session, core, row, state))
+        return Fulfilment(
+            "pending",
+            checkout.id,
+            subscription=row,
+            detail="the payment has not cleared yet",
+            completed_at=completed_at,
+        )
+    return Fulfilment(
+        "failed",
+        checkout.id,
+        subscription=row,
+        detail=f"subscription {row.status}: {applied.reason}",
+        completed_at=completed_at,
+    )

@@ -1,8 +1,9 @@
 """Processing stored webhook events in the background loop: each re-reads its object from Stripe and
-runs the one idempotent step (``fulfil_checkout`` or ``sync_subscription``), in a transaction of its
-own that also marks the event processed. The step is atomic: when it fails, nothing it wrote is kept and
-the same transaction records the failure, retried with backoff; the attempts, the next attempt and the
-last error stay on the row (``licensing billing events``)."""
+runs the one idempotent step (``fulfil_checkout`` or ``sync_subscription``). Stripe is read with no
+transaction open; what it said is applied in a short transaction that also marks the event processed.
+The step is atomic: when it fails, nothing it wrote is kept and the failure is recorded on the row,
+retried with backoff; the attempts, the next attempt and the last error stay on the row (``licensing
+billing events``)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing.checkout import Fulfilment, fulfil_checkout, sync_subscription
+from billing.checkout import Fulfilment, Then, fulfil_checkout, sync_subscription
 from billing.client import is_configured
-from licensing.context import Core, Runtime
+from licensing.context import Runtime
 from licensing.kit.errors import DomainError
 from licensing.kit.jobs import JobQueue
 from licensing.models import StripeEvent
@@ -24,10 +25,10 @@ log = logging.getLogger("billing.events")
 QUEUE = JobQueue(StripeEvent, done=StripeEvent.processed_at)
 
 
-def handle(session: Session, core: Core, object_type: str, object_id: str) -> Fulfilment:
+def handle(runtime: Runtime, object_type: str, object_id: str, *, then: Then | None = None) -> Fulfilment:
     if object_type == "checkout.session":
-        return fulfil_checkout(session, core, object_id)
-    return sync_subscription(session, core, object_id)
+        return fulfil_checkout(runtime, object_id, then=then)
+    return sync_subscription(runtime, object_id, then=then)
 
 
 def describe(result: Fulfilment) -> str:
@@ -76,22 +77,26 @@ class StripeEventTask:
         return len(claimed)
 
     def _process(self, runtime: Runtime, item: _Claimed) -> None:
-        """One event, in one transaction: processed and marked done, or, when processing fails, nothing it
-        wrote kept (the step is atomic) and the failure recorded on the row, to be retried with backoff.
-        Should the transaction itself fail (the database), the event stays leased and is retried once its
-        lease ends."""
-        with runtime.unit_of_work() as session:
-            try:
-                result = handle(session, runtime.core, item.object_type, item.object_id)
-            except Exception as exc:  # any failure: undone, retried later, visible on the row
-                retry_at = QUEUE.failed(session, item.id, runtime.core.now(), exc)
-                log.warning(
-                    "webhook.failed",
-                    extra={"event": item.event_id, "type": item.type, "error": str(exc)[:300], "retry_at": retry_at},
-                    exc_info=not isinstance(exc, DomainError),  # a traceback for the unexpected
-                )
-                return
+        """One event: its object read from Stripe with no transaction open, then what Stripe said applied
+        in one transaction that also marks the event done. When processing fails, nothing it wrote is kept
+        (the step is atomic, its transaction rolled back) and the failure is recorded on the row in a
+        transaction of its own, to be retried with backoff. Should that fail too (the database), the event
+        stays leased and is retried once its lease ends."""
+
+        def done(session: Session, result: Fulfilment) -> None:
             QUEUE.done(session, item.id, runtime.core.now(), outcome=describe(result))
+
+        try:
+            result = handle(runtime, item.object_type, item.object_id, then=done)
+        except Exception as exc:  # any failure: undone, retried later, visible on the row
+            with runtime.unit_of_work() as session:
+                retry_at = QUEUE.failed(session, item.id, runtime.core.now(), exc)
+            log.warning(
+                "webhook.failed",
+                extra={"event": item.event_id, "type": item.type, "error": str(exc)[:300], "retry_at": retry_at},
+                exc_info=not isinstance(exc, DomainError),  # a traceback for the unexpected
+            )
+            return
         log.info("webhook.processed", extra={"event": item.event_id, "type": item.type, "outcome": describe(result)})
 
 

@@ -17,8 +17,9 @@ cycle, so it always moves the period end and is covered by the same comparison.
 | cancel_at_period_end                 | no renewal; e-mail once per period                          |
 | canceled (deleted)                   | nothing issued; e-mail once                                 |
 
-Callers hold the lock on the subscription row (``SELECT ... FOR UPDATE``) while they read Stripe and
-call :func:`apply`, so concurrent steps for one subscription run one after the other.
+Callers read Stripe with no transaction open, then lock the subscription row (``SELECT ... FOR UPDATE``),
+check that it still holds what it held before Stripe was read (``billing.checkout``) and call
+:func:`apply`, so concurrent steps for one subscription apply one after the other.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def _describe(newest: License | None, state: SubscriptionState, interval_before:
 
 
 def apply(session: Session, core: Core, row: Subscription, state: SubscriptionState) -> Applied:
-    """Bring ``row`` and its license line to what ``state`` (read from Stripe under the row's lock) says."""
+    """Bring ``row`` (locked) and its license line to what ``state`` (read from Stripe just before) says."""
     now = core.now()
     public_url = core.settings.public_url
     interval_before = row.interval

@@ -1,5 +1,6 @@
 """``licensing billing reconcile``: every subscription in Stripe, brought up to date through the same
-step the webhooks use, so a lost webhook is healed and a second run changes nothing."""
+step the webhooks use (Stripe read with no transaction open, applied in a short one), so a lost webhook
+is healed and a second run changes nothing."""
 
 from __future__ import annotations
 
@@ -43,11 +44,10 @@ def stripe_subscription_ids(runtime: Runtime) -> Iterator[str]:
 
 
 def reconcile(runtime: Runtime) -> Iterator[Reconciled]:
-    """Sync each subscription in a transaction of its own; one that fails is reported and the rest go on."""
+    """Sync each subscription on its own (its own transactions); one that fails is reported and the rest go on."""
     for sub_id in stripe_subscription_ids(runtime):
         try:
-            with runtime.unit_of_work() as session:
-                result = sync_subscription(session, runtime.core, sub_id)
+            result = sync_subscription(runtime, sub_id)
         except Exception as exc:
             log.warning("reconcile.failed", extra={"subscription": sub_id, "error": str(exc)[:300]})
             yield Reconciled(sub_id, None, f"{type(exc).__name__}: {exc}")

@@ -17,7 +17,7 @@ from api.deps import CoreDep, RateLimitedClient, SessionDep
 from api.public import free_ask_of, trial_ask_of
 from api.schemas import FreeLicenseRequest, TrialRequest
 from api.security import check_form_post
-from api.web.site import form_int, templates
+from api.web.site import NO_STORE, form_int, templates
 from licensing.context import Core
 from licensing.kit.errors import DomainError
 from licensing.models import License
@@ -80,7 +80,7 @@ def _self_serve_page(
 def _issued_page(request: Request, lic: License, *, mailed_to: str | None) -> Response:
     template = "selfserve/trial_issued.html" if lic.trial else "selfserve/free_issued.html"
     context = {"license": lic, "license_file": lic.license_file, "mailed_to": mailed_to}
-    return templates.TemplateResponse(request, template, context, status_code=201)
+    return templates.TemplateResponse(request, template, context, status_code=201, headers=NO_STORE)
 
 
 @router.get("/trial", response_class=HTMLResponse)

@@ -4,14 +4,15 @@ these routes translate a form to its calls and its answers to pages."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.deps import CoreDep, RateLimitedClient, SessionDep
+from api.deps import CoreDep, RateLimitedClient, RuntimeDep, SessionDep
 from api.security import allow_form_action, check_form_post, origin_of
-from api.web.site import form_int, money, templates
+from api.web.site import NO_STORE, form_int, money, templates
 from billing.checkout import create_checkout, fulfil_checkout
 from licensing.catalog import Catalog, Price
 from licensing.context import Core
@@ -20,6 +21,8 @@ from licensing.kit.settings import Settings
 from licensing.licenses.buylinks import trial_of
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(check_form_post)])
+# How long after the checkout completed the success page shows the license (it is e-mailed, and in the portal).
+SHOW_LICENSE_FOR = timedelta(hours=1)
 
 TRIAL_LINK_GONE = (
     "This buy link does not work any more: the trial has ended, or was replaced or revoked. You can still buy "
@@ -165,26 +168,41 @@ def checkout_submit(
 
 @router.get("/checkout/success", response_class=HTMLResponse)
 def checkout_success(
-    request: Request, session: SessionDep, core: CoreDep, session_id: Annotated[str, Query(max_length=255)] = ""
+    request: Request,
+    runtime: RuntimeDep,
+    client: RateLimitedClient,
+    session_id: Annotated[str, Query(max_length=255)] = "",
 ) -> Response:
-    """Fulfils the checkout if the webhook has not yet: the buyer never waits on a webhook (SPEC 6)."""
-    context: dict[str, Any] = {"license": None, "pending": False, "error": None}
+    """Fulfils the checkout if the webhook has not yet: the buyer never waits on a webhook (SPEC 6).
+    Only a session of one of our checkouts is read from Stripe, and only until its license is issued;
+    no transaction is open while Stripe answers (``fulfil_checkout``). The license is shown for
+    ``SHOW_LICENSE_FOR`` after the checkout completed; later the page sends the buyer to the portal."""
+    context: dict[str, Any] = {"license": None, "pending": False, "elsewhere": False, "error": None}
     try:
-        outcome = fulfil_checkout(session, core, session_id) if session_id else None
+        outcome = fulfil_checkout(runtime, session_id, reuse_issued=True) if session_id else None
     except DomainError as exc:
         context["error"] = exc.message
-        return templates.TemplateResponse(request, "shop/success.html", context, status_code=exc.status)
+        return _success_page(request, context, exc.status)
     if outcome is not None and outcome.status == "issued" and outcome.license is not None:
-        context.update(license=outcome.license, license_file=outcome.license.license_file)
+        shown_until = outcome.completed_at + SHOW_LICENSE_FOR if outcome.completed_at is not None else None
+        if shown_until is not None and runtime.core.now() < shown_until:
+            context.update(license=outcome.license, license_file=outcome.license.license_file)
+        else:  # a link kept in a history or a log shows the license no more: it is mailed and in the portal
+            context["elsewhere"] = True
     elif outcome is not None and outcome.status == "pending":
         context["pending"] = True
     elif outcome is not None and outcome.status == "failed":
         context["error"] = "This checkout was not paid (it expired, or the payment failed). Nothing was issued."
-        return templates.TemplateResponse(request, "shop/success.html", context, status_code=409)
+        return _success_page(request, context, 409)
     else:
         context["error"] = "This link names no checkout of ours. If you paid, your license is in your e-mail."
-        return templates.TemplateResponse(request, "shop/success.html", context, status_code=404)
-    return templates.TemplateResponse(request, "shop/success.html", context)
+        return _success_page(request, context, 404)
+    return _success_page(request, context, 200)
+
+
+def _success_page(request: Request, context: dict[str, Any], status_code: int) -> Response:
+    # The buyer's own page (it may show their license): never kept by a cache or the browser's history.
+    return templates.TemplateResponse(request, "shop/success.html", context, status_code=status_code, headers=NO_STORE)
 
 
 @router.get("/checkout/cancel", response_class=HTMLResponse)

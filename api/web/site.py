@@ -33,6 +33,9 @@ HERE = Path(__file__).parent
 # Swagger UI and ReDoc, as shipped (offline) by the fastapi-offline package.
 DOCS_ASSETS_PACKAGE = ("fastapi_offline", "static")
 
+# A page that shows a license file (or another visitor's secret) is theirs alone: no cache keeps it.
+NO_STORE = {"Cache-Control": "no-store"}
+
 router = APIRouter(include_in_schema=False)
 
 

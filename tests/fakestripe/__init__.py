@@ -2,7 +2,7 @@
 
 from .app import create_app
 from .server import serve_fake
-from .state import CARD_OK, IBAN_FAILS, IBAN_SUCCEEDS, FakeStripe, PaymentDeclined
+from .state import CARD_OK, IBAN_FAILS, IBAN_SUCCEEDS, FakeStripe, Hold, PaymentDeclined
 from .webhooks import Delivery, Endpoint, Webhooks, sign
 
 CARD_DECLINED = "4000000000000002"
@@ -15,6 +15,7 @@ __all__ = [
     "Delivery",
     "Endpoint",
     "FakeStripe",
+    "Hold",
     "PaymentDeclined",
     "Webhooks",
     "create_app",

@@ -151,6 +151,10 @@ def create_app(fake: FakeStripe) -> Starlette:
                 return status, result, False
 
         status, result, replayed = await run_in_threadpool(run)
+        held = fake.take_hold(method, path)
+        if held is not None:  # answered, but the answer waits (FakeStripe.hold)
+            held.arrived.set()
+            await run_in_threadpool(held.released.wait, held.timeout)
         if replayed:
             headers["Idempotent-Replayed"] = "true"
         return _stripe_json(status, result, headers)

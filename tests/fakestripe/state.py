@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -136,6 +136,29 @@ class RequestRecord:
     stripe_version: str | None
 
 
+@dataclass
+class Hold:
+    """One API answer held back (``FakeStripe.hold``): the fake answers the request as usual, sets
+    ``arrived`` and sends the answer only once ``release()`` is called, so the caller waits on Stripe
+    with what Stripe said when it asked. After ``timeout`` seconds the answer goes out anyway, so a
+    failing test never hangs."""
+
+    method: str
+    path_prefix: str
+    timeout: float = 30.0
+    arrived: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def matches(self, method: str, path: str) -> bool:
+        return method == self.method and path.startswith(self.path_prefix)
+
+    def wait_arrived(self, timeout: float = 15.0) -> bool:
+        return self.arrived.wait(timeout)
+
+    def release(self) -> None:
+        self.released.set()
+
+
 class Clock:
     """Stripe's notion of now: the real time plus an offset the tests move, or a frozen instant."""
 
@@ -196,6 +219,7 @@ class FakeStripe:
         self._portal_secrets: dict[str, str] = {}
         self._async_outcome: dict[str, bool] = {}
         self._injected_failures: list[tuple[str | None, int, JSON]] = []
+        self._holds: list[Hold] = []
         self._request: tuple[str | None, str | None] = (None, None)
         self._invoice_numbers: dict[str, int] = {}
 
@@ -203,6 +227,8 @@ class FakeStripe:
         """Back to empty: no objects, events, endpoints or requests; the clock back to real time."""
         self.webhooks.reset()
         with self.lock:
+            for hold in getattr(self, "_holds", []):
+                hold.release()  # nothing of an earlier test stays waiting
             self._reset_state()
             self.clock = Clock(None)
 
@@ -281,6 +307,22 @@ class FakeStripe:
                 if prefix is None or path.startswith(prefix):
                     del self._injected_failures[i]
                     return status, body
+        return None
+
+    def hold(self, path_prefix: str, *, method: str = "GET", timeout: float = 30.0) -> Hold:
+        """The next API request ``method`` under ``path_prefix`` is answered as usual, but its answer is held
+        back until ``hold.release()`` (``hold.arrived`` is set once it is held): a slow Stripe, on demand."""
+        hold = Hold(method, path_prefix, timeout)
+        with self.lock:
+            self._holds.append(hold)
+        return hold
+
+    def take_hold(self, method: str, path: str) -> Hold | None:
+        with self.lock:
+            for i, hold in enumerate(self._holds):
+                if hold.matches(method, path):
+                    del self._holds[i]
+                    return hold
         return None
 
     # --- lookups and rendering ----------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import httpx
@@ -160,6 +161,22 @@ def test_injected_failures_answer_once_with_the_given_status(
         stripe_client.v1.customers.create(params={"email": "a@example.com"})
     assert fake_stripe.customers == {}
     assert stripe_client.v1.customers.create(params={"email": "a@example.com"}).email == "a@example.com"
+
+
+def test_a_held_answer_waits_for_its_release(fake_stripe: FakeStripe, stripe_client: stripe.StripeClient) -> None:
+    customer = stripe_client.v1.customers.create(params={"email": "held@example.com"})
+    hold = fake_stripe.hold(f"/v1/customers/{customer.id}")
+    answers: list[stripe.Customer] = []
+    reader = threading.Thread(target=lambda: answers.append(stripe_client.v1.customers.retrieve(customer.id)))
+    reader.start()
+    assert hold.wait_arrived()
+    # Answered as it stood when asked; only the sending waits. Other requests go on meanwhile.
+    stripe_client.v1.customers.update(customer.id, params={"email": "changed@example.com"})
+    assert reader.is_alive() and answers == []
+    hold.release()
+    reader.join(15)
+    assert [a.email for a in answers] == ["held@example.com"]
+    assert fake_stripe.take_hold("GET", f"/v1/customers/{customer.id}") is None  # one request only
 
 
 def test_search_by_metadata_and_email(stripe_client: stripe.StripeClient, subscription: stripe.Subscription) -> None:
