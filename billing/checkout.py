@@ -49,7 +49,7 @@ class CheckoutStarted:
     url: str  # Stripe's hosted checkout page: send the buyer there
 
 
-FulfilmentStatus = Literal["issued", "pending", "failed", "unknown", "not_ours"]
+FulfilmentStatus = Literal["issued", "pending", "failed", "unknown", "not_ours", "unlicensable"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,8 @@ class Fulfilment:
     * ``failed``: the checkout expired, or its payment failed, or the subscription ended before it was paid.
     * ``unknown``: Stripe knows no such Checkout Session (or subscription).
     * ``not_ours``: Stripe knows it, but it was not started by this service's checkout.
+    * ``unlicensable``: paid, but not for the catalog's price at a quantity in its seat range (SPEC 6, last
+      row): nothing issued, ``detail`` says why; ``license`` is the newest license issued before, if any.
     """
 
     status: FulfilmentStatus
@@ -273,6 +275,8 @@ def _fulfil(session: Session, core: Core, checkout: Checkout, state: CheckoutSta
 
 
 def _result(checkout: Checkout, row: Subscription, applied: lifecycle.Applied) -> Fulfilment:
+    if applied.unlicensable is not None:
+        return Fulfilment("unlicensable", checkout.id, applied.newest, row, detail=applied.reason)
     if applied.newest is not None:
         return Fulfilment(
             "issued", checkout.id, applied.newest, row, issued_now=applied.issued is not None, detail=applied.reason
