@@ -135,3 +135,12 @@ def test_a_renewal_the_operators_coupon_pays_in_full_stays_licensed(shop: Shop, 
     assert renewal.expires_at == shop.subscription(bought.checkout_id).current_period_end
     assert shop.mailer.subjects()[-1] == "Your renewed Professional license"
     assert unlicensable_audit(shop, reader) == []
+
+
+def test_the_success_page_says_nothing_was_issued_for_an_unlicensable_subscription(shop: Shop) -> None:
+    bought = shop.buy(seats=3)
+    shop.fake.portal_update(shop.fake.subscription_for_session(bought.session_id)["id"], quantity=0)  # type: ignore[index]
+    page = shop.http.get("/checkout/success", params={"session_id": bought.session_id})
+    assert page.status_code == 409, page.text
+    assert "nothing was issued" in page.text and "sales" in page.text
+    assert shop.licenses() == []
