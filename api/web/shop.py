@@ -138,6 +138,12 @@ def checkout_success(
         context.update(license=outcome.license, license_file=outcome.license.license_file)
     elif outcome is not None and outcome.status == "pending":
         context["pending"] = True
+    elif outcome is not None and outcome.status == "unlicensable":
+        context["error"] = (
+            "This subscription is not for our Professional price at a number of users we license, so nothing was "
+            "issued. Our sales team has been told; write to them if this is a mistake."
+        )
+        return templates.TemplateResponse(request, "shop/success.html", context, status_code=409)
     elif outcome is not None and outcome.status == "failed":
         context["error"] = "This checkout was not paid (it expired, or the payment failed). Nothing was issued."
         return templates.TemplateResponse(request, "shop/success.html", context, status_code=409)
