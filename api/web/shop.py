@@ -117,6 +117,7 @@ def checkout_submit(
             seats=form_int(seats) or 0,
             email=email,
             company=company,
+            actor=f"public:{client}",  # as POST /v1/checkout/sessions: the audit log names the client
         )
     except DomainError as exc:
         return _checkout_page(request, core, form, exc.message, status_code=exc.status)
