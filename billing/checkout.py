@@ -56,7 +56,7 @@ class CheckoutStarted:
     url: str  # Stripe's hosted checkout page: send the buyer there
 
 
-FulfilmentStatus = Literal["issued", "pending", "failed", "unknown", "not_ours"]
+FulfilmentStatus = Literal["issued", "pending", "failed", "unknown", "not_ours", "unlicensable"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,8 @@ class Fulfilment:
     * ``unknown``: not a Stripe id, or Stripe knows no such subscription.
     * ``not_ours``: no checkout of ours names this Checkout Session (Stripe is not asked), or the
       subscription was not started by this service's checkout.
+    * ``unlicensable``: paid, but not for the catalog's price at a quantity in its seat range (SPEC 6, last
+      row): nothing issued, ``detail`` says why; ``license`` is the newest license issued before, if any.
     """
 
     status: FulfilmentStatus
@@ -454,6 +456,10 @@ def _fulfil(
 
 def _result(checkout: Checkout, row: Subscription, applied: lifecycle.Applied) -> Fulfilment:
     completed_at = checkout.completed_at
+    if applied.unlicensable is not None:
+        return Fulfilment(
+            "unlicensable", checkout.id, applied.newest, row, detail=applied.reason, completed_at=completed_at
+        )
     if applied.newest is not None:
         return Fulfilment(
             "issued",

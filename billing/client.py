@@ -109,13 +109,18 @@ def timestamp(value: int | None) -> datetime | None:
 # --- snapshots of what billing reads ---------------------------------------------------------------
 @dataclass(frozen=True)
 class SubscriptionState:
-    """A Stripe subscription as billing needs it: the desired license is (seats, period end) while active."""
+    """A Stripe subscription as billing needs it: the desired license is (seats, period end) while active.
+
+    ``seats`` is the item's quantity as Stripe says it, 0 included (never a default: a subscription at
+    quantity 0 pays for no seat); ``price`` and ``lookup_key`` say which price it pays, for
+    :func:`billing.lifecycle.unlicensable` to check against the catalog."""
 
     id: str
     customer: str
     status: str
     seats: int
     interval: str
+    price: str
     lookup_key: str | None
     period_end: datetime
     cancel_at_period_end: bool
@@ -140,8 +145,9 @@ class SubscriptionState:
             id=sub.id,
             customer=customer,
             status=sub.status,
-            seats=int(item.quantity or 1),
+            seats=int(item.quantity) if item.quantity is not None else 0,
             interval=recurring.interval if recurring is not None else "month",
+            price=price.id,
             lookup_key=price.lookup_key,
             period_end=period_end,
             cancel_at_period_end=bool(sub.cancel_at_period_end),

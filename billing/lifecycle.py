@@ -16,6 +16,12 @@ cycle, so it always moves the period end and is covered by the same comparison.
 | past_due / unpaid                    | no license; e-mail once per failed invoice                  |
 | cancel_at_period_end                 | no renewal; e-mail once per period                          |
 | canceled (deleted)                   | nothing issued; e-mail once                                 |
+| not the catalog's price, or seats    | nothing issued; logged, audited once per period             |
+| outside its range (quantity 0 too)   | (``subscription.unlicensable``); the reason is the outcome  |
+
+What licenses is what is paid for: the catalog's price (its lookup key, one of the offer ``professional``'s
+prices) times a quantity inside the offer's seat range. The amount is not looked at: a coupon the operator
+granted on a catalog price may bring an invoice to 0, and that renewal is licensed as any other.
 
 Callers read Stripe with no transaction open, then lock the subscription row (``SELECT ... FOR UPDATE``),
 check that it still holds what it held before Stripe was read (``billing.checkout``) and call
@@ -27,6 +33,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing import notices
@@ -37,7 +44,7 @@ from licensing.kit.errors import Conflict
 from licensing.licenses.issuance import IssueRequest, issue_license
 from licensing.licenses.queries import newest_of_line
 from licensing.mail.outbox import enqueue
-from licensing.models import Checkout, License, Subscription
+from licensing.models import AuditEvent, Checkout, License, Subscription
 
 log = logging.getLogger("billing.lifecycle")
 LICENSED = ("active", "trialing")
@@ -51,6 +58,61 @@ class Applied:
     issued: License | None  # issued by this step
     newest: License | None  # the newest license of the subscription's line, after this step
     reason: str  # what this step did, for logs and reconcile's report
+    unlicensable: str | None = None  # why Stripe's subscription licenses nothing (SPEC 6, last row)
+
+
+def unlicensable(core: Core, state: SubscriptionState) -> str | None:
+    """Why ``state`` licenses nothing, or None when it licenses its seats: it must pay one of the catalog's
+    prices (by lookup key) of the offer ``professional``, at a quantity inside the offer's seat range."""
+    offer = core.catalog.offer(OFFER)
+    keys = [price.lookup_key for price in offer.prices]
+    if state.lookup_key is None or state.lookup_key not in keys:
+        named = f"lookup key {state.lookup_key!r}" if state.lookup_key is not None else "no lookup key"
+        return f"price {state.price} ({named}) is not one of the catalog's prices ({', '.join(keys)})"
+    rule = offer.seats
+    if state.seats < rule.minimum or (rule.maximum is not None and state.seats > rule.maximum):
+        seat_range = f"{rule.minimum}-{rule.maximum}" if rule.maximum is not None else f"{rule.minimum} or more"
+        return f"quantity {state.seats} is outside the catalog's seat range ({seat_range})"
+    return None
+
+
+def _report_unlicensable(session: Session, core: Core, row: Subscription, state: SubscriptionState, why: str) -> None:
+    """Log it each time, and tell sales once per reason and period: the audit log's
+    ``subscription.unlicensable`` (``GET /v1/audit-events?action=subscription.unlicensable``)."""
+    period_end = state.period_end.isoformat()
+    log.warning(
+        "billing.unlicensable",
+        extra={
+            "subscription": row.id,
+            "stripe_subscription": state.id,
+            "price": state.price,
+            "lookup_key": state.lookup_key,
+            "seats": state.seats,
+            "reason": why,
+        },
+    )
+    last = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.action == "subscription.unlicensable", AuditEvent.subject_id == row.id)
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    ).first()
+    if last is not None and last.data.get("reason") == why and last.data.get("current_period_end") == period_end:
+        return
+    audit.record(
+        session,
+        core.now(),
+        f"stripe ({state.id})",
+        "subscription.unlicensable",
+        "subscription",
+        row.id,
+        reason=why,
+        price=state.price,
+        price_lookup_key=state.lookup_key,
+        seats=state.seats,
+        status=state.status,
+        current_period_end=period_end,
+    )
 
 
 def newest_license(session: Session, row: Subscription) -> License | None:
@@ -132,7 +194,11 @@ def apply(session: Session, core: Core, row: Subscription, state: SubscriptionSt
     newest = newest_license(session, row)
     issued: License | None = None
     reason = "unchanged"
-    if state.status in LICENSED:
+    why_not = unlicensable(core, state) if state.status in LICENSED else None
+    if why_not is not None:
+        reason = f"{why_not}; nothing issued"
+        _report_unlicensable(session, core, row, state, why_not)
+    elif state.status in LICENSED:
         wanted = (state.seats, state.period_end)
         if newest is not None and newest.revoked_at is not None:
             reason = f"not renewed: license {newest.id} was revoked"
@@ -157,7 +223,7 @@ def apply(session: Session, core: Core, row: Subscription, state: SubscriptionSt
         reason = "subscription ended: no renewal"
         enqueue(session, now, f"ended:{state.id}", notices.ended(row, newest, public_url))
     elif state.cancel_at_period_end and state.status in LICENSED:
-        if issued is None:
+        if issued is None and why_not is None:
             reason = "cancels at period end: no renewal"
         enqueue(
             session,
@@ -168,4 +234,4 @@ def apply(session: Session, core: Core, row: Subscription, state: SubscriptionSt
     session.flush()
     if issued is not None:
         log.info("billing.license_issued", extra={"subscription": row.id, "license": issued.id, "reason": reason})
-    return Applied(issued=issued, newest=newest, reason=reason)
+    return Applied(issued=issued, newest=newest, reason=reason, unlicensable=why_not)

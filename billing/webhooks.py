@@ -81,11 +81,13 @@ def _seconds(value: Any) -> bool:
 
 def receive(session: Session, core: Core, payload: bytes, signature: str | None) -> Received:
     """Verify ``payload`` against its ``Stripe-Signature`` and store the event once (in the caller's
-    transaction). Raises ``InvalidWebhook`` (400) for an unsigned, forged, stale or malformed call and
+    transaction). Raises ``InvalidWebhook`` (400) for an unsigned, forged, stale or malformed call (signed
+    but not JSON, not an event, or nested too deep for the parser: its ``RecursionError`` is caught) and
     ``WebhooksDisabled`` (404) without a webhook secret; nothing is written then."""
     secret = webhook_secret(core)
     try:
         event = stripe.Webhook.construct_event(payload, signature, secret, tolerance=TOLERANCE_SECONDS)
+        raw = event.to_dict()
     except stripe.SignatureVerificationError as exc:
         log.warning("webhook.rejected", extra={"reason": str(exc)[:200]})
         raise InvalidWebhook(
@@ -94,7 +96,11 @@ def receive(session: Session, core: Core, payload: bytes, signature: str | None)
         ) from None
     except (ValueError, TypeError, AttributeError, KeyError):  # not UTF-8 (checked first), or signed but not JSON
         raise InvalidWebhook("The webhook body is not a Stripe event.", code="malformed_event") from None
-    raw = event.to_dict()
+    except RecursionError:  # signed, but nested deeper than the JSON parser or the SDK's objects go
+        log.warning("webhook.too_deep", extra={"bytes": len(payload)})
+        raise InvalidWebhook(
+            "The webhook body is nested too deep to be a Stripe event.", code="malformed_event"
+        ) from None
     event_id, event_type = raw.get("id"), raw.get("type")
     if stripe_id(event_id) is None or not isinstance(event_type, str):
         raise InvalidWebhook("The webhook body is not a Stripe event.", code="malformed_event")

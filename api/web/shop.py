@@ -160,6 +160,7 @@ def checkout_submit(
             email=email,
             company=company,
             trial_token=trial_token or None,
+            actor=f"public:{client}",  # as POST /v1/checkout/sessions: the audit log names the client
         )
     except DomainError as exc:
         return _checkout_page(request, core, form, exc.message, status_code=exc.status)
@@ -191,6 +192,12 @@ def checkout_success(
             context["elsewhere"] = True
     elif outcome is not None and outcome.status == "pending":
         context["pending"] = True
+    elif outcome is not None and outcome.status == "unlicensable":
+        context["error"] = (
+            "This subscription is not for our Professional price at a number of users we license, so nothing was "
+            "issued. Our sales team has been told; write to them if this is a mistake."
+        )
+        return _success_page(request, context, 409)
     elif outcome is not None and outcome.status == "failed":
         context["error"] = "This checkout was not paid (it expired, or the payment failed). Nothing was issued."
         return _success_page(request, context, 409)

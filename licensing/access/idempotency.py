@@ -5,14 +5,32 @@ request with the same key waits on the unique constraint until the first one com
 replays its answer; so 30 concurrent POSTs with one key make one license. A request that fails
 rolls its reservation back with everything else, so a retry runs again. Reserving never rolls back
 more than its own savepoint: the caller's transaction stays as it was.
+
+What is stored reveals neither the key nor the answer. An answer may hold a secret shown once (a
+self-serve request's ``poll_token``: whoever holds it reads the request's license), and the replay
+must give it back, since a client that lost the first answer to a timeout retries precisely to get
+it. So the answer is kept, but sealed: the row is found by ``HMAC(secret, scope, key)`` (the
+``key`` column) and its answer is encrypted (AES-256-GCM, bound to the row and the request) under a
+second key derived the same way. ``secret`` is the service's own (``LICENSING_SECRET_KEY``), never in
+the database; the Idempotency-Key is known only to the caller who sent it. Reading an answer back
+therefore takes both: the caller, sending the same key, body and client again, gets it; a reader of
+the database or of a backup gets neither the answer nor what would let them replay the request. Leaving
+the token out of the stored answer instead would break the replay, and hashing it (as the request's own
+row does) cannot give it back. A new service secret leaves earlier records unreachable: a retry with an
+older key then runs again, as with a new key.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
+import os
 from dataclasses import dataclass
 from datetime import datetime
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -21,6 +39,7 @@ from licensing.kit.errors import Conflict, ValidationFailed
 from licensing.models import IdempotencyRecord
 
 MAX_KEY_LENGTH = 255
+SEALED = "sealed:v1:"  # the stored answer: this, then base64url(nonce + AES-GCM ciphertext and tag)
 
 
 @dataclass(frozen=True)
@@ -29,33 +48,79 @@ class Replay:
     body: str
 
 
+@dataclass(frozen=True)
+class Reservation:
+    """A reserved key: its record, to :func:`complete` with the answer, sealed under ``answer_key``."""
+
+    record: IdempotencyRecord
+    answer_key: bytes
+
+
+def _derive(secret: bytes, purpose: bytes, scope: str, key: str) -> bytes:
+    parts = (purpose, scope.encode("utf-8", "surrogatepass"), key.encode("utf-8", "surrogatepass"))
+    return hmac.new(secret, b"\0".join(parts), hashlib.sha256).digest()
+
+
+def _bound_to(record: IdempotencyRecord) -> bytes:
+    """What the sealed answer is bound to: moved to another row or request, it does not open."""
+    return f"{record.scope}\0{record.key}\0{record.request_hash}\0{record.status_code}".encode("utf-8", "surrogatepass")
+
+
+def _seal(answer_key: bytes, record: IdempotencyRecord, body: str) -> str:
+    nonce = os.urandom(12)
+    sealed = AESGCM(answer_key).encrypt(nonce, body.encode(), _bound_to(record))
+    return SEALED + base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
+
+
+def _open(answer_key: bytes, record: IdempotencyRecord) -> str:
+    stored = record.response_body
+    try:
+        if not stored.startswith(SEALED):
+            raise ValueError("not sealed")
+        raw = base64.urlsafe_b64decode(stored[len(SEALED) :])
+        return AESGCM(answer_key).decrypt(raw[:12], raw[12:], _bound_to(record)).decode()
+    except (ValueError, InvalidTag):
+        raise Conflict(
+            "The answer stored for this Idempotency-Key cannot be read back; use a new key.",
+            code="idempotency_unreadable",
+        ) from None
+
+
 def request_fingerprint(method: str, path: str, body: bytes) -> str:
     return hashlib.sha256(b"%s %s\n%s" % (method.encode(), path.encode(), body)).hexdigest()
 
 
-def reserve(session: Session, scope: str, key: str, fingerprint: str, now: datetime) -> IdempotencyRecord | Replay:
-    """Reserve ``key`` for this request (its record, to complete) or the earlier answer to replay."""
+def reserve(
+    session: Session, scope: str, key: str, fingerprint: str, now: datetime, *, secret: bytes
+) -> Reservation | Replay:
+    """Reserve ``key`` for this request (its record, to complete) or the earlier answer to replay,
+    opened with ``key`` and the service's ``secret``."""
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise ValidationFailed(
             f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters.", code="invalid_idempotency_key"
         )
+    lookup = _derive(secret, b"idempotency record", scope, key).hex()
+    answer_key = _derive(secret, b"idempotency answer", scope, key)
     record = IdempotencyRecord(
-        scope=scope, key=key, request_hash=fingerprint, status_code=0, response_body="", created_at=now
+        scope=scope, key=lookup, request_hash=fingerprint, status_code=0, response_body="", created_at=now
     )
     try:
         with session.begin_nested():
             session.add(record)
     except IntegrityError:
         earlier = session.scalars(
-            select(IdempotencyRecord).where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
+            select(IdempotencyRecord).where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == lookup)
         ).one()
         if earlier.request_hash != fingerprint:
             raise Conflict(
                 "This Idempotency-Key was used with a different request; use a new key.", code="idempotency_conflict"
             ) from None
-        return Replay(earlier.status_code, earlier.response_body)
-    return record
+        return Replay(earlier.status_code, _open(answer_key, earlier))
+    return Reservation(record, answer_key)
 
 
-def complete(record: IdempotencyRecord, status_code: int, body: str) -> None:
-    record.status_code, record.response_body = status_code, body
+def complete(reservation: Reservation, status_code: int, body: str) -> None:
+    """Store the answer to replay, sealed (see the module's docstring)."""
+    record = reservation.record
+    record.status_code = status_code
+    record.response_body = _seal(reservation.answer_key, record, body)

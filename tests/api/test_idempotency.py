@@ -140,3 +140,27 @@ def test_unusable_keys_are_refused(api: Api) -> None:
             "invalid_idempotency_key",
         )
     assert api.counts() == before
+
+
+def test_a_stored_answer_opens_only_for_its_own_key_row_and_request(api: Api) -> None:
+    """Answers are sealed under the Idempotency-Key and the service's secret, bound to their row: one moved
+    onto another row (or altered) is refused, not replayed."""
+    from sqlalchemy import select, update
+
+    from licensing.models import IdempotencyRecord
+
+    customer = api.customer()["id"]
+    body = {"customer_id": customer, "tier": "free"}
+    assert api.post("/v1/licenses", body, headers=_key("a")).status_code == 201
+    assert api.post("/v1/licenses", body, headers=_key("b")).status_code == 201
+    with api.session_factory() as session:
+        rows = session.scalars(select(IdempotencyRecord).order_by(IdempotencyRecord.id)).all()
+        assert [r.key for r in rows] != ["a", "b"] and all(r.response_body.startswith("sealed:v1:") for r in rows)
+        session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.id == rows[1].id)
+            .values(response_body=rows[0].response_body)
+        )
+        session.commit()
+    assert api.post("/v1/licenses", body, headers=_key("a")).headers["idempotent-replayed"] == "true"
+    check_problem(api.post("/v1/licenses", body, headers=_key("b")), 409, "idempotency_unreadable")

@@ -358,6 +358,42 @@ def test_an_idempotency_key_replays_the_pending_answer(client: Any) -> None:
     check_problem(client.post("/v1/trials", json={**body, "seats": 3}, headers=headers), 409, "idempotency_conflict")
 
 
+def _database_text(client: Any) -> str:
+    """Every row of every table, as text: what someone reading the database (or a backup of it) sees."""
+    from licensing.kit.db import Base
+
+    with client.app.state.sessionmaker() as session:
+        return "\n".join(
+            repr(tuple(row)) for table in Base.metadata.sorted_tables for row in session.execute(table.select())
+        )
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [("/v1/trials", {"email": "it@vault.example", **TRIAL}), ("/v1/free-licenses", {"email": "it@vault.example"})],
+)
+def test_an_idempotency_key_keeps_no_poll_token_in_the_database(client: Any, path: str, body: dict[str, Any]) -> None:
+    """The stored answer must replay the poll token to whoever sent the request (same key, body and client),
+    but the database holds neither the token nor the Idempotency-Key that unlocks it in clear."""
+    key = "in-product-request-7f3a9c"
+    first = client.post(path, json=body, headers={"Idempotency-Key": key})
+    assert first.status_code == 202, first.text
+    token = first.json()["poll_token"]
+    assert token.startswith("ssp_")
+
+    stored = _database_text(client)
+    assert first.json()["id"] in stored  # the dump does see the rows
+    assert token not in stored
+    assert token.removeprefix("ssp_") not in stored
+    assert key not in stored
+
+    again = client.post(path, json=body, headers={"Idempotency-Key": key})
+    assert again.status_code == 202 and again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json() and again.json()["poll_token"] == token
+    assert poll(client, first.json()["id"], again.json()["poll_token"]).json() == {"status": "pending_confirmation"}
+    assert token not in _database_text(client)
+
+
 @pytest.mark.parametrize("self_serve_confirmation", ["none"])
 def test_with_confirmation_off_requests_are_answered_201_at_once(client: Any, self_serve_confirmation: str) -> None:
     response = client.post("/v1/trials", json={"email": "it@instant.example", **TRIAL})

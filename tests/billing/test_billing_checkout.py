@@ -120,6 +120,36 @@ def test_an_idempotency_key_replays_the_first_checkout(shop: Shop) -> None:
     _problem(shop.http.post(CHECKOUT, json={**GOOD, "seats": 6}, headers=headers), 409, "idempotency_conflict")
 
 
+def test_a_checkout_from_the_page_form_is_audited_with_the_client_like_one_from_the_api(shop: Shop) -> None:
+    import re
+
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from licensing.models import AuditEvent
+
+    by_api = shop.http.post(CHECKOUT, json=GOOD)
+    assert by_api.status_code == 201, by_api.text
+    form = shop.http.get("/checkout")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert token is not None
+    by_page = shop.http.post(
+        "/checkout", data={**{k: str(v) for k, v in GOOD.items()}, "csrf_token": token[1]}, follow_redirects=False
+    )
+    assert by_page.status_code == 303, by_page.text
+
+    with Session(shop.runtime.engine) as session:
+        started = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "checkout.started").order_by(AuditEvent.id)
+        ).all()
+        checkouts = session.scalars(select(Checkout).order_by(Checkout.created_at, Checkout.id)).all()
+        api_event, page_event = started
+        assert api_event.subject_id == by_api.json()["id"]
+        assert api_event.actor == "public:127.0.0.1"
+        assert page_event.actor == api_event.actor  # not a bare "public": the client's address, as the API says
+        assert {c.created_by for c in checkouts} == {"public:127.0.0.1"}
+
+
 def test_checkout_is_rate_limited_like_the_other_public_posts(
     settings: Settings, core: Any, engine: Any, catalog_in_stripe: None
 ) -> None:

@@ -672,9 +672,19 @@ def update_subscription(fake: FakeStripe, call: Call) -> JSON:
             "description",
             "billing_cycle_anchor",
             "cancellation_details",
+            "discounts",
             "expand",
         },
     )
+    coupons: list[str] = []
+    for index, raw in enumerate(get_list(p, "discounts") or []):
+        name = f"discounts[{index}]"
+        if not isinstance(raw, dict):
+            raise StripeError(400, "Invalid object", param=name)
+        check_known(raw, {"coupon"}, name)
+        coupon = get_str(raw, "coupon", required=True, param=f"{name}[coupon]")
+        assert coupon is not None
+        coupons.append(coupon)
     raw_items = get_list(p, "items")
     items: list[JSON] = []
     for index, raw in enumerate(raw_items or []):
@@ -724,6 +734,8 @@ def update_subscription(fake: FakeStripe, call: Call) -> JSON:
             description=get_str(p, "description") if "description" in p else None,
             billing_cycle_anchor=anchor,
         )
+        for coupon in coupons:
+            updated = fake.apply_coupon(call.args[0], coupon)
         return answer(fake, call, updated)
 
 
@@ -839,6 +851,41 @@ def search_invoices(fake: FakeStripe, call: Call) -> JSON:
         )
 
 
+# --- coupons -------------------------------------------------------------------------------------------
+def create_coupon(fake: FakeStripe, call: Call) -> JSON:
+    p = call.params
+    check_known(
+        p,
+        {"id", "percent_off", "amount_off", "currency", "duration", "duration_in_months", "name", "metadata", "expand"},
+    )
+    percent_text = get_str(p, "percent_off")
+    try:
+        percent_off = None if percent_text is None else float(percent_text)
+    except ValueError:
+        raise parameter_invalid("percent_off", "Invalid decimal: " + percent_text) from None
+    duration = get_enum(p, "duration", ("forever", "once", "repeating")) or "once"
+    coupon = fake.create_coupon(
+        percent_off=percent_off,
+        amount_off=get_int(p, "amount_off"),
+        currency=get_str(p, "currency"),
+        duration=duration,  # type: ignore[arg-type]
+        duration_in_months=get_int(p, "duration_in_months"),
+        name=get_str(p, "name"),
+        coupon_id=get_str(p, "id"),
+        metadata=apply_metadata({}, p),
+    )
+    return answer(fake, call, coupon)
+
+
+def retrieve_coupon(fake: FakeStripe, call: Call) -> JSON:
+    check_known(call.params, {"expand"})
+    with fake.lock:
+        coupon = fake.coupons.get(call.args[0])
+        if coupon is None:
+            raise missing("coupon", call.args[0])
+        return answer(fake, call, fake.render(coupon))
+
+
 # --- billing portal and events -----------------------------------------------------------------------------
 def create_portal_session(fake: FakeStripe, call: Call) -> JSON:
     p = call.params
@@ -911,6 +958,8 @@ ROUTES: list[tuple[str, str, Operation]] = [
     ("GET", r"/v1/invoices/search", search_invoices),
     ("GET", r"/v1/invoices/([^/]+)", retrieve_invoice),
     ("GET", r"/v1/invoices/([^/]+)/lines", invoice_lines),
+    ("POST", r"/v1/coupons", create_coupon),
+    ("GET", r"/v1/coupons/([^/]+)", retrieve_coupon),
     ("POST", r"/v1/billing_portal/sessions", create_portal_session),
     ("GET", r"/v1/events", list_events),
     ("GET", r"/v1/events/([^/]+)", retrieve_event),

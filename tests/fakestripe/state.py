@@ -207,6 +207,8 @@ class FakeStripe:
         self.items: dict[str, JSON] = {}
         self.invoices: dict[str, JSON] = {}
         self.portal_sessions: dict[str, JSON] = {}
+        self.coupons: dict[str, JSON] = {}
+        self.discounts: dict[str, JSON] = {}
         self.events: dict[str, JSON] = {}
         self.requests: list[RequestRecord] = []
         self.idempotency: dict[str, IdempotentResult] = {}
@@ -336,13 +338,16 @@ class FakeStripe:
             ("si_", "subscription_item", self.items),
             ("in_", "invoice", self.invoices),
             ("bps_", "billing_portal.session", self.portal_sessions),
+            ("di_", "discount", self.discounts),
             ("evt_", "event", self.events),
         ):
             if ident.startswith(prefix):
                 return kind, table
-        # Products may carry ids chosen by the caller.
+        # Products and coupons may carry ids chosen by the caller.
         if ident in self.products:
             return "product", self.products
+        if ident in self.coupons:
+            return "coupon", self.coupons
         return None
 
     def get(self, ident: str) -> JSON:
@@ -1242,6 +1247,121 @@ class FakeStripe:
             "taxes": [],
         }
 
+    # --- coupons and discounts --------------------------------------------------------------------------------
+    def create_coupon(
+        self,
+        *,
+        percent_off: float | None = None,
+        amount_off: int | None = None,
+        currency: str | None = None,
+        duration: Literal["forever", "once", "repeating"] = "forever",
+        duration_in_months: int | None = None,
+        name: str | None = None,
+        coupon_id: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> JSON:
+        """A coupon the operator makes in the dashboard (``POST /v1/coupons``): ``percent_off`` (0-100] or
+        ``amount_off`` (minor units, with ``currency``), for one invoice, some months, or forever."""
+        with self.lock:
+            if (percent_off is None) == (amount_off is None):
+                raise StripeError(400, "You must pass exactly one of percent_off or amount_off.", param="percent_off")
+            if percent_off is not None and not 0 < percent_off <= 100:
+                raise StripeError(400, "percent_off must be greater than 0 and at most 100.", param="percent_off")
+            if amount_off is not None and (amount_off <= 0 or currency is None):
+                raise StripeError(400, "amount_off needs a positive amount and a currency.", param="amount_off")
+            if (duration == "repeating") != (duration_in_months is not None):
+                raise StripeError(400, "duration_in_months goes with duration=repeating.", param="duration_in_months")
+            ident = coupon_id or random_token(8)
+            if ident in self.coupons:
+                raise StripeError(400, "Coupon already exists.", code="resource_already_exists", param="id")
+            coupon: JSON = {
+                "id": ident,
+                "object": "coupon",
+                "amount_off": amount_off,
+                "created": self.now(),
+                "currency": currency.lower() if currency else None,
+                "duration": duration,
+                "duration_in_months": duration_in_months,
+                "livemode": False,
+                "max_redemptions": None,
+                "metadata": dict(metadata or {}),
+                "name": name,
+                "percent_off": percent_off,
+                "redeem_by": None,
+                "times_redeemed": 0,
+                "valid": True,
+            }
+            self._store(self.coupons, coupon)
+            self._emit("coupon.created", coupon)
+            return self.render(coupon)
+
+    def apply_coupon(self, sub_id: str, coupon_id: str) -> JSON:
+        """The operator puts a coupon on a subscription (``POST /v1/subscriptions/{id}`` with
+        ``discounts[0][coupon]``): a ``discount`` object, applied to the subscription's next invoices
+        while it lasts. Emits ``customer.subscription.updated``; returns the rendered subscription."""
+        with self.lock:
+            sub = self._subscription(sub_id)
+            coupon = self.coupons.get(coupon_id)
+            if coupon is None:
+                raise missing("coupon", coupon_id, param="discounts[0][coupon]", status=400)
+            if sub["status"] in ("canceled", "incomplete_expired"):
+                raise StripeError(400, "A canceled subscription can only update its cancellation_details and metadata.")
+            now = self.now()
+            months = coupon["duration_in_months"]
+            discount: JSON = {
+                "id": new_id("discount"),
+                "object": "discount",
+                "checkout_session": None,
+                "customer": sub["customer"],
+                "customer_account": None,
+                "end": shift_months(now, months) if coupon["duration"] == "repeating" else None,
+                "invoice": None,
+                "invoice_item": None,
+                "promotion_code": None,
+                "source": {"coupon": coupon["id"], "type": "coupon"},
+                "start": now,
+                "subscription": sub_id,
+                "subscription_item": None,
+            }
+            self._store(self.discounts, discount)
+            coupon["times_redeemed"] += 1
+            before = self.render(sub)
+            sub["discounts"] = [*sub["discounts"], discount["id"]]
+            after = self.render(sub)
+            self._emit("customer.subscription.updated", after, diff(before, after))
+            return after
+
+    def _discount_lines(self, sub: JSON, lines: list[JSON]) -> list[JSON]:
+        """Apply the subscription's running discounts to ``lines`` (each line's ``discount_amounts``) and
+        return the invoice's ``total_discount_amounts``; a ``once`` discount is used up by this invoice."""
+        now = self.now()
+        totals: list[JSON] = []
+        for discount_id in list(sub.get("discounts") or []):
+            discount = self.discounts.get(discount_id)
+            if discount is None or (discount["end"] is not None and discount["end"] <= now):
+                continue
+            coupon = self.coupons[discount["source"]["coupon"]]
+            left = coupon["amount_off"]
+            total = 0
+            for line in lines:
+                if not line["discountable"]:
+                    continue
+                already = sum(d["amount"] for d in line["discount_amounts"])
+                if coupon["percent_off"] is not None:
+                    amount = round((line["amount"] - already) * coupon["percent_off"] / 100)
+                else:
+                    amount = max(0, min(left, line["amount"] - already))
+                    left -= amount
+                if amount:
+                    line["discount_amounts"].append({"amount": amount, "discount": discount_id})
+                    line["discounts"].append(discount_id)
+                    total += amount
+            totals.append({"amount": total, "discount": discount_id})
+            if coupon["duration"] == "once":
+                sub["discounts"] = [d for d in sub["discounts"] if d != discount_id]
+                discount["end"] = now
+        return totals
+
     # --- invoices ------------------------------------------------------------------------------------------
     def _new_invoice(self, sub: JSON, reason: str, lines: list[JSON], period_start: int, period_end_: int) -> JSON:
         now = self.now()
@@ -1249,7 +1369,9 @@ class FakeStripe:
         invoice_id = new_id("invoice")
         for line in lines:
             line["invoice"] = invoice_id
-        total = sum(line["amount"] for line in lines)
+        subtotal = sum(line["amount"] for line in lines)
+        discount_amounts = self._discount_lines(sub, lines)
+        total = subtotal - sum(d["amount"] for d in discount_amounts)
         invoice: JSON = {
             "id": invoice_id,
             "object": "invoice",
@@ -1291,7 +1413,7 @@ class FakeStripe:
             "default_source": None,
             "default_tax_rates": [],
             "description": None,
-            "discounts": [],
+            "discounts": [d["discount"] for d in discount_amounts],
             "due_date": None,
             "effective_at": None,
             "ending_balance": None,
@@ -1338,11 +1460,11 @@ class FakeStripe:
                 "voided_at": None,
             },
             "subscription": None,
-            "subtotal": total,
-            "subtotal_excluding_tax": total,
+            "subtotal": subtotal,
+            "subtotal_excluding_tax": subtotal,
             "test_clock": None,
             "total": total,
-            "total_discount_amounts": [],
+            "total_discount_amounts": discount_amounts,
             "total_excluding_tax": total,
             "total_pretax_credit_amounts": [],
             "total_taxes": [],

@@ -23,6 +23,7 @@ ID_SHAPES: dict[str, tuple[str, int]] = {
     "line_item": ("il_1", 23),
     "billing_portal.session": ("bps_1", 23),
     "billing_portal.configuration": ("bpc_1", 23),
+    "discount": ("di_1", 23),
     "event": ("evt_1", 23),
     "request": ("req_", 14),
     "webhook_endpoint": ("we_1", 23),

@@ -231,3 +231,63 @@ def test_renewal_of_each_subscription_in_time_order(
     events = fake_stripe.advance(days=33)
     renewed = [e["data"]["object"]["id"] for e in events if e["type"] == "customer.subscription.updated"]
     assert renewed == [first.subscription, second.subscription]
+
+
+def test_a_coupon_on_the_subscription_discounts_its_renewals(
+    fake_stripe: FakeStripe, stripe_client: stripe.StripeClient, subscription: stripe.Subscription
+) -> None:
+    from fakestripe.shapes import shape_problems
+
+    # A "once" coupon is used up by the next invoice.
+    half_once = stripe_client.v1.coupons.create(params={"percent_off": 50, "duration": "once"})
+    fake_stripe.apply_coupon(subscription.id, half_once.id)
+    fake_stripe.advance(days=31)
+    fake_stripe.advance(days=31)
+    latest, previous = stripe_client.v1.invoices.list(params={"subscription": subscription.id, "limit": 2}).data
+    assert (previous.total, previous.amount_paid, latest.total) == (3000, 3000, 6000)
+    assert fake_stripe.get(subscription.id)["discounts"] == []
+
+    # One for ever, at 100 %: the renewals cost nothing and are paid.
+    free = stripe_client.v1.coupons.create(params={"percent_off": 100, "duration": "forever", "name": "On the house"})
+    assert (free.percent_off, free.duration, free.valid) == (100, "forever", True)
+    assert stripe_client.v1.coupons.retrieve(free.id).name == "On the house"
+    updated = stripe_client.v1.subscriptions.update(subscription.id, params={"discounts": [{"coupon": free.id}]})
+    [discount_id] = updated.discounts
+    assert isinstance(discount_id, str) and discount_id.startswith("di_")
+    discount = fake_stripe.get(discount_id)
+    assert discount["source"] == {"coupon": free.id, "type": "coupon"} and discount["subscription"] == subscription.id
+    assert shape_problems(discount) == [] and shape_problems(fake_stripe.get(free.id)) == []
+
+    fake_stripe.advance(days=31)
+    renewed = stripe_client.v1.subscriptions.retrieve(subscription.id, params={"expand": ["latest_invoice"]})
+    invoice = renewed.latest_invoice
+    assert isinstance(invoice, stripe.Invoice)
+    assert (invoice.billing_reason, invoice.status) == ("subscription_cycle", "paid")
+    assert (invoice.subtotal, invoice.total, invoice.amount_due) == (6000, 0, 0)
+    assert [(d.amount, d.discount) for d in invoice.total_discount_amounts] == [(6000, discount_id)]
+    assert invoice.discounts == [discount_id]
+    assert [(d.amount, d.discount) for d in invoice.lines.data[0].discount_amounts or []] == [(6000, discount_id)]
+    assert renewed.status == "active"
+    assert shape_problems(fake_stripe.get(invoice.id)) == []
+
+
+def test_quantity_zero_and_another_products_free_price(
+    fake_stripe: FakeStripe, stripe_client: stripe.StripeClient, subscription: stripe.Subscription
+) -> None:
+    item = subscription["items"].data[0]
+    zero = stripe_client.v1.subscriptions.update(
+        subscription.id, params={"items": [{"id": item.id, "quantity": 0}], "proration_behavior": "always_invoice"}
+    )
+    assert zero["items"].data[0].quantity == 0 and zero.status == "active"
+    other = fake_stripe.create_product("Something else")
+    free = fake_stripe.create_price(product=other["id"], currency="usd", unit_amount=0, interval="month")
+    switched = fake_stripe.portal_update(subscription.id, quantity=500, price=free["id"])
+    [switched_item] = switched["items"]["data"]
+    assert (switched_item["quantity"], switched_item["price"]["id"], switched_item["price"]["lookup_key"]) == (
+        500,
+        free["id"],
+        None,
+    )
+    fake_stripe.advance(days=35)
+    renewal = stripe_client.v1.invoices.list(params={"subscription": subscription.id, "limit": 1}).data[0]
+    assert (renewal.billing_reason, renewal.status, renewal.total) == ("subscription_cycle", "paid", 0)

@@ -5,7 +5,9 @@
 * unknown customer and license ids answered 404, which the document did not declare;
 * a webhook body signed with the webhook secret (so only Stripe, or whoever holds the secret, can send it)
   whose ``data`` was not an object, whose ``created`` was out of range, or with NUL (PostgreSQL) or a lone
-  surrogate in an id answered 500 (``billing.webhooks.receive``, ``billing.client.event_target``).
+  surrogate in an id answered 500 (``billing.webhooks.receive``, ``billing.client.event_target``);
+  so did one nested too deep for the JSON parser or the SDK's objects (50,000 ``[`` inside ``data``, or only
+  500): the ``RecursionError`` escaped. A float ``created`` (``1e20``, or ``1e400``, infinity) is no time.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -21,7 +24,7 @@ from fakestripe import sign
 from pydantic import SecretStr
 
 from licensing.kit.settings import Settings
-from licensing.models import License
+from licensing.models import License, StripeEvent
 
 PROBLEM = "application/problem+json"
 
@@ -118,7 +121,29 @@ def _event(**fields: Any) -> bytes:
     return json.dumps({**event, **fields}).encode()
 
 
+def _nested(depth: int, opening: str = "[", closing: str = "]") -> bytes:
+    """A signed-able event whose ``data`` holds ``depth`` nested lists (or objects)."""
+    inner = (opening * depth + ("1" if opening != "[" else "") + closing * depth).encode()
+    event = _event(data={"object": {"id": "cs_test_fuzz", "object": "checkout.session"}, "deep": "@@"})
+    return event.replace(b'"@@"', inner)
+
+
+NESTED_BODIES = [
+    pytest.param(_nested(50_000), id="lists-50000-deep"),
+    pytest.param(_nested(50_000, '{"a": ', "}"), id="objects-50000-deep"),
+    pytest.param(_nested(2_000), id="lists-2000-deep"),
+    pytest.param(_nested(500), id="lists-500-deep"),  # parsed, but too deep for the SDK's StripeObject
+    pytest.param(_nested(500, '{"a": ', "}"), id="objects-500-deep"),
+]
+FLOAT_CREATED = [
+    pytest.param(_event(created=1e20), id="created-1e20-float"),
+    pytest.param(_event().replace(b'"created": 1795435200', b'"created": 1e400'), id="created-1e400-infinity"),
+    pytest.param(_event().replace(b'"created": 1795435200', b'"created": NaN'), id="created-nan"),
+]
+
 SIGNED_BODIES = [
+    *NESTED_BODIES,
+    *FLOAT_CREATED,
     pytest.param(_event(data=[None, None]), id="data-is-a-list"),
     pytest.param(
         _event(data={"object": "x"}),
@@ -153,3 +178,32 @@ def test_a_signed_webhook_body_is_never_a_server_error(client: Any, stripe_webho
     )
     if response.status_code != 200:
         assert_problem(response, 400, "malformed_event")
+
+
+def _post_signed(client: Any, secret: str, body: bytes) -> Any:
+    header = sign(body, secret, int(time.time()))
+    return client.post(
+        "/v1/webhooks/stripe", content=body, headers={"Stripe-Signature": header, "Content-Type": "application/json"}
+    )
+
+
+@pytest.mark.parametrize("body", NESTED_BODIES)
+def test_a_signed_body_nested_too_deep_is_a_malformed_event(
+    client: Any, stripe_webhook_secret: str, body: bytes, session_factory: Callable[[], Any]
+) -> None:
+    assert_problem(_post_signed(client, stripe_webhook_secret, body), 400, "malformed_event")
+    with session_factory() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(StripeEvent)) == 0
+
+
+@pytest.mark.parametrize("body", FLOAT_CREATED)
+def test_a_float_created_is_stored_with_the_time_it_was_received(
+    client: Any, stripe_webhook_secret: str, body: bytes, session_factory: Callable[[], Any]
+) -> None:
+    before = datetime.now(UTC).replace(microsecond=0)
+    response = _post_signed(client, stripe_webhook_secret, body)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"received": True, "event": "evt_fuzz_1", "stored": True}
+    with session_factory() as session:
+        [event] = session.scalars(sa.select(StripeEvent)).all()
+        assert before - timedelta(seconds=5) <= event.created <= datetime.now(UTC) + timedelta(seconds=5)
