@@ -3,19 +3,21 @@ calls of ``billing`` (the one package that knows Stripe) and back."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import CoreDep, RateLimitedClient, RuntimeDep, SessionDep
 from api.idempotent import respond
-from api.public import PROBLEM_RESPONSES
-from api.schemas import CheckoutOut, CheckoutRequest, WebhookAnswer
-from billing.checkout import create_checkout
+from api.public import NO_STORE, PROBLEM_RESPONSES
+from api.schemas import CheckoutOut, CheckoutRequest, CheckoutState, LicenseOut, WebhookAnswer
+from billing.checkout import create_checkout, poll_checkout
 from billing.webhooks import MAX_BODY_BYTES, Received, receive
 from licensing.context import Runtime
+from licensing.licenses.queries import successors
 
 router = APIRouter()
 WEBHOOK_PATH = "/v1/webhooks/stripe"
@@ -42,7 +44,11 @@ WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
     description="Opens a Stripe Checkout Session for the catalog's Professional price (per month or per year) "
     "times `seats`; send the buyer to `url`. After paying, Stripe sends them to `/checkout/success`, which shows "
     "the license; it is e-mailed to `email` too. Invalid input answers 422 with `invalid_interval`, "
-    "`invalid_seats` or `invalid_email`.",
+    "`invalid_seats`, `invalid_email`, `invalid_installation_id` or `invalid_trial_link`. A self-hosted server "
+    "buying for itself sends its `installation_id` (the license and its renewals are bound to it), sends its "
+    "administrator's browser to `url`, and polls `GET /v1/checkout/sessions/{id}` with "
+    "`Authorization: Bearer <poll_token>` until the license is `issued`. `trial_token` (a trial's buy link) makes "
+    "the purchase replace that trial.",
     responses=CHECKOUT_RESPONSES,
 )
 def start_checkout(
@@ -58,11 +64,54 @@ def start_checkout(
             company=payload.company,
             name=payload.name,
             trial_token=payload.trial_token or None,
+            installation_id=payload.installation_id,
             actor=f"public:{client}",
         )
-        return CheckoutOut(id=started.id, url=started.url)
+        return CheckoutOut(id=started.id, url=started.url, poll_token=started.poll_token)
 
-    return respond(request, session, f"public:{client}", payload, produce)
+    response = respond(request, session, f"public:{client}", payload, produce)
+    response.headers.update(NO_STORE)  # the poll token that fetches the license (replays too)
+    return response
+
+
+_poll_bearer = HTTPBearer(
+    auto_error=False, scheme_name="CheckoutPollToken", description="The `poll_token` of the checkout's 201 answer."
+)
+
+
+@router.get(
+    "/v1/checkout/sessions/{checkout_id}",
+    tags=["public"],
+    response_model=CheckoutState,
+    summary="Where a checkout stands (in-product purchase)",
+    description="For the holder of the checkout's `poll_token` (`Authorization: Bearer <poll_token>`): `open` until "
+    "paid, `expired` when abandoned, `pending` once paid until the license is issued, then `issued` with "
+    "`license` and `license_file` (the newest of the subscription's line, so renewals too). An unknown id and a "
+    "wrong or missing token alike answer 404 `checkout_not_found`.",
+    responses={
+        404: {"description": "No such checkout, or not its poll token", **_PROBLEM},
+        429: PROBLEM_RESPONSES[429],
+    },
+)
+def read_checkout_state(
+    checkout_id: Annotated[str, Path(max_length=40, description="The checkout's id (chk_...).")],
+    session: SessionDep,
+    core: CoreDep,
+    client: RateLimitedClient,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_poll_bearer)],
+) -> Response:
+    token = credentials.credentials if credentials is not None and credentials.scheme.lower() == "bearer" else None
+    progress = poll_checkout(session, checkout_id, token)
+    state = CheckoutState(status=progress.status)
+    if progress.license is not None:
+        now = core.now()
+        superseded_by = successors(session, [progress.license]).get(progress.license.id)
+        state = CheckoutState(
+            status=progress.status,
+            license=LicenseOut.of(progress.license, now, superseded_by),
+            license_file=progress.license.license_file,
+        )
+    return Response(state.model_dump_json(exclude_unset=True), media_type="application/json", headers=NO_STORE)
 
 
 @router.post(

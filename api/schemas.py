@@ -359,6 +359,8 @@ class CheckoutRequest(Input):
     name: OptionalText = None
     # A trial's buy link token (mailed with the trial, or made in the portal): the purchase replaces that trial.
     trial_token: Annotated[str | None, Field(max_length=100)] = None
+    # A purchase from inside a self-hosted server: the license (and its renewals) is bound to this installation.
+    installation_id: Annotated[str | None, Field(max_length=fields.INSTALLATION_ID_MAX)] = None
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -369,11 +371,34 @@ class CheckoutRequest(Input):
 
 class CheckoutOut(BaseModel):
     model_config = _examples(
-        {"id": "chk_01jd8r7q2w3e4r5t6y7u8i9o0p", "url": "https://checkout.stripe.com/c/pay/cs_test_a1b2c3"}
+        {
+            "id": "chk_01jd8r7q2w3e4r5t6y7u8i9o0p",
+            "url": "https://checkout.stripe.com/c/pay/cs_test_a1b2c3",
+            "poll_token": "chp_KOFkb3VqN0gx...",
+        }
     )
 
     id: str
     url: str
+    poll_token: str  # shown once: GET /v1/checkout/sessions/{id} with Authorization: Bearer <poll_token>
+
+
+class CheckoutState(BaseModel):
+    """Where a checkout stands for the holder of its poll token; ``license`` and ``license_file`` once
+    ``issued`` (the newest of its line: renewals too). Absent fields are left out of the answer."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"status": "open"},
+                {"status": "issued", "license": LICENSE_EXAMPLE, "license_file": _FILE},
+            ]
+        }
+    )
+
+    status: Literal["open", "expired", "pending", "issued"]
+    license: LicenseOut | None = None
+    license_file: str | None = None
 
 
 class StripeEventBody(BaseModel):

@@ -39,12 +39,15 @@ from licensing.access import audit
 from licensing.context import Core, Runtime
 from licensing.kit import fields
 from licensing.kit.db import atomic, new_id
-from licensing.kit.errors import ServiceUnavailable, ValidationFailed
+from licensing.kit.errors import NotFound, ServiceUnavailable, ValidationFailed
+from licensing.kit.tokens import matches, new_token, token_hash
 from licensing.licenses.buylinks import require_trial
 from licensing.licenses.customers import create_customer
+from licensing.licenses.queries import newest_of_line
 from licensing.models import Checkout, License, Subscription
 
 log = logging.getLogger("billing.checkout")
+POLL_PREFIX = "chp"  # of checkout poll tokens
 Interval = Literal["month", "year"]
 INTERVALS: tuple[Interval, ...] = ("month", "year")
 OFFER = lifecycle.OFFER
@@ -54,6 +57,7 @@ OFFER = lifecycle.OFFER
 class CheckoutStarted:
     id: str  # ours, chk_...
     url: str  # Stripe's hosted checkout page: send the buyer there
+    poll_token: str  # shown once (only its hash is kept): GET /v1/checkout/sessions/{id} with it
 
 
 FulfilmentStatus = Literal["issued", "pending", "failed", "unknown", "not_ours", "unlicensable"]
@@ -107,12 +111,15 @@ def create_checkout(
     company: str,
     name: str | None = None,
     trial_token: str | None = None,
+    installation_id: str | None = None,
     actor: str = "public",
 ) -> CheckoutStarted:
     """Validate the buyer's choice, open a Stripe Checkout Session for the catalog's price x seats and
     store our checkout row (``chk_...``) with what the buyer typed, in the caller's transaction.
     ``trial_token``: a trial's buy link (licensing.licenses.buylinks), the holder's proof that the
-    purchase replaces her trial; without it the purchase starts a line of its own.
+    purchase replaces her trial; without it the purchase starts a line of its own. ``installation_id``:
+    the license (and its renewals) is bound to that installation (a purchase from inside a self-hosted
+    server, which then polls with ``CheckoutStarted.poll_token``).
 
     Raises ``ValidationFailed`` (``invalid_interval``, ``invalid_seats``, ``invalid_email``, ``invalid_text``,
     ``too_long``, ``company_required``, ``invalid_trial_link``), ``BillingDisabled`` (no Stripe key, 404) or
@@ -135,6 +142,7 @@ def create_checkout(
     price = next((p for p in offer.prices if p.interval == interval), None)
     if price is None:
         raise ValidationFailed(f"No {interval}ly price in the catalog.", field="interval", code="invalid_interval")
+    installation_id = fields.check_installation_id(installation_id)
     trial = require_trial(session, core, trial_token) if trial_token else None
 
     client = stripe_client(core)
@@ -147,6 +155,7 @@ def create_checkout(
             code="checkout_unavailable",
         )
     checkout_id = new_id("chk")
+    poll_token = new_token(POLL_PREFIX)
     public_url = core.settings.public_url.rstrip("/")
     metadata = {"checkout_id": checkout_id}
     params: SessionCreateParams = {
@@ -179,6 +188,8 @@ def create_checkout(
             interval=interval,
             price_lookup_key=price.lookup_key,
             trial_license_id=trial.id if trial is not None else None,
+            installation_id=installation_id,
+            poll_token_hash=poll_token.hash,
             stripe_session_id=stripe_session.id,
             status="open",
             created_by=actor[: fields.ACTOR_MAX],
@@ -198,7 +209,7 @@ def create_checkout(
         replaces_trial=trial.id if trial is not None else None,
     )
     log.info("checkout.started", extra={"checkout": checkout_id, "stripe_session": stripe_session.id})
-    return CheckoutStarted(id=checkout_id, url=stripe_session.url)
+    return CheckoutStarted(id=checkout_id, url=stripe_session.url, poll_token=poll_token.secret)
 
 
 # --- fulfilling it -----------------------------------------------------------------------------------
@@ -485,3 +496,38 @@ def _result(checkout: Checkout, row: Subscription, applied: lifecycle.Applied) -
         detail=f"subscription {row.status}: {applied.reason}",
         completed_at=completed_at,
     )
+
+
+# --- polling (in-product purchase) ------------------------------------------------------------------
+CheckoutProgress = Literal["open", "expired", "pending", "issued"]
+CHECKOUT_NOT_FOUND = "checkout_not_found"
+_NO_HASH = token_hash("no checkout")  # compared against when no checkout has the id: a miss costs the same
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a checkout stands for the holder of its poll token: ``open`` (not paid yet), ``expired``,
+    ``pending`` (paid, the license not issued yet: a payment clearing, or the webhook not processed), or
+    ``issued`` with the newest license of its subscription's line (renewals included)."""
+
+    status: CheckoutProgress
+    license: License | None = None
+
+
+def poll_checkout(session: Session, checkout_id: str, poll_token: str | None) -> Progress:
+    """What the buyer's server sees when it polls; ``NotFound`` (``checkout_not_found``) for an unknown id
+    and for a wrong or missing token alike (the hashes are compared in constant time either way). Reads
+    our rows only: fulfilment is the webhooks' and the success page's."""
+    checkout = session.get(Checkout, checkout_id) if checkout_id.isascii() and len(checkout_id) <= 40 else None
+    stored = checkout.poll_token_hash if checkout is not None and checkout.poll_token_hash else _NO_HASH
+    right = matches(poll_token or "", stored)
+    if checkout is None or not poll_token or not right:
+        raise NotFound("No such checkout, or not its poll token.", code=CHECKOUT_NOT_FOUND)
+    if checkout.status == "expired":
+        return Progress("expired")
+    if checkout.status != "complete":
+        return Progress("open")
+    row = session.scalars(select(Subscription).where(Subscription.checkout_id == checkout.id)).first()
+    if row is None or row.line_id is None:
+        return Progress("pending")
+    return Progress("issued", newest_of_line(session, row.line_id))

@@ -124,7 +124,7 @@ def _issue(
 ) -> License:
     actor = f"stripe ({state.id})"
 
-    def request(supersedes: License | None) -> IssueRequest:
+    def request(supersedes: License | None, installation_id: str | None) -> IssueRequest:
         return IssueRequest(
             customer=row.customer,
             offer=core.catalog.offer(OFFER),
@@ -132,20 +132,22 @@ def _issue(
             source="stripe",
             seats=state.seats,
             expires_at=state.period_end,
+            installation_id=installation_id,
             subscription_id=row.id,
             supersedes=supersedes,
         )
 
-    if newest is not None:
-        return issue_license(session, core, request(newest))
+    if newest is not None:  # a line keeps its installation binding
+        return issue_license(session, core, request(newest, newest.installation_id))
     checkout = session.get(Checkout, row.checkout_id)
+    bound = checkout.installation_id if checkout is not None else None  # bought from inside that installation
     trial = session.get(License, checkout.trial_license_id) if checkout and checkout.trial_license_id else None
     if trial is not None:  # its holder started the checkout from the trial's buy link (SPEC 6)
-        try:
-            return issue_license(session, core, request(trial))  # the paid license supersedes the trial
+        try:  # the paid license supersedes the trial
+            return issue_license(session, core, request(trial, bound or trial.installation_id))
         except Conflict:  # the trial was renewed, replaced or revoked meanwhile: start a line of our own
             log.info("billing.trial_not_superseded", extra={"trial": trial.id, "subscription": row.id})
-    return issue_license(session, core, request(None))
+    return issue_license(session, core, request(None, bound))
 
 
 def _describe(newest: License | None, state: SubscriptionState, interval_before: str, issued: License) -> str:

@@ -150,6 +150,10 @@ class Checkout(Base):
     price_lookup_key: Mapped[str] = mapped_column(String(100))
     # The trial this purchase replaces, named by the trial's buy link (its holder's proof); else none.
     trial_license_id: Mapped[str | None] = mapped_column(ForeignKey("licenses.id"))
+    # The installation the license is bound to (a purchase started from inside a self-hosted server).
+    installation_id: Mapped[str | None] = mapped_column(String(200))
+    # The SHA-256 of the token the buyer polls the checkout with (GET /v1/checkout/sessions/{id}).
+    poll_token_hash: Mapped[str | None] = mapped_column(String(64))
     stripe_session_id: Mapped[str] = mapped_column(String(255), unique=True)
     status: Mapped[str] = mapped_column(String(20))  # open | complete | expired
     customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id"))

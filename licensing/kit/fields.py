@@ -80,3 +80,16 @@ def normalize_email(email: str) -> str:
             code="invalid_email",
         )
     return normalized
+
+
+def check_installation_id(value: str | None) -> str | None:
+    """An installation id (letters, digits and ``. _ : -``, up to 200 characters) stripped, or None when
+    empty; ``ValidationFailed`` (``invalid_installation_id``) otherwise."""
+    value = check_text(value or "", "installation_id", INSTALLATION_ID_MAX)
+    if value and not re.match(INSTALLATION_ID_PATTERN, value):
+        raise ValidationFailed(
+            "The installation id may contain only letters, digits and . _ : -.",
+            field="installation_id",
+            code="invalid_installation_id",
+        )
+    return value or None

@@ -215,7 +215,7 @@ def issue_license(session: Session, core: Core, request: IssueRequest) -> Licens
         )
     features = _features(core, request)
     starts_at, expires_at = _term(core, request, now)
-    installation_id = _installation_id(request.installation_id)
+    installation_id = fields.check_installation_id(request.installation_id)
     note = fields.check_text(request.note, "note", fields.NOTE_MAX, multiline=True) or None if request.note else None
     supersedes = request.supersedes
     if supersedes is not None:
@@ -282,17 +282,6 @@ def issue_license(session: Session, core: Core, request: IssueRequest) -> Licens
         extra={"license_id": lic.id, "tier": lic.tier, "trial": lic.trial, "source": lic.source, "by": request.actor},
     )
     return lic
-
-
-def _installation_id(value: str | None) -> str | None:
-    value = fields.check_text(value or "", "installation_id", fields.INSTALLATION_ID_MAX)
-    if value and not re.match(fields.INSTALLATION_ID_PATTERN, value):
-        raise ValidationFailed(
-            "The installation id may contain only letters, digits and . _ : -.",
-            field="installation_id",
-            code="invalid_installation_id",
-        )
-    return value or None
 
 
 def get_license(session: Session, license_id: str, *, for_update: bool = False) -> License:

@@ -77,7 +77,7 @@ def test_the_stripe_session_carries_our_id_the_price_times_seats_and_the_return_
     response = shop.http.post(CHECKOUT, json={**GOOD, "interval": "year", "seats": 12, "email": "Ops@ACME.example"})
     assert response.status_code == 201, response.text
     body = response.json()
-    assert set(body) == {"id", "url"} and body["id"].startswith("chk_")
+    assert set(body) == {"id", "url", "poll_token"} and body["id"].startswith("chk_")
     assert body["url"].startswith(shop.fake.base_url + "/c/pay/cs_")
     with shop.session() as session:
         checkout = session.get(Checkout, body["id"])

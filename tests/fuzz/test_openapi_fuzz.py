@@ -81,8 +81,13 @@ SECURED = {
     (method.upper(), path)
     for path, operations in DOCUMENT["paths"].items()
     for method, operation in operations.items()
-    # An API key's: not a self-serve request's poll token, whose absence answers 404 like a wrong one.
-    if any(scheme != "PollToken" for requirement in operation.get("security", []) for scheme in requirement)
+    # An API key's: not a self-serve request's or a checkout's poll token, whose absence answers 404 like a
+    # wrong one.
+    if any(
+        scheme not in ("PollToken", "CheckoutPollToken")
+        for requirement in operation.get("security", [])
+        for scheme in requirement
+    )
 }
 
 
