@@ -14,6 +14,7 @@ from api.deps import CoreDep, RateLimitedClient, RuntimeDep, SessionDep
 from api.security import allow_form_action, check_form_post, origin_of
 from api.web.site import NO_STORE, form_int, money, templates
 from billing.checkout import create_checkout, fulfil_checkout
+from billing.client import is_configured
 from licensing.catalog import Catalog, Price
 from licensing.context import Core
 from licensing.kit.errors import DomainError
@@ -79,6 +80,7 @@ def pricing(request: Request, core: CoreDep) -> Response:
         "enterprise_features": [f for f in catalog.tier_features["enterprise"] if f not in professional],
         "sales_email": settings.sales_email,
         "price_terms": _terms(settings, catalog.offer("professional").prices[0].currency),
+        "selling": is_configured(core),  # without Stripe, Buy is Contact sales (SPEC 6)
     }
     return templates.TemplateResponse(request, "shop/pricing.html", context)
 
@@ -98,7 +100,15 @@ def _checkout_page(
         else ""
     )
     terms = _terms(settings, prices["currency"])
-    context = {**prices, "form": form, "error": error, "total": total, "price_terms": terms}
+    context = {
+        **prices,
+        "form": form,
+        "error": error,
+        "total": total,
+        "price_terms": terms,
+        "selling": is_configured(core),  # without Stripe: no form to fill in for nothing, but Contact sales
+        "sales_email": settings.sales_email,
+    }
     return templates.TemplateResponse(request, "shop/checkout.html", context, status_code=status_code)
 
 

@@ -168,6 +168,11 @@ def test_without_a_stripe_key_checkout_is_not_offered(settings: Settings, core: 
     with TestClient(app) as client:
         body = _problem(client.post(CHECKOUT, json=GOOD), 404, "billing_disabled")
         assert "LICENSING_STRIPE_SECRET_KEY" in body["detail"]
+        # The pages offer sales instead, before anyone fills in a form for nothing (SPEC 6).
+        pricing = client.get("/pricing").text
+        assert 'id="buy-from-sales"' in pricing and 'href="mailto:' in pricing and 'id="buy"' not in pricing
+        checkout = client.get("/checkout").text
+        assert 'id="checkout-unavailable"' in checkout and 'id="checkout-form"' not in checkout
 
 
 def test_before_sync_catalog_checkout_says_what_the_operator_must_do(

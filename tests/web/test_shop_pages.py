@@ -5,12 +5,21 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from pagetools import Traffic
 from playwright.sync_api import Page, expect
+from pydantic import SecretStr
 
 from licensing.catalog import load_catalog
+from licensing.kit.settings import Settings
 
 SHOTS = "/tmp/shop-shot-{}.png"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """A service that sells (a Stripe key: these pages never call Stripe); without one, Buy is Contact sales."""
+    return settings.model_copy(update={"stripe_secret_key": SecretStr("sk_test_pages_never_call_stripe")})
 
 
 def test_pricing_shows_the_catalog(offline_page: Page, traffic: Traffic) -> None:
