@@ -1672,7 +1672,9 @@ class FakeStripe:
                             return self.render(charge)
             raise KeyError(f"no charge paid invoice {invoice_id}")
 
-    def create_refund(self, charge_id: str, amount: int | None, reason: str | None, metadata: JSON) -> JSON:
+    def create_refund(
+        self, charge_id: str, amount: int | None = None, reason: str | None = None, metadata: JSON | None = None
+    ) -> JSON:
         """``POST /v1/refunds``: refund ``amount`` (all that is left when None) of a charge at once
         (``succeeded``), emitting ``charge.refunded`` with the charge, then ``refund.created``."""
         with self.lock:
@@ -1697,7 +1699,7 @@ class FakeStripe:
                 "created": self.now(),
                 "currency": charge["currency"],
                 "destination_details": {"card": {"type": "refund"}, "type": "card"},
-                "metadata": metadata,
+                "metadata": metadata or {},
                 "payment_intent": charge["payment_intent"],
                 "reason": reason,
                 "receipt_number": None,
