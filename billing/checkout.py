@@ -56,7 +56,7 @@ class CheckoutStarted:
     url: str  # Stripe's hosted checkout page: send the buyer there
 
 
-FulfilmentStatus = Literal["issued", "pending", "failed", "unknown", "not_ours", "unlicensable"]
+FulfilmentStatus = Literal["issued", "pending", "failed", "unknown", "not_ours", "unlicensable", "revoked", "audited"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,8 @@ class Fulfilment:
       subscription was not started by this service's checkout.
     * ``unlicensable``: paid, but not for the catalog's price at a quantity in its seat range (SPEC 6, last
       row): nothing issued, ``detail`` says why; ``license`` is the newest license issued before, if any.
+    * ``revoked`` / ``audited`` (a refund or a dispute, :mod:`billing.money`): the subscription's line was
+      revoked (now or before: ``license``), or the money event was only audited; ``detail`` says what.
     """
 
     status: FulfilmentStatus
