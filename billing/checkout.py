@@ -60,7 +60,7 @@ class CheckoutStarted:
     poll_token: str  # shown once (only its hash is kept): GET /v1/checkout/sessions/{id} with it
 
 
-FulfilmentStatus = Literal["issued", "pending", "failed", "unknown", "not_ours", "unlicensable"]
+FulfilmentStatus = Literal["issued", "pending", "failed", "unknown", "not_ours", "unlicensable", "revoked", "audited"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,8 @@ class Fulfilment:
       subscription was not started by this service's checkout.
     * ``unlicensable``: paid, but not for the catalog's price at a quantity in its seat range (SPEC 6, last
       row): nothing issued, ``detail`` says why; ``license`` is the newest license issued before, if any.
+    * ``revoked`` / ``audited`` (a refund or a dispute, :mod:`billing.money`): the subscription's line was
+      revoked (now or before: ``license``), or the money event was only audited; ``detail`` says what.
     """
 
     status: FulfilmentStatus

@@ -200,6 +200,122 @@ def read_subscription(client: stripe.StripeClient, subscription_id: str) -> Subs
     )
 
 
+def _id_of(value: Any) -> str | None:
+    """The id of an expandable field, expanded or not."""
+    if value is None or isinstance(value, str):
+        return value
+    found = getattr(value, "id", None)
+    return found if isinstance(found, str) else None
+
+
+@dataclass(frozen=True)
+class ChargeState:
+    """A Stripe charge as the money rows of SPEC 6 need it: how much was captured and refunded, and which
+    invoice it paid (found through ``invoice_payments``: in this API version a charge does not name its
+    invoice), that invoice's subscription and whether it is the subscription's latest paid invoice.
+    ``invoice`` and ``subscription`` are None for a charge that paid no subscription invoice."""
+
+    id: str
+    amount: int
+    amount_refunded: int
+    refunded: bool
+    currency: str
+    invoice: str | None = None
+    subscription: str | None = None
+    checkout_id: str | None = None  # the subscription's metadata as the invoice snapshotted it
+    latest_paid_invoice: str | None = None
+
+    @property
+    def fully_refunded(self) -> bool:
+        return self.refunded or (self.amount > 0 and self.amount_refunded >= self.amount)
+
+    @property
+    def of_latest_invoice(self) -> bool:
+        return self.invoice is not None and self.invoice == self.latest_paid_invoice
+
+
+@dataclass(frozen=True)
+class DisputeState:
+    """A Stripe dispute: ``status`` (``warning_needs_response``, ``needs_response``, ``under_review``,
+    ``won``, ``lost``, ``warning_closed``...), what is disputed, and the charge it disputes."""
+
+    id: str
+    status: str
+    reason: str
+    amount: int
+    currency: str
+    evidence_due_by: datetime | None
+    charge: ChargeState
+
+    @property
+    def closed(self) -> bool:
+        return self.status in ("won", "lost", "warning_closed")
+
+
+def read_charge(client: stripe.StripeClient, charge_id: str) -> ChargeState:
+    """The charge, read from Stripe now, with the invoice it paid (if any) and that subscription's latest
+    paid invoice: a charge, an invoice-payment list, an invoice and an invoice list."""
+    charge = call("read the charge", lambda: client.v1.charges.retrieve(charge_id))
+    state = ChargeState(
+        id=charge.id,
+        amount=int(charge.amount_captured or charge.amount or 0),
+        amount_refunded=int(charge.amount_refunded or 0),
+        refunded=bool(charge.refunded),
+        currency=str(charge.currency or ""),
+    )
+    intent = _id_of(charge.payment_intent)
+    if intent is None:  # a charge of no payment intent pays no subscription invoice of ours
+        return state
+    payments = call(
+        "find the invoice of the charge",
+        lambda: client.v1.invoice_payments.list(
+            params={"payment": {"type": "payment_intent", "payment_intent": intent}, "limit": 10}
+        ),
+    )
+    invoice_id = next((_id_of(p.invoice) for p in payments.data if p.status == "paid"), None)
+    if invoice_id is None:
+        return state
+    invoice = call("read the invoice", lambda: client.v1.invoices.retrieve(invoice_id))
+    details = invoice.parent.subscription_details if invoice.parent is not None else None
+    subscription = _id_of(details.subscription) if details is not None else None
+    if subscription is None:
+        return state
+    metadata = details.metadata.to_dict() if details is not None and details.metadata else {}
+    paid = call(
+        "list the subscription's paid invoices",
+        lambda: client.v1.invoices.list(params={"subscription": subscription, "status": "paid", "limit": 1}),
+    )
+    return ChargeState(
+        id=state.id,
+        amount=state.amount,
+        amount_refunded=state.amount_refunded,
+        refunded=state.refunded,
+        currency=state.currency,
+        invoice=invoice_id,
+        subscription=subscription,
+        checkout_id=metadata.get("checkout_id"),
+        latest_paid_invoice=paid.data[0].id if paid.data else None,
+    )
+
+
+def read_dispute(client: stripe.StripeClient, dispute_id: str) -> DisputeState:
+    """The dispute, read from Stripe now, with its charge (:func:`read_charge`)."""
+    dispute = call("read the dispute", lambda: client.v1.disputes.retrieve(dispute_id))
+    charge_id = _id_of(dispute.charge)
+    if charge_id is None:
+        raise StripeUnavailable(f"Stripe dispute {dispute.id} names no charge.")
+    details = dispute.evidence_details
+    return DisputeState(
+        id=dispute.id,
+        status=str(dispute.status),
+        reason=str(dispute.reason or ""),
+        amount=int(dispute.amount or 0),
+        currency=str(dispute.currency or ""),
+        evidence_due_by=timestamp(details.due_by) if details is not None else None,
+        charge=read_charge(client, charge_id),
+    )
+
+
 def stripe_id(value: Any) -> str | None:
     """``value`` when it could be the id of a Stripe object (letters, digits and _), else None."""
     return value if isinstance(value, str) and STRIPE_ID.fullmatch(value) else None
@@ -210,11 +326,11 @@ def _object(value: Any) -> dict[str, Any]:
 
 
 def event_target(event: Any) -> tuple[str, str] | None:
-    """Which object an event is about, to re-read: ``("checkout.session", id)`` or ``("subscription", id)``;
-    None when the event names none (whatever shape its payload has)."""
+    """Which object an event is about, to re-read: ``("checkout.session", id)``, ``("subscription", id)``,
+    ``("charge", id)`` or ``("dispute", id)``; None when the event names none (whatever shape its payload has)."""
     obj = _object(_object(event.get("data")).get("object"))
     kind = obj.get("object")
-    if kind in ("checkout.session", "subscription"):
+    if kind in ("checkout.session", "subscription", "charge", "dispute"):
         found = stripe_id(obj.get("id"))
         return (kind, found) if found else None
     if kind == "invoice":

@@ -1,5 +1,6 @@
 """Processing stored webhook events in the background loop: each re-reads its object from Stripe and
-runs the one idempotent step (``fulfil_checkout`` or ``sync_subscription``). Stripe is read with no
+runs the one idempotent step (``fulfil_checkout``, ``sync_subscription``, or for a refunded charge or a
+dispute :mod:`billing.money`'s). Stripe is read with no
 transaction open; what it said is applied in a short transaction that also marks the event processed.
 The step is atomic: when it fails, nothing it wrote is kept and the failure is recorded on the row,
 retried with backoff; the attempts, the next attempt and the last error stay on the row (``licensing
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from billing import money
 from billing.checkout import Fulfilment, Then, fulfil_checkout, sync_subscription
 from billing.client import is_configured
 from licensing.context import Runtime
@@ -28,6 +30,10 @@ QUEUE = JobQueue(StripeEvent, done=StripeEvent.processed_at)
 def handle(runtime: Runtime, object_type: str, object_id: str, *, then: Then | None = None) -> Fulfilment:
     if object_type == "checkout.session":
         return fulfil_checkout(runtime, object_id, then=then)
+    if object_type == "charge":
+        return money.refund(runtime, object_id, then=then)
+    if object_type == "dispute":
+        return money.dispute(runtime, object_id, then=then)
     return sync_subscription(runtime, object_id, then=then)
 
 

@@ -94,3 +94,78 @@ def ended(row: Subscription, lic: License | None, public_url: str) -> Message:
         ],
         lic,
     )
+
+
+def _money(amount: int, currency: str) -> str:
+    """Minor units as an amount with its currency (``12.50 USD``); zero-decimal currencies left whole."""
+    zero_decimal = {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf"}
+    code = currency.upper() or "?"
+    if currency.lower() in zero_decimal:
+        return f"{amount} {code}"
+    return f"{amount // 100}.{amount % 100:02d} {code}"
+
+
+REVOKED_BECAUSE = {
+    "refunded": "the payment for your Professional subscription has been refunded in full",
+    "dispute_lost": "the payment for your Professional subscription was disputed and the dispute was decided "
+    "against us",
+}
+
+
+def license_revoked(row: Subscription, lic: License, reason: str, public_url: str) -> Message:
+    """To the customer: the subscription's license line was revoked because its payment was taken back."""
+    because = REVOKED_BECAUSE.get(reason, reason)
+    return _message(
+        row,
+        "Your Professional license has been revoked",
+        [
+            f"Your license {lic.id} has been revoked because {because}. Servers using it stop accepting it "
+            "once they next fetch the revocation list.",
+            f"If you think this is a mistake, or want to subscribe again, visit {public_url.rstrip('/')}/pricing "
+            "or reply to this e-mail.",
+        ],
+        lic,
+    )
+
+
+def dispute_opened(
+    to: str,
+    row: Subscription,
+    lic: License | None,
+    *,
+    dispute_id: str,
+    charge_id: str,
+    status: str,
+    reason: str,
+    amount: int,
+    currency: str,
+    evidence_due_by: datetime | None,
+    invoice: str | None,
+) -> Message:
+    """To sales (SPEC 6): a customer's payment is disputed; nothing is revoked unless the dispute is lost."""
+    headline = f"Payment disputed: {row.customer.company or row.customer.email} ({_money(amount, currency)})"
+    facts = [
+        ("Dispute", dispute_id),
+        ("Status", status),
+        ("Reason", reason or "-"),
+        ("Amount disputed", _money(amount, currency)),
+        ("Evidence due by", _when(evidence_due_by)),
+        ("Charge", charge_id),
+        ("Invoice", invoice or "-"),
+        ("Customer", row.customer.email),
+        ("Company", row.customer.company or "-"),
+        ("Stripe subscription", row.stripe_subscription_id),
+        *_license_facts(row, lic),
+    ]
+    paragraphs = [
+        f"The cardholder has disputed a payment for subscription {row.id} ({reason or 'no reason given'}). "
+        "Nothing has been revoked: the license keeps working unless the dispute is lost, when its line is "
+        "revoked automatically.",
+        "Answer the dispute in Stripe's dashboard (Payments > Disputes) before the evidence is due.",
+    ]
+    return Message(
+        to=to,
+        subject=headline[:200],
+        text=text_document(headline, paragraphs, facts),
+        html=html_document(headline, paragraphs, facts),
+    )

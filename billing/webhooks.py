@@ -40,6 +40,9 @@ ALLOWED_EVENTS = frozenset(
         "customer.subscription.resumed",
         "invoice.paid",
         "invoice.payment_failed",
+        "charge.refunded",
+        "charge.dispute.created",
+        "charge.dispute.closed",
     }
 )
 

@@ -199,7 +199,7 @@ class StripeEvent(QueuedJob, Base):
 
     event_id: Mapped[str] = mapped_column(String(255), unique=True)
     type: Mapped[str] = mapped_column(String(100))
-    object_type: Mapped[str] = mapped_column(String(40))  # checkout.session | subscription
+    object_type: Mapped[str] = mapped_column(String(40))  # checkout.session | subscription | charge | dispute
     object_id: Mapped[str] = mapped_column(String(255), index=True)
     livemode: Mapped[bool] = mapped_column(Boolean, default=False)
     created: Mapped[datetime] = mapped_column(UTCDateTime)  # when Stripe made the event

@@ -30,6 +30,7 @@ from .wire import (
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 EXPANDABLE = {
+    "charge",
     "customer",
     "subscription",
     "latest_invoice",
@@ -851,6 +852,95 @@ def search_invoices(fake: FakeStripe, call: Call) -> JSON:
         )
 
 
+# --- money: charges, refunds, disputes, invoice payments ----------------------------------------------
+def retrieve_charge(fake: FakeStripe, call: Call) -> JSON:
+    check_known(call.params, {"expand"})
+    with fake.lock:
+        return answer(fake, call, fake.render(fake._charge_of(call.args[0], param="id")))
+
+
+def list_charges(fake: FakeStripe, call: Call) -> JSON:
+    p = call.params
+    check_known(p, LIST_PARAMS | {"customer", "payment_intent"})
+    customer = get_str(p, "customer")
+    intent = get_str(p, "payment_intent")
+    with fake.lock:
+        objects = [
+            o
+            for o in fake.ordered(fake.charges)
+            if (customer is None or o["customer"] == customer) and (intent is None or o["payment_intent"] == intent)
+        ]
+        return list_answer(fake, call, objects, "/v1/charges", "charge")
+
+
+def create_refund(fake: FakeStripe, call: Call) -> JSON:
+    p = call.params
+    check_known(p, {"charge", "payment_intent", "amount", "reason", "metadata", "expand"})
+    charge_id = get_str(p, "charge")
+    intent = get_str(p, "payment_intent")
+    amount = get_int(p, "amount")
+    reason = get_enum(p, "reason", ("duplicate", "fraudulent", "requested_by_customer"))
+    metadata = apply_metadata({}, p)
+    with fake.lock:
+        if charge_id is None and intent is not None:
+            charge_id = next((c["id"] for c in fake.charges.values() if c["payment_intent"] == intent), None)
+            if charge_id is None:
+                raise missing("payment_intent", intent, param="payment_intent")
+        if charge_id is None:
+            raise parameter_missing("charge")
+        return answer(fake, call, fake.create_refund(charge_id, amount, reason, metadata))
+
+
+def retrieve_refund(fake: FakeStripe, call: Call) -> JSON:
+    check_known(call.params, {"expand"})
+    with fake.lock:
+        refund = fake.refunds.get(call.args[0])
+        if refund is None:
+            raise missing("refund", call.args[0])
+        return answer(fake, call, fake.render(refund))
+
+
+def retrieve_dispute(fake: FakeStripe, call: Call) -> JSON:
+    check_known(call.params, {"expand"})
+    with fake.lock:
+        dispute = fake.disputes.get(call.args[0])
+        if dispute is None:
+            raise missing("dispute", call.args[0])
+        return answer(fake, call, fake.render(dispute))
+
+
+def list_invoice_payments(fake: FakeStripe, call: Call) -> JSON:
+    p = call.params
+    check_known(p, LIST_PARAMS | {"invoice", "payment", "status"})
+    invoice = get_str(p, "invoice")
+    payment = get_dict(p, "payment") or {}
+    check_known(payment, {"type", "payment_intent", "payment_record"}, prefix="payment")
+    kind = get_enum(payment, "type", ("payment_intent", "payment_record"), param="payment[type]")
+    intent = get_str(payment, "payment_intent", param="payment[payment_intent]")
+    if payment and kind is None:
+        raise parameter_missing("payment[type]")
+    status = get_enum(p, "status", ("canceled", "open", "paid"))
+    with fake.lock:
+        objects = [
+            o
+            for o in fake.ordered(fake.invoice_payments)
+            if (invoice is None or o["invoice"] == invoice)
+            and (kind is None or o["payment"]["type"] == kind)
+            and (intent is None or o["payment"].get("payment_intent") == intent)
+            and (status is None or o["status"] == status)
+        ]
+        return list_answer(fake, call, objects, "/v1/invoice_payments", "invoice_payment")
+
+
+def retrieve_invoice_payment(fake: FakeStripe, call: Call) -> JSON:
+    check_known(call.params, {"expand"})
+    with fake.lock:
+        found = fake.invoice_payments.get(call.args[0])
+        if found is None:
+            raise missing("invoice_payment", call.args[0])
+        return answer(fake, call, fake.render(found))
+
+
 # --- coupons -------------------------------------------------------------------------------------------
 def create_coupon(fake: FakeStripe, call: Call) -> JSON:
     p = call.params
@@ -958,6 +1048,13 @@ ROUTES: list[tuple[str, str, Operation]] = [
     ("GET", r"/v1/invoices/search", search_invoices),
     ("GET", r"/v1/invoices/([^/]+)", retrieve_invoice),
     ("GET", r"/v1/invoices/([^/]+)/lines", invoice_lines),
+    ("GET", r"/v1/charges", list_charges),
+    ("GET", r"/v1/charges/([^/]+)", retrieve_charge),
+    ("POST", r"/v1/refunds", create_refund),
+    ("GET", r"/v1/refunds/([^/]+)", retrieve_refund),
+    ("GET", r"/v1/disputes/([^/]+)", retrieve_dispute),
+    ("GET", r"/v1/invoice_payments", list_invoice_payments),
+    ("GET", r"/v1/invoice_payments/([^/]+)", retrieve_invoice_payment),
     ("POST", r"/v1/coupons", create_coupon),
     ("GET", r"/v1/coupons/([^/]+)", retrieve_coupon),
     ("POST", r"/v1/billing_portal/sessions", create_portal_session),

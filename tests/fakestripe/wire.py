@@ -27,6 +27,11 @@ ID_SHAPES: dict[str, tuple[str, int]] = {
     "event": ("evt_1", 23),
     "request": ("req_", 14),
     "webhook_endpoint": ("we_1", 23),
+    "charge": ("ch_3", 24),
+    "payment_intent": ("pi_3", 24),
+    "refund": ("re_3", 24),
+    "dispute": ("dp_1", 23),
+    "invoice_payment": ("inpay_1", 23),
 }
 
 

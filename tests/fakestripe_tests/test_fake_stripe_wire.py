@@ -76,9 +76,9 @@ def test_errors_are_stripes_error_objects(fake_stripe: FakeStripe, stripe_client
     }
     bad_int = raw(fake_stripe, "GET", "/v1/customers?limit=ten")
     assert (bad_int.status_code, bad_int.json()["error"]["code"]) == (400, "parameter_invalid_integer")
-    nowhere = raw(fake_stripe, "GET", "/v1/charges")
+    nowhere = raw(fake_stripe, "GET", "/v1/payouts")
     assert nowhere.status_code == 404
-    assert nowhere.json()["error"]["message"].startswith("Unrecognized request URL (GET: /v1/charges)")
+    assert nowhere.json()["error"]["message"].startswith("Unrecognized request URL (GET: /v1/payouts)")
     assert nowhere.headers["request-id"].startswith("req_")
     with pytest.raises(stripe.InvalidRequestError) as email:
         stripe_client.v1.customers.create(params={"email": "not-an-email"})
