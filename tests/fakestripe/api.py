@@ -673,9 +673,25 @@ def update_subscription(fake: FakeStripe, call: Call) -> JSON:
             "billing_cycle_anchor",
             "cancellation_details",
             "discounts",
+            "pause_collection",
             "expand",
         },
     )
+    pause: JSON | Literal["clear"] | None = None
+    if "pause_collection" in p:
+        if p["pause_collection"] == "":
+            pause = "clear"
+        else:
+            raw_pause = get_dict(p, "pause_collection")
+            if raw_pause is None:
+                raise StripeError(400, "Invalid object", param="pause_collection")
+            check_known(raw_pause, {"behavior", "resumes_at"}, "pause_collection")
+            behavior = get_enum(raw_pause, "behavior", ("keep_as_draft", "mark_uncollectible", "void"))
+            if behavior is None:
+                raise StripeError(
+                    400, "Missing required param: pause_collection[behavior].", param="pause_collection[behavior]"
+                )
+            pause = {"behavior": behavior, "resumes_at": get_int(raw_pause, "resumes_at")}
     coupons: list[str] = []
     for index, raw in enumerate(get_list(p, "discounts") or []):
         name = f"discounts[{index}]"
@@ -733,6 +749,7 @@ def update_subscription(fake: FakeStripe, call: Call) -> JSON:
             metadata=metadata,
             description=get_str(p, "description") if "description" in p else None,
             billing_cycle_anchor=anchor,
+            pause_collection=pause,
         )
         for coupon in coupons:
             updated = fake.apply_coupon(call.args[0], coupon)

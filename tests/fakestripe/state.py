@@ -217,6 +217,8 @@ class FakeStripe:
         self._sub_items: dict[str, list[str]] = {}
         self._seq: dict[str, int] = {}
         self._fail_renewals: dict[str, int] = {}
+        self._action_renewals: dict[str, int] = {}
+        self._awaiting_action: set[str] = set()
         self._pending_prorations: dict[str, list[JSON]] = {}
         self._portal_secrets: dict[str, str] = {}
         self._async_outcome: dict[str, bool] = {}
@@ -1048,6 +1050,7 @@ class FakeStripe:
         metadata: dict[str, str] | None = None,
         description: str | None = None,
         billing_cycle_anchor: str | None = None,
+        pause_collection: JSON | Literal["clear"] | None = None,
     ) -> JSON:
         """Stripe's subscription update: items (``{"id", "price", "quantity", "deleted"}``; an item without
         ``id`` is added), cancellation at period end, metadata. Emits ``customer.subscription.updated``
@@ -1070,6 +1073,15 @@ class FakeStripe:
                 sub["metadata"] = metadata
             if description is not None:
                 sub["description"] = description or None
+            if pause_collection == "clear":
+                sub["pause_collection"] = None
+            elif pause_collection is not None:
+                if ended:
+                    raise StripeError(400, "A canceled subscription cannot pause collection.")
+                sub["pause_collection"] = {
+                    "behavior": pause_collection["behavior"],
+                    "resumes_at": pause_collection.get("resumes_at"),
+                }
             if cancel_at_period_end is not None:
                 sub["cancel_at_period_end"] = cancel_at_period_end
                 sub["cancel_at"] = end if cancel_at_period_end else None
@@ -1482,6 +1494,8 @@ class FakeStripe:
             customer["next_invoice_sequence"] = sequence + 1
             invoice["number"] = f"{customer['invoice_prefix']}-{sequence:04d}"
         invoice["status"] = "open"
+        invoice["hosted_invoice_url"] = f"{self.base_url}/i/{invoice['id']}"
+        invoice["invoice_pdf"] = f"{self.base_url}/i/{invoice['id']}/pdf"
         invoice["effective_at"] = now
         invoice["webhooks_delivered_at"] = now
         invoice["status_transitions"]["finalized_at"] = now
@@ -1494,11 +1508,15 @@ class FakeStripe:
         elif self._fail_renewals.get(sub["id"], 0) > 0:
             self._fail_renewals[sub["id"]] -= 1
             self._fail_payment(invoice, sub)
+        elif self._action_renewals.get(sub["id"], 0) > 0:
+            self._action_renewals[sub["id"]] -= 1
+            self._require_action(invoice, sub)
         else:
             self._pay(invoice, sub)
 
     def _pay(self, invoice: JSON, sub: JSON) -> None:
         now = self.now()
+        self._awaiting_action.discard(invoice["id"])
         invoice["status"] = "paid"
         invoice["attempted"] = True
         invoice["attempt_count"] += 1
@@ -1531,6 +1549,41 @@ class FakeStripe:
             sub["status"] = "past_due"
             after = self.render(sub)
             self._emit("customer.subscription.updated", after, diff(before, after))
+
+    def _require_action(self, invoice: JSON, sub: JSON) -> None:
+        """The card asks its holder to authenticate (3-D Secure): the invoice stays ``open`` (its payment
+        intent ``requires_action``), ``invoice.payment_action_required`` is sent and the subscription goes
+        ``past_due``, until the customer completes the payment on the hosted invoice page."""
+        invoice["attempted"] = True
+        invoice["attempt_count"] += 1
+        invoice["next_payment_attempt"] = None  # Stripe waits for the customer, it does not retry
+        self._awaiting_action.add(invoice["id"])
+        self._emit("invoice.payment_action_required", invoice)
+        if sub["status"] == "active":
+            before = self.render(sub)
+            sub["status"] = "past_due"
+            after = self.render(sub)
+            self._emit("customer.subscription.updated", after, diff(before, after))
+
+    def invoice_requires_action(self, invoice_id: str) -> bool:
+        """Whether the invoice's payment intent is ``requires_action`` (waiting for 3-D Secure)."""
+        with self.lock:
+            return invoice_id in self._awaiting_action
+
+    def pay_hosted_invoice(self, invoice_id: str, *, authenticate: bool = True) -> JSON:
+        """What the hosted invoice page does on "Pay" (after the 3-D Secure step when the payment intent
+        requires action): the open invoice is paid, the subscription active again. Without
+        ``authenticate`` a payment that requires action stays unpaid (the customer gave up)."""
+        with self.lock:
+            invoice = self._invoice(invoice_id)
+            if invoice["status"] != "open":
+                raise StripeError(400, f"This invoice is {invoice['status']}: it cannot be paid.")
+            if invoice_id in self._awaiting_action and not authenticate:
+                raise PaymentDeclined("authentication_required", "Your card requires authentication.")
+            self._awaiting_action.discard(invoice_id)
+            sub = self.subscriptions[invoice["parent"]["subscription_details"]["subscription"]]
+            self._pay(invoice, sub)
+            return self.render(invoice)
 
     def _invoice(self, invoice_id: str) -> JSON:
         invoice = self.invoices.get(invoice_id)
@@ -1610,8 +1663,29 @@ class FakeStripe:
         after = self.render(sub)
         self._emit("customer.subscription.updated", after, diff(before, after))
         self._emit("invoice.created", invoice)
+        paused = sub["pause_collection"]
+        if paused is not None:  # collection paused: the period's invoice is not charged
+            self._collect_paused(invoice, paused["behavior"])
+            return
         self._finalize(invoice)
         self._charge(invoice, sub)
+
+    def _collect_paused(self, invoice: JSON, behavior: str) -> None:
+        """``pause_collection``: the invoice is voided (``void``), kept as a draft (``keep_as_draft``) or
+        marked uncollectible (``mark_uncollectible``); nothing is charged."""
+        now = self.now()
+        invoice["auto_advance"] = False
+        if behavior == "keep_as_draft":
+            return
+        self._finalize(invoice)
+        if behavior == "void":
+            invoice["status"] = "void"
+            invoice["status_transitions"]["voided_at"] = now
+            self._emit("invoice.voided", invoice)
+        else:
+            invoice["status"] = "uncollectible"
+            invoice["status_transitions"]["marked_uncollectible_at"] = now
+            self._emit("invoice.marked_uncollectible", invoice)
 
     def _end_subscription(self, sub: JSON, at: int, *, reason: str | None) -> None:
         sub["status"] = "canceled"
@@ -1630,6 +1704,13 @@ class FakeStripe:
         with self.lock:
             self._subscription(sub_id)
             self._fail_renewals[sub_id] = self._fail_renewals.get(sub_id, 0) + times
+
+    def require_action_next_renewal(self, sub_id: str, times: int = 1) -> None:
+        """The next ``times`` charges of this subscription need the card holder's authentication (3-D
+        Secure): ``invoice.payment_action_required``, the invoice left open, ``past_due``."""
+        with self.lock:
+            self._subscription(sub_id)
+            self._action_renewals[sub_id] = self._action_renewals.get(sub_id, 0) + times
 
     def retry_invoice(self, invoice_id: str, *, succeed: bool = True) -> JSON:
         """A payment retry of an open invoice (Smart Retries, or the customer updating the card)."""
@@ -1670,6 +1751,15 @@ class FakeStripe:
             if price is not None:
                 change["price"] = price
             return self.update_subscription(sub_id, items=[change], proration_behavior="always_invoice")
+
+    def pause_collection(self, sub_id: str, behavior: str = "void") -> JSON:
+        """Pause collection (``pause_collection[behavior]``: ``void``, ``keep_as_draft`` or
+        ``mark_uncollectible``); the subscription stays ``active`` and its periods go on unpaid."""
+        return self.update_subscription(sub_id, pause_collection={"behavior": behavior})
+
+    def resume_collection(self, sub_id: str) -> JSON:
+        """Resume collection (``pause_collection=""``): the next period's invoice is charged again."""
+        return self.update_subscription(sub_id, pause_collection="clear")
 
     def cancel_at_period_end(self, sub_id: str, cancel: bool = True) -> JSON:
         """What the billing portal's "Cancel plan" does (or "Renew plan", with ``cancel=False``)."""
