@@ -44,6 +44,9 @@ def test_renewal_needing_authentication_mails_the_hosted_invoice_link_once_and_i
     invoice = shop.fake.get(shop.fake.get(stripe_sub)["latest_invoice"])
     assert invoice["status"] == "open" and shop.fake.invoice_requires_action(invoice["id"])
     [action_event] = shop.fake.events_of("invoice.payment_action_required")
+    [stored] = [e for e in shop.events() if e.event_id == action_event["id"]]  # on the allow-list
+    assert (stored.object_type, stored.object_id, stored.last_error) == ("subscription", stripe_sub, None)
+    assert stored.processed_at is not None
     assert shop.subscription(bought.checkout_id).status == "past_due"
     assert [lic.id for lic in shop.licenses()] == [first.id]  # no new license until paid
     assert status_of(first, shop.fake.now_datetime()) == "grace"  # the current one runs into its grace
