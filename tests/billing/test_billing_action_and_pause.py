@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 from billing_testkit import Shop, licensing
-from fakestripe.hosted import pay_hosted_invoice
+from fakestripe import CARD_3DS, CARD_3DS_ALWAYS
+from fakestripe.hosted import pay_hosted_invoice, submit_checkout
 
 from licensing.licenses.status import status_of
 from licensing.models import OutboxMessage
@@ -78,6 +79,37 @@ def test_renewal_needing_authentication_mails_the_hosted_invoice_link_once_and_i
     shop.fake.webhooks.deliver(action_event["id"], times=2)
     shop.process()
     assert len(shop.mailer.sent) == mails and len(shop.licenses()) == 2
+
+
+@pytest.mark.parametrize("card", [CARD_3DS, CARD_3DS_ALWAYS])
+def test_checkout_itself_completes_a_card_that_needs_authentication(shop: Shop, card: str) -> None:
+    bought = shop.buy(seats=2, card=card)  # the buyer answers the bank's challenge on Stripe's page
+    shop.process()
+    [lic] = shop.licenses()
+    assert lic.seats == 2 and lic.expires_at == shop.subscription(bought.checkout_id).current_period_end
+    assert shop.mailer.subjects() == ["Your Professional license"]
+
+    # Its renewal: a card set up at checkout pays by itself; one that always asks waits for the customer.
+    stripe_sub = shop.stripe_subscription(bought.checkout_id)
+    shop.fake.advance(days=31)
+    shop.process()
+    if card == CARD_3DS:
+        assert len(shop.licenses()) == 2
+        return
+    assert len(shop.licenses()) == 1
+    url = shop.fake.get(shop.fake.get(stripe_sub)["latest_invoice"])["hosted_invoice_url"]
+    assert len(_action_mails(shop, url)) == 1
+    assert pay_hosted_invoice(url).status_code == 200
+    shop.process()
+    assert len(shop.licenses()) == 2 and shop.mailer.subjects()[-1] == "Your renewed Professional license"
+
+
+def test_a_failed_authentication_at_checkout_issues_nothing(shop: Shop) -> None:
+    bought = shop.start(seats=2)
+    refused = submit_checkout(bought.url, card=CARD_3DS, authenticate=False)
+    assert refused.status_code == 402
+    shop.process()
+    assert shop.licenses() == [] and shop.mailer.sent == []
 
 
 def test_abandoned_authentication_leaves_the_invoice_open_and_issues_nothing(shop: Shop) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime
+from html import escape
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -17,7 +18,14 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from .api import Call, route
-from .state import IDEMPOTENCY_LIFETIME, FakeStripe, IdempotentResult, PaymentDeclined, RequestRecord
+from .state import (
+    IDEMPOTENCY_LIFETIME,
+    AuthenticationRequired,
+    FakeStripe,
+    IdempotentResult,
+    PaymentDeclined,
+    RequestRecord,
+)
 from .wire import JSON, StripeError, decode_form, new_id
 
 TEMPLATES = jinja2.Environment(
@@ -217,6 +225,25 @@ def create_app(fake: FakeStripe) -> Starlette:
             "Back",
         )
 
+    def three_d_secure_page(session_id: str, message: str, form: dict[str, str]) -> Response:
+        """The bank's challenge (3-D Secure), as Stripe shows it over its checkout page: the form's fields
+        carried along, and the holder's answer (``three_d_secure``: ``complete`` or ``fail``)."""
+        hidden = "".join(
+            f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">'
+            for k, v in form.items()
+            if k != "three_d_secure"
+        )
+        buttons = "".join(
+            f'<button type="submit" name="three_d_secure" value="{value}" id="{value}-authentication">{label}</button>'
+            for value, label in (("complete", "Complete authentication"), ("fail", "Fail authentication"))
+        )
+        html = (
+            '<!doctype html><title>Confirm your payment</title><h1 id="heading">3-D Secure</h1>'
+            f'<p id="message">{escape(message)}</p>'
+            f'<form method="post" action="/c/pay/{escape(session_id)}" id="three-d-secure">{hidden}{buttons}</form>'
+        )
+        return HTMLResponse(html)
+
     async def checkout_page(request: Request) -> Response:
         session_id = request.path_params["session_id"]
 
@@ -248,6 +275,7 @@ def create_app(fake: FakeStripe) -> Starlette:
                 if session["status"] != "open":
                     return closed_session_page(session)
                 iban = form.get("iban", "").strip()
+                answer = form.get("three_d_secure")
                 try:
                     if not iban:
                         _check_card_form(form)
@@ -257,7 +285,10 @@ def create_app(fake: FakeStripe) -> Starlette:
                         email=form.get("email") or None,
                         name=form.get("name") or None,
                         iban=iban or None,
+                        authenticated=None if answer is None else answer == "complete",
                     )
+                except AuthenticationRequired as challenge:
+                    return three_d_secure_page(session_id, challenge.message, form)
                 except PaymentDeclined as declined:
                     html = TEMPLATES.get_template("checkout.html").render(
                         **checkout_context(session, declined.message, form)
@@ -405,6 +436,7 @@ def create_app(fake: FakeStripe) -> Starlette:
                     email=data.get("email"),
                     name=data.get("name"),
                     iban=data.get("iban"),
+                    authenticated=bool(data.get("authenticate", True)),
                 )
             if name == "settle_async":
                 return fake.settle_async_payment(ident, succeed=data.get("succeed"))

@@ -39,6 +39,10 @@ DECLINES: dict[str, tuple[str, str]] = {
     "4000000000000127": ("incorrect_cvc", "Your card's security code is incorrect."),
 }
 OTHER_OK_CARDS = {"5555555555554444", "4000056655665556", "378282246310005"}
+# 3-D Secure test cards: the bank asks the holder to confirm the payment on the checkout page.
+CARD_3DS = "4000002500003155"  # confirmed once at checkout; set up for its renewals, which just pay
+CARD_3DS_ALWAYS = "4000002760003184"  # every payment asks, renewals too (invoice.payment_action_required)
+AUTHENTICATION_CARDS = {CARD_3DS, CARD_3DS_ALWAYS}
 # SEPA Direct Debit test IBANs: async payment that later succeeds or fails.
 IBAN_SUCCEEDS = "DE89370400440532013000"
 IBAN_FAILS = "DE62370400440532013001"
@@ -62,6 +66,11 @@ class PaymentDeclined(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+class AuthenticationRequired(PaymentDeclined):
+    """The card's bank asks its holder to confirm the payment (3-D Secure): the hosted page shows the
+    challenge, and the form is posted again with the holder's answer. Nothing was created yet."""
 
 
 def luhn_ok(number: str) -> bool:
@@ -219,6 +228,7 @@ class FakeStripe:
         self._fail_renewals: dict[str, int] = {}
         self._action_renewals: dict[str, int] = {}
         self._awaiting_action: set[str] = set()
+        self._always_authenticate: set[str] = set()
         self._pending_prorations: dict[str, list[JSON]] = {}
         self._portal_secrets: dict[str, str] = {}
         self._async_outcome: dict[str, bool] = {}
@@ -819,8 +829,13 @@ class FakeStripe:
         email: str | None = None,
         name: str | None = None,
         iban: str | None = None,
+        authenticated: bool | None = None,
     ) -> JSON:
         """What the hosted page does on "Subscribe": pay with a test card (or a SEPA test IBAN).
+
+        A 3-D Secure card (``CARD_3DS``, ``CARD_3DS_ALWAYS``) raises ``AuthenticationRequired`` until the
+        holder answers the challenge (``authenticated``): True pays as any card, False declines it
+        (``payment_intent_authentication_failure``, the session stays open).
 
         A declined card raises ``PaymentDeclined`` and changes nothing. A paid card creates the customer
         (unless the session has one), the subscription, its first invoice (paid), completes the session
@@ -846,8 +861,18 @@ class FakeStripe:
                     raise PaymentDeclined("invalid_number", "Your card number is invalid.")
                 if digits in DECLINES:
                     raise PaymentDeclined(*DECLINES[digits])
-                if digits != CARD_OK and digits not in OTHER_OK_CARDS:
+                if digits != CARD_OK and digits not in OTHER_OK_CARDS and digits not in AUTHENTICATION_CARDS:
                     raise PaymentDeclined("generic_decline", "Your card was declined.")
+                if digits in AUTHENTICATION_CARDS and authenticated is None:
+                    raise AuthenticationRequired(
+                        "authentication_required", "Your bank asks you to confirm this payment."
+                    )
+                if digits in AUTHENTICATION_CARDS and not authenticated:
+                    raise PaymentDeclined(
+                        "payment_intent_authentication_failure",
+                        "We are unable to authenticate your payment method. Please choose a different payment "
+                        "method and try again.",
+                    )
             now = self.now()
             email = session["customer_email"] or email  # the page shows a session's e-mail read-only
             if session["customer"] is not None:
@@ -865,6 +890,8 @@ class FakeStripe:
                 metadata=self._session_sub_metadata.get(session_id, {}),
                 at=now,
             )
+            if not asynchronous and "".join(ch for ch in card if ch.isdigit()) == CARD_3DS_ALWAYS:
+                self._always_authenticate.add(sub["id"])
             invoice = self._new_invoice(sub, "subscription_create", self._period_lines(sub), now, now)
             self._emit("customer.subscription.created", self.render(sub))  # with its latest_invoice, as Stripe's
             self._emit("invoice.created", invoice)
@@ -1510,6 +1537,8 @@ class FakeStripe:
             self._fail_payment(invoice, sub)
         elif self._action_renewals.get(sub["id"], 0) > 0:
             self._action_renewals[sub["id"]] -= 1
+            self._require_action(invoice, sub)
+        elif sub["id"] in self._always_authenticate:  # paid with CARD_3DS_ALWAYS
             self._require_action(invoice, sub)
         else:
             self._pay(invoice, sub)

@@ -6,9 +6,10 @@ from __future__ import annotations
 import httpx
 import pytest
 import stripe
-from fakestripe import FakeStripe
-from fakestripe.hosted import pay_hosted_invoice
+from fakestripe import CARD_3DS, CARD_3DS_ALWAYS, FakeStripe
+from fakestripe.hosted import pay_hosted_invoice, submit_checkout
 from fakestripe.shapes import shape_problems
+from fakestripe_helpers import Catalog, open_checkout
 
 
 def test_a_renewal_needing_authentication_waits_on_the_hosted_invoice_page(
@@ -93,3 +94,34 @@ def test_pause_collection_needs_a_known_behavior(
             subscription.id,
             params={"pause_collection": {"behavior": "sometimes"}},  # type: ignore[typeddict-item]
         )
+
+
+@pytest.mark.parametrize("card", [CARD_3DS, CARD_3DS_ALWAYS])
+def test_checkout_with_a_card_needing_authentication_shows_the_challenge_then_completes(
+    fake_stripe: FakeStripe, stripe_client: stripe.StripeClient, catalog: Catalog, card: str
+) -> None:
+    session = open_checkout(stripe_client, catalog.monthly)
+    form = {"card_number": card, "card_expiry": "12 / 34", "card_cvc": "123", "name": "Ada", "email": "a@b.example"}
+    challenge = httpx.post(session.url, data=form, timeout=15)
+    assert challenge.status_code == 200 and 'id="three-d-secure"' in challenge.text
+    assert stripe_client.v1.checkout.sessions.retrieve(session.id).status == "open"  # nothing created yet
+    assert fake_stripe.subscription_for_session(session.id) is None
+
+    failed = submit_checkout(session.url, card=card, email="a@b.example", authenticate=False)
+    assert failed.status_code == 402 and "unable to authenticate" in failed.text
+    assert stripe_client.v1.checkout.sessions.retrieve(session.id).status == "open"
+
+    paid = submit_checkout(session.url, card=card, email="a@b.example")
+    assert paid.status_code == 303
+    done = stripe_client.v1.checkout.sessions.retrieve(session.id, params={"expand": ["subscription"]})
+    assert (done.status, done.payment_status) == ("complete", "paid")
+    sub = done.subscription
+    assert isinstance(sub, stripe.Subscription) and sub.status == "active"
+
+    # The renewal: a card set up at checkout just pays; one that always asks needs the customer again.
+    events = fake_stripe.advance(days=32)
+    types = [e["type"] for e in events]
+    if card == CARD_3DS:
+        assert "invoice.paid" in types and "invoice.payment_action_required" not in types
+    else:
+        assert "invoice.payment_action_required" in types and "invoice.paid" not in types
