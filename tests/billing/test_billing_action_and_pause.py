@@ -238,3 +238,23 @@ def test_a_paused_period_is_not_licensed_by_reconcile(shop: Shop, settings: Any)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "1 license(s) issued" in run.stdout
     assert len(shop.licenses()) == 2
+
+
+def test_a_paused_subscription_issues_nothing_and_its_resumed_paid_period_is_licensed(shop: Shop) -> None:
+    bought = shop.buy(seats=3)
+    shop.process()
+    [first] = shop.licenses()
+    stripe_sub = shop.stripe_subscription(bought.checkout_id)
+    shop.fake.webhooks.mode = "hold"
+    shop.fake.pause_subscription(stripe_sub)
+    shop.fake.advance(days=45)
+    _deliver_shuffled_twice(shop, seed=2)
+    assert shop.subscription(bought.checkout_id).status == "paused"
+    assert [lic.id for lic in shop.licenses()] == [first.id]
+
+    shop.fake.resume_subscription(stripe_sub)
+    _deliver_shuffled_twice(shop, seed=9)
+    _first_again, resumed = shop.licenses()
+    sub = shop.subscription(bought.checkout_id)
+    assert sub.status == "active" and resumed.supersedes_id == first.id
+    assert resumed.expires_at == sub.current_period_end > shop.fake.now_datetime()

@@ -756,6 +756,16 @@ def update_subscription(fake: FakeStripe, call: Call) -> JSON:
         return answer(fake, call, updated)
 
 
+def resume_subscription(fake: FakeStripe, call: Call) -> JSON:
+    p = call.params
+    check_known(p, {"billing_cycle_anchor", "proration_behavior", "proration_date", "expand"})
+    anchor = get_enum(p, "billing_cycle_anchor", ("now", "unchanged"))
+    get_enum(p, "proration_behavior", ("create_prorations", "none", "always_invoice"))
+    get_int(p, "proration_date")
+    with fake.lock:
+        return answer(fake, call, fake.resume_subscription(call.args[0], billing_cycle_anchor=anchor or "now"))
+
+
 def cancel_subscription(fake: FakeStripe, call: Call) -> JSON:
     p = call.params
     check_known(p, {"invoice_now", "prorate", "cancellation_details", "expand"})
@@ -967,6 +977,7 @@ ROUTES: list[tuple[str, str, Operation]] = [
     ("GET", r"/v1/subscriptions", list_subscriptions),
     ("GET", r"/v1/subscriptions/search", search_subscriptions),
     ("GET", r"/v1/subscriptions/([^/]+)", retrieve_subscription),
+    ("POST", r"/v1/subscriptions/([^/]+)/resume", resume_subscription),
     ("POST", r"/v1/subscriptions/([^/]+)", update_subscription),
     ("DELETE", r"/v1/subscriptions/([^/]+)", cancel_subscription),
     ("GET", r"/v1/subscription_items", list_subscription_items),

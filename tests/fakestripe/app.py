@@ -415,6 +415,10 @@ def create_app(fake: FakeStripe) -> Starlette:
                 return {"ok": True}
             if name == "pause_collection":
                 return fake.pause_collection(ident, data.get("behavior", "void"))
+            if name == "pause":
+                return fake.pause_subscription(ident)
+            if name == "resume":
+                return fake.resume_subscription(ident, billing_cycle_anchor=data.get("billing_cycle_anchor", "now"))
             if name == "resume_collection":
                 return fake.resume_collection(ident)
             if name == "pay_invoice":

@@ -1790,6 +1790,49 @@ class FakeStripe:
         """Resume collection (``pause_collection=""``): the next period's invoice is charged again."""
         return self.update_subscription(sub_id, pause_collection="clear")
 
+    def pause_subscription(self, sub_id: str) -> JSON:
+        """Status ``paused``, as Stripe pauses a subscription whose trial ended without a payment method
+        (``trial_settings.end_behavior.missing_payment_method=pause``; the fake models no trials, so this
+        control stands in for that moment): no invoices, no renewals, ``customer.subscription.paused``."""
+        with self.lock:
+            sub = self._subscription(sub_id)
+            if sub["status"] not in ("active", "trialing"):
+                raise StripeError(400, f"A subscription with status {sub['status']} cannot be paused.")
+            before = self.render(sub)
+            sub["status"] = "paused"
+            after = self.render(sub)
+            self._emit("customer.subscription.updated", after, diff(before, after))
+            self._emit("customer.subscription.paused", after)
+            return after
+
+    def resume_subscription(self, sub_id: str, *, billing_cycle_anchor: str = "now") -> JSON:
+        """``POST /v1/subscriptions/{id}/resume``: a ``paused`` subscription starts a new period (anchor
+        ``now``; ``unchanged`` keeps the old cycle, the period running on from its last end) and is invoiced
+        at once; paid, it is ``active`` (``customer.subscription.resumed``), else ``past_due``."""
+        with self.lock:
+            sub = self._subscription(sub_id)
+            if sub["status"] != "paused":
+                raise StripeError(400, "Only a paused subscription can be resumed.")
+            now = self.now()
+            before = self.render(sub)
+            if billing_cycle_anchor == "now":
+                sub["billing_cycle_anchor"] = now
+                start, end = now, period_end(now, now, *self._interval(sub))
+            else:
+                start, end = self._period(sub)
+                while end <= now:
+                    start, end = end, period_end(sub["billing_cycle_anchor"], end, *self._interval(sub))
+            self._set_period(sub, start, end)
+            sub["status"] = "active"
+            invoice = self._new_invoice(sub, "subscription_cycle", self._period_lines(sub), start, end)
+            after = self.render(sub)
+            self._emit("customer.subscription.updated", after, diff(before, after))
+            self._emit("customer.subscription.resumed", after)
+            self._emit("invoice.created", invoice)
+            self._finalize(invoice)
+            self._charge(invoice, sub)
+            return self.render(sub)
+
     def cancel_at_period_end(self, sub_id: str, cancel: bool = True) -> JSON:
         """What the billing portal's "Cancel plan" does (or "Renew plan", with ``cancel=False``)."""
         return self.update_subscription(sub_id, cancel_at_period_end=cancel)

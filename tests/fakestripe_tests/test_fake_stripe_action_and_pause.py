@@ -125,3 +125,24 @@ def test_checkout_with_a_card_needing_authentication_shows_the_challenge_then_co
         assert "invoice.paid" in types and "invoice.payment_action_required" not in types
     else:
         assert "invoice.payment_action_required" in types and "invoice.paid" not in types
+
+
+def test_a_paused_subscription_does_not_renew_and_resume_starts_a_paid_period(
+    fake_stripe: FakeStripe, stripe_client: stripe.StripeClient, subscription: stripe.Subscription
+) -> None:
+    paused = fake_stripe.pause_subscription(subscription.id)
+    assert paused["status"] == "paused" and shape_problems(paused) == []
+    assert fake_stripe.events_of("customer.subscription.paused")[-1]["data"]["object"]["status"] == "paused"
+    events = fake_stripe.advance(days=64)
+    assert [e["type"] for e in events] == []  # no renewal while paused
+    with pytest.raises(stripe.InvalidRequestError):
+        stripe_client.v1.subscriptions.update(subscription.id, params={"pause_collection": {"behavior": "sometimes"}})  # type: ignore[typeddict-item]
+    resumed = stripe_client.v1.subscriptions.resume(subscription.id, params={"billing_cycle_anchor": "now"})
+    assert resumed.status == "active"
+    item = resumed["items"].data[0]
+    assert item.current_period_start == fake_stripe.now() and item.current_period_end > fake_stripe.now()
+    assert fake_stripe.events_of("customer.subscription.resumed")
+    invoice = stripe_client.v1.invoices.retrieve(str(resumed.latest_invoice))
+    assert invoice.status == "paid"
+    with pytest.raises(stripe.InvalidRequestError):
+        stripe_client.v1.subscriptions.resume(subscription.id)
