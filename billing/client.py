@@ -127,6 +127,14 @@ class SubscriptionState:
     ended_at: datetime | None
     latest_invoice: str | None
     checkout_id: str | None
+    # Collection paused (``pause_collection`` set: the periods' invoices voided, kept as drafts or marked
+    # uncollectible); the subscription stays ``active`` meanwhile.
+    collection_paused: bool = False
+    # The latest invoice's status (``paid``, ``open``, ``void``, ``draft``, ``uncollectible``) and Stripe's
+    # hosted invoice page (where the customer pays it, completing 3-D Secure if the bank asks); None when
+    # the subscription was read without its latest invoice expanded.
+    invoice_status: str | None = None
+    invoice_url: str | None = None
 
     @classmethod
     def of(cls, sub: stripe.Subscription) -> SubscriptionState:
@@ -138,6 +146,7 @@ class SubscriptionState:
         recurring = price.recurring
         customer = sub.customer if isinstance(sub.customer, str) else sub.customer.id
         invoice = sub.latest_invoice
+        expanded = invoice if isinstance(invoice, stripe.Invoice) else None
         metadata = sub.metadata.to_dict() if sub.metadata else {}
         period_end = timestamp(item.current_period_end)
         assert period_end is not None
@@ -154,6 +163,9 @@ class SubscriptionState:
             ended_at=timestamp(sub.ended_at),
             latest_invoice=invoice if isinstance(invoice, str) or invoice is None else invoice.id,
             checkout_id=metadata.get("checkout_id"),
+            collection_paused=sub.pause_collection is not None,
+            invoice_status=expanded.status if expanded is not None else None,
+            invoice_url=expanded.hosted_invoice_url if expanded is not None else None,
         )
 
 
@@ -182,21 +194,30 @@ class CheckoutState:
 
 
 def read_checkout(client: stripe.StripeClient, session_id: str) -> CheckoutState:
-    """The Checkout Session with its subscription, read from Stripe now."""
+    """The Checkout Session with its subscription (and the subscription's latest invoice), read from Stripe now."""
     session = call(
         "read the checkout session",
-        lambda: client.v1.checkout.sessions.retrieve(session_id, params={"expand": ["subscription"]}),
+        lambda: client.v1.checkout.sessions.retrieve(
+            session_id, params={"expand": ["subscription", "subscription.latest_invoice"]}
+        ),
     )
     expanded = session.subscription
     if isinstance(expanded, str):  # not expanded after all: read it
         sub_id = expanded
-        expanded = call("read the subscription", lambda: client.v1.subscriptions.retrieve(sub_id))
+        expanded = call(
+            "read the subscription",
+            lambda: client.v1.subscriptions.retrieve(sub_id, params={"expand": ["latest_invoice"]}),
+        )
     return CheckoutState.of(session, expanded)
 
 
 def read_subscription(client: stripe.StripeClient, subscription_id: str) -> SubscriptionState:
+    """The subscription with its latest invoice (whether it is paid, and its hosted page), read now."""
     return SubscriptionState.of(
-        call("read the subscription", lambda: client.v1.subscriptions.retrieve(subscription_id))
+        call(
+            "read the subscription",
+            lambda: client.v1.subscriptions.retrieve(subscription_id, params={"expand": ["latest_invoice"]}),
+        )
     )
 
 

@@ -13,7 +13,11 @@ cycle, so it always moves the period end and is covered by the same comparison.
 |                                      | buy link the checkout was started from, if any)             |
 | active, new period end (renewal)     | new license superseding the last; e-mail                    |
 | active, other seats / interval       | new license superseding the last; e-mail                    |
-| past_due / unpaid                    | no license; e-mail once per failed invoice                  |
+| past_due / unpaid                    | no license; e-mail once per failed invoice, with Stripe's   |
+|                                      | hosted invoice link (3-D Secure: pay and confirm it there)  |
+| paused, or pause_collection set      | nothing issued for a period not paid                        |
+| active, latest invoice not paid      | nothing issued until it is (a resumed subscription: from    |
+|                                      | its next paid period)                                       |
 | cancel_at_period_end                 | no renewal; e-mail once per period                          |
 | canceled (deleted)                   | nothing issued; e-mail once                                 |
 | not the catalog's price, or seats    | nothing issued; logged, audited once per period             |
@@ -50,6 +54,7 @@ log = logging.getLogger("billing.lifecycle")
 LICENSED = ("active", "trialing")
 PAYMENT_FAILED = ("past_due", "unpaid")
 ENDED = ("canceled", "incomplete_expired")
+PAUSED = "paused"  # a trial ended without a payment method (Stripe's pause); resumed by a paid invoice
 OFFER = "professional"
 
 
@@ -202,7 +207,11 @@ def apply(session: Session, core: Core, row: Subscription, state: SubscriptionSt
         _report_unlicensable(session, core, row, state, why_not)
     elif state.status in LICENSED:
         wanted = (state.seats, state.period_end)
-        if newest is not None and newest.revoked_at is not None:
+        if state.collection_paused:
+            reason = "collection paused: nothing issued for a period not paid"
+        elif state.invoice_status is not None and state.invoice_status != "paid":
+            reason = f"latest invoice {state.latest_invoice} is {state.invoice_status}: nothing issued until paid"
+        elif newest is not None and newest.revoked_at is not None:
             reason = f"not renewed: license {newest.id} was revoked"
             log.warning("billing.revoked_line", extra={"subscription": row.id, "license": newest.id})
         elif state.period_end <= now:
@@ -213,13 +222,19 @@ def apply(session: Session, core: Core, row: Subscription, state: SubscriptionSt
             row.line_id, row.license_id = issued.line_id, issued.id
             enqueue(session, now, f"license:{issued.id}", notices.license_issued(issued, public_url, reason))
             newest = issued
+    if state.status == PAUSED:
+        reason = "subscription paused: nothing issued"
     if state.status in PAYMENT_FAILED:
         reason = "payment failed: no new license"
+        # Once per invoice, whichever event said so first (invoice.payment_failed or, for a payment the
+        # bank wants confirmed, invoice.payment_action_required): the link to pay it is Stripe's hosted
+        # invoice page, read from Stripe with the subscription.
+        invoice_url = state.invoice_url if state.invoice_status == "open" else None
         enqueue(
             session,
             now,
             f"payment_failed:{state.id}:{state.latest_invoice or state.period_end.isoformat()}",
-            notices.payment_failed(row, newest, public_url),
+            notices.payment_failed(row, newest, public_url, invoice_url),
         )
     elif state.status == "canceled":
         reason = "subscription ended: no renewal"

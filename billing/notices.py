@@ -56,18 +56,26 @@ def _message(row: Subscription, headline: str, paragraphs: list[str], lic: Licen
     )
 
 
-def payment_failed(row: Subscription, lic: License | None, public_url: str) -> Message:
-    return _message(
-        row,
-        "Your payment for the Professional subscription failed",
-        [
-            "We could not collect the payment for your Professional subscription, so no new license has been "
-            "issued. Your current license keeps working until it expires and then through its grace period.",
-            f"Please update your payment method in the billing portal: {_portal(public_url)}. We retry the "
-            "payment automatically; once it succeeds, your renewed license is e-mailed to you.",
-        ],
-        lic,
+def payment_failed(row: Subscription, lic: License | None, public_url: str, invoice_url: str | None = None) -> Message:
+    """No payment for the new period: the card was declined, or the bank asks the customer to confirm
+    the payment (3-D Secure). ``invoice_url`` is Stripe's hosted invoice page, where either is settled."""
+    paragraphs = [
+        "We could not collect the payment for your Professional subscription, so no new license has been "
+        "issued. Your current license keeps working until it expires and then through its grace period.",
+    ]
+    if invoice_url:
+        paragraphs.append(
+            "Pay the invoice on Stripe's secure page; if your bank asks you to confirm the payment "
+            f"(3-D Secure), you do it there: {invoice_url}"
+        )
+    paragraphs.append(
+        f"Or update your payment method in the billing portal: {_portal(public_url)}. We retry the "
+        "payment automatically; once it succeeds, your renewed license is e-mailed to you."
+        if invoice_url
+        else f"Please update your payment method in the billing portal: {_portal(public_url)}. We retry the "
+        "payment automatically; once it succeeds, your renewed license is e-mailed to you."
     )
+    return _message(row, "Your payment for the Professional subscription failed", paragraphs, lic)
 
 
 def cancel_scheduled(row: Subscription, lic: License | None, public_url: str) -> Message:

@@ -40,6 +40,7 @@ ALLOWED_EVENTS = frozenset(
         "customer.subscription.resumed",
         "invoice.paid",
         "invoice.payment_failed",
+        "invoice.payment_action_required",  # 3-D Secure on a renewal: the customer is mailed the invoice's link
         "charge.refunded",
         "charge.dispute.created",
         "charge.dispute.closed",

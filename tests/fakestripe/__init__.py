@@ -2,12 +2,14 @@
 
 from .app import create_app
 from .server import serve_fake
-from .state import CARD_OK, IBAN_FAILS, IBAN_SUCCEEDS, FakeStripe, Hold, PaymentDeclined
+from .state import CARD_3DS, CARD_3DS_ALWAYS, CARD_OK, IBAN_FAILS, IBAN_SUCCEEDS, FakeStripe, Hold, PaymentDeclined
 from .webhooks import Delivery, Endpoint, Webhooks, sign
 
 CARD_DECLINED = "4000000000000002"
 
 __all__ = [
+    "CARD_3DS",
+    "CARD_3DS_ALWAYS",
     "CARD_DECLINED",
     "CARD_OK",
     "IBAN_FAILS",

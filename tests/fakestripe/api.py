@@ -674,9 +674,25 @@ def update_subscription(fake: FakeStripe, call: Call) -> JSON:
             "billing_cycle_anchor",
             "cancellation_details",
             "discounts",
+            "pause_collection",
             "expand",
         },
     )
+    pause: JSON | Literal["clear"] | None = None
+    if "pause_collection" in p:
+        if p["pause_collection"] == "":
+            pause = "clear"
+        else:
+            raw_pause = get_dict(p, "pause_collection")
+            if raw_pause is None:
+                raise StripeError(400, "Invalid object", param="pause_collection")
+            check_known(raw_pause, {"behavior", "resumes_at"}, "pause_collection")
+            behavior = get_enum(raw_pause, "behavior", ("keep_as_draft", "mark_uncollectible", "void"))
+            if behavior is None:
+                raise StripeError(
+                    400, "Missing required param: pause_collection[behavior].", param="pause_collection[behavior]"
+                )
+            pause = {"behavior": behavior, "resumes_at": get_int(raw_pause, "resumes_at")}
     coupons: list[str] = []
     for index, raw in enumerate(get_list(p, "discounts") or []):
         name = f"discounts[{index}]"
@@ -734,10 +750,21 @@ def update_subscription(fake: FakeStripe, call: Call) -> JSON:
             metadata=metadata,
             description=get_str(p, "description") if "description" in p else None,
             billing_cycle_anchor=anchor,
+            pause_collection=pause,
         )
         for coupon in coupons:
             updated = fake.apply_coupon(call.args[0], coupon)
         return answer(fake, call, updated)
+
+
+def resume_subscription(fake: FakeStripe, call: Call) -> JSON:
+    p = call.params
+    check_known(p, {"billing_cycle_anchor", "proration_behavior", "proration_date", "expand"})
+    anchor = get_enum(p, "billing_cycle_anchor", ("now", "unchanged"))
+    get_enum(p, "proration_behavior", ("create_prorations", "none", "always_invoice"))
+    get_int(p, "proration_date")
+    with fake.lock:
+        return answer(fake, call, fake.resume_subscription(call.args[0], billing_cycle_anchor=anchor or "now"))
 
 
 def cancel_subscription(fake: FakeStripe, call: Call) -> JSON:
@@ -1040,6 +1067,7 @@ ROUTES: list[tuple[str, str, Operation]] = [
     ("GET", r"/v1/subscriptions", list_subscriptions),
     ("GET", r"/v1/subscriptions/search", search_subscriptions),
     ("GET", r"/v1/subscriptions/([^/]+)", retrieve_subscription),
+    ("POST", r"/v1/subscriptions/([^/]+)/resume", resume_subscription),
     ("POST", r"/v1/subscriptions/([^/]+)", update_subscription),
     ("DELETE", r"/v1/subscriptions/([^/]+)", cancel_subscription),
     ("GET", r"/v1/subscription_items", list_subscription_items),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime
+from html import escape
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -17,7 +18,14 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from .api import Call, route
-from .state import IDEMPOTENCY_LIFETIME, FakeStripe, IdempotentResult, PaymentDeclined, RequestRecord
+from .state import (
+    IDEMPOTENCY_LIFETIME,
+    AuthenticationRequired,
+    FakeStripe,
+    IdempotentResult,
+    PaymentDeclined,
+    RequestRecord,
+)
 from .wire import JSON, StripeError, decode_form, new_id
 
 TEMPLATES = jinja2.Environment(
@@ -217,6 +225,25 @@ def create_app(fake: FakeStripe) -> Starlette:
             "Back",
         )
 
+    def three_d_secure_page(session_id: str, message: str, form: dict[str, str]) -> Response:
+        """The bank's challenge (3-D Secure), as Stripe shows it over its checkout page: the form's fields
+        carried along, and the holder's answer (``three_d_secure``: ``complete`` or ``fail``)."""
+        hidden = "".join(
+            f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">'
+            for k, v in form.items()
+            if k != "three_d_secure"
+        )
+        buttons = "".join(
+            f'<button type="submit" name="three_d_secure" value="{value}" id="{value}-authentication">{label}</button>'
+            for value, label in (("complete", "Complete authentication"), ("fail", "Fail authentication"))
+        )
+        html = (
+            '<!doctype html><title>Confirm your payment</title><h1 id="heading">3-D Secure</h1>'
+            f'<p id="message">{escape(message)}</p>'
+            f'<form method="post" action="/c/pay/{escape(session_id)}" id="three-d-secure">{hidden}{buttons}</form>'
+        )
+        return HTMLResponse(html)
+
     async def checkout_page(request: Request) -> Response:
         session_id = request.path_params["session_id"]
 
@@ -248,6 +275,7 @@ def create_app(fake: FakeStripe) -> Starlette:
                 if session["status"] != "open":
                     return closed_session_page(session)
                 iban = form.get("iban", "").strip()
+                answer = form.get("three_d_secure")
                 try:
                     if not iban:
                         _check_card_form(form)
@@ -257,7 +285,10 @@ def create_app(fake: FakeStripe) -> Starlette:
                         email=form.get("email") or None,
                         name=form.get("name") or None,
                         iban=iban or None,
+                        authenticated=None if answer is None else answer == "complete",
                     )
+                except AuthenticationRequired as challenge:
+                    return three_d_secure_page(session_id, challenge.message, form)
                 except PaymentDeclined as declined:
                     html = TEMPLATES.get_template("checkout.html").render(
                         **checkout_context(session, declined.message, form)
@@ -379,6 +410,19 @@ def create_app(fake: FakeStripe) -> Starlette:
             if name == "fail_next_renewal":
                 fake.fail_next_renewal(ident, int(data.get("times", 1)))
                 return {"ok": True}
+            if name == "require_action_next_renewal":
+                fake.require_action_next_renewal(ident, int(data.get("times", 1)))
+                return {"ok": True}
+            if name == "pause_collection":
+                return fake.pause_collection(ident, data.get("behavior", "void"))
+            if name == "pause":
+                return fake.pause_subscription(ident)
+            if name == "resume":
+                return fake.resume_subscription(ident, billing_cycle_anchor=data.get("billing_cycle_anchor", "now"))
+            if name == "resume_collection":
+                return fake.resume_collection(ident)
+            if name == "pay_invoice":
+                return fake.pay_hosted_invoice(ident, authenticate=bool(data.get("authenticate", True)))
             if name == "portal_update":
                 return fake.portal_update(ident, quantity=data.get("quantity"), price=data.get("price"))
             if name == "cancel_at_period_end":
@@ -396,6 +440,7 @@ def create_app(fake: FakeStripe) -> Starlette:
                     email=data.get("email"),
                     name=data.get("name"),
                     iban=data.get("iban"),
+                    authenticated=bool(data.get("authenticate", True)),
                 )
             if name == "settle_async":
                 return fake.settle_async_payment(ident, succeed=data.get("succeed"))
@@ -443,6 +488,44 @@ def create_app(fake: FakeStripe) -> Starlette:
         except StripeError as exc:
             return JSONResponse(exc.body(), status_code=exc.status)
 
+    # --- hosted invoice page ---------------------------------------------------------------------------
+    async def invoice_page(request: Request) -> Response:
+        """Stripe's hosted invoice page: the amount, and a Pay button (with the 3-D Secure step when the
+        payment intent requires action). A form POST pays; ``authenticate=fail`` abandons the challenge."""
+        invoice_id = request.path_params["invoice_id"]
+        form = {k: str(v) for k, v in (await request.form()).items()} if request.method == "POST" else {}
+
+        def show() -> Response:
+            with fake.lock:
+                invoice = fake.invoices.get(invoice_id)
+                if invoice is None or invoice["hosted_invoice_url"] is None:
+                    return message_page("Something went wrong", "This invoice could not be found.", 404)
+                amount = money(invoice["amount_due"], invoice["currency"])
+                if request.method == "POST":
+                    try:
+                        fake.pay_hosted_invoice(invoice_id, authenticate=form.get("authenticate") != "fail")
+                    except PaymentDeclined as exc:
+                        return message_page("Payment not completed", exc.message, 402)
+                    except StripeError as exc:
+                        return message_page("This invoice cannot be paid", exc.message, 400)
+                    return message_page("Invoice paid", f"Invoice {invoice['number']}: {amount} paid. Thank you.")
+                if invoice["status"] != "open":
+                    return message_page(f"Invoice {invoice['number']}", f"This invoice is {invoice['status']}.")
+                step = (
+                    "Your bank asks you to confirm this payment (3-D Secure)."
+                    if fake.invoice_requires_action(invoice_id)
+                    else "Pay this invoice with the card on file."
+                )
+                html = (
+                    f'<!doctype html><title>Invoice {invoice["number"]}</title><h1 id="heading">Invoice '
+                    f'{invoice["number"]}</h1><p id="amount">{amount} due</p><p id="message">{step}</p>'
+                    f'<form method="post" action="/i/{invoice_id}"><input type="hidden" name="authenticate" '
+                    f'value="complete"><button id="pay" type="submit">Complete payment</button></form>'
+                )
+                return HTMLResponse(html)
+
+        return await run_in_threadpool(show)
+
     async def index(request: Request) -> Response:
         return message_page("Fake Stripe", "A stand-in for the Stripe API, for tests. See tests/fakestripe/README.md.")
 
@@ -451,6 +534,7 @@ def create_app(fake: FakeStripe) -> Starlette:
         Route("/v1/{rest:path}", api, methods=["GET", "POST", "DELETE"]),
         Route("/c/pay/{session_id}", checkout_page, methods=["GET"]),
         Route("/c/pay/{session_id}", checkout_submit, methods=["POST"]),
+        Route("/i/{invoice_id}", invoice_page, methods=["GET", "POST"]),
         Route("/p/session/{secret}", portal_page, methods=["GET"]),
         Route("/p/session/{secret}/subscriptions/{sub_id}/{action}", portal_action, methods=["POST"]),
         Route("/_fake/{name}", control, methods=["GET", "POST"]),

@@ -39,6 +39,10 @@ DECLINES: dict[str, tuple[str, str]] = {
     "4000000000000127": ("incorrect_cvc", "Your card's security code is incorrect."),
 }
 OTHER_OK_CARDS = {"5555555555554444", "4000056655665556", "378282246310005"}
+# 3-D Secure test cards: the bank asks the holder to confirm the payment on the checkout page.
+CARD_3DS = "4000002500003155"  # confirmed once at checkout; set up for its renewals, which just pay
+CARD_3DS_ALWAYS = "4000002760003184"  # every payment asks, renewals too (invoice.payment_action_required)
+AUTHENTICATION_CARDS = {CARD_3DS, CARD_3DS_ALWAYS}
 # SEPA Direct Debit test IBANs: async payment that later succeeds or fails.
 IBAN_SUCCEEDS = "DE89370400440532013000"
 IBAN_FAILS = "DE62370400440532013001"
@@ -62,6 +66,11 @@ class PaymentDeclined(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+class AuthenticationRequired(PaymentDeclined):
+    """The card's bank asks its holder to confirm the payment (3-D Secure): the hosted page shows the
+    challenge, and the form is posted again with the holder's answer. Nothing was created yet."""
 
 
 def luhn_ok(number: str) -> bool:
@@ -221,6 +230,9 @@ class FakeStripe:
         self._sub_items: dict[str, list[str]] = {}
         self._seq: dict[str, int] = {}
         self._fail_renewals: dict[str, int] = {}
+        self._action_renewals: dict[str, int] = {}
+        self._awaiting_action: set[str] = set()
+        self._always_authenticate: set[str] = set()
         self._pending_prorations: dict[str, list[JSON]] = {}
         self._portal_secrets: dict[str, str] = {}
         self._async_outcome: dict[str, bool] = {}
@@ -825,8 +837,13 @@ class FakeStripe:
         email: str | None = None,
         name: str | None = None,
         iban: str | None = None,
+        authenticated: bool | None = None,
     ) -> JSON:
         """What the hosted page does on "Subscribe": pay with a test card (or a SEPA test IBAN).
+
+        A 3-D Secure card (``CARD_3DS``, ``CARD_3DS_ALWAYS``) raises ``AuthenticationRequired`` until the
+        holder answers the challenge (``authenticated``): True pays as any card, False declines it
+        (``payment_intent_authentication_failure``, the session stays open).
 
         A declined card raises ``PaymentDeclined`` and changes nothing. A paid card creates the customer
         (unless the session has one), the subscription, its first invoice (paid), completes the session
@@ -852,8 +869,18 @@ class FakeStripe:
                     raise PaymentDeclined("invalid_number", "Your card number is invalid.")
                 if digits in DECLINES:
                     raise PaymentDeclined(*DECLINES[digits])
-                if digits != CARD_OK and digits not in OTHER_OK_CARDS:
+                if digits != CARD_OK and digits not in OTHER_OK_CARDS and digits not in AUTHENTICATION_CARDS:
                     raise PaymentDeclined("generic_decline", "Your card was declined.")
+                if digits in AUTHENTICATION_CARDS and authenticated is None:
+                    raise AuthenticationRequired(
+                        "authentication_required", "Your bank asks you to confirm this payment."
+                    )
+                if digits in AUTHENTICATION_CARDS and not authenticated:
+                    raise PaymentDeclined(
+                        "payment_intent_authentication_failure",
+                        "We are unable to authenticate your payment method. Please choose a different payment "
+                        "method and try again.",
+                    )
             now = self.now()
             email = session["customer_email"] or email  # the page shows a session's e-mail read-only
             if session["customer"] is not None:
@@ -871,6 +898,8 @@ class FakeStripe:
                 metadata=self._session_sub_metadata.get(session_id, {}),
                 at=now,
             )
+            if not asynchronous and "".join(ch for ch in card if ch.isdigit()) == CARD_3DS_ALWAYS:
+                self._always_authenticate.add(sub["id"])
             invoice = self._new_invoice(sub, "subscription_create", self._period_lines(sub), now, now)
             self._emit("customer.subscription.created", self.render(sub))  # with its latest_invoice, as Stripe's
             self._emit("invoice.created", invoice)
@@ -1056,6 +1085,7 @@ class FakeStripe:
         metadata: dict[str, str] | None = None,
         description: str | None = None,
         billing_cycle_anchor: str | None = None,
+        pause_collection: JSON | Literal["clear"] | None = None,
     ) -> JSON:
         """Stripe's subscription update: items (``{"id", "price", "quantity", "deleted"}``; an item without
         ``id`` is added), cancellation at period end, metadata. Emits ``customer.subscription.updated``
@@ -1078,6 +1108,15 @@ class FakeStripe:
                 sub["metadata"] = metadata
             if description is not None:
                 sub["description"] = description or None
+            if pause_collection == "clear":
+                sub["pause_collection"] = None
+            elif pause_collection is not None:
+                if ended:
+                    raise StripeError(400, "A canceled subscription cannot pause collection.")
+                sub["pause_collection"] = {
+                    "behavior": pause_collection["behavior"],
+                    "resumes_at": pause_collection.get("resumes_at"),
+                }
             if cancel_at_period_end is not None:
                 sub["cancel_at_period_end"] = cancel_at_period_end
                 sub["cancel_at"] = end if cancel_at_period_end else None
@@ -1490,6 +1529,8 @@ class FakeStripe:
             customer["next_invoice_sequence"] = sequence + 1
             invoice["number"] = f"{customer['invoice_prefix']}-{sequence:04d}"
         invoice["status"] = "open"
+        invoice["hosted_invoice_url"] = f"{self.base_url}/i/{invoice['id']}"
+        invoice["invoice_pdf"] = f"{self.base_url}/i/{invoice['id']}/pdf"
         invoice["effective_at"] = now
         invoice["webhooks_delivered_at"] = now
         invoice["status_transitions"]["finalized_at"] = now
@@ -1502,11 +1543,17 @@ class FakeStripe:
         elif self._fail_renewals.get(sub["id"], 0) > 0:
             self._fail_renewals[sub["id"]] -= 1
             self._fail_payment(invoice, sub)
+        elif self._action_renewals.get(sub["id"], 0) > 0:
+            self._action_renewals[sub["id"]] -= 1
+            self._require_action(invoice, sub)
+        elif sub["id"] in self._always_authenticate:  # paid with CARD_3DS_ALWAYS
+            self._require_action(invoice, sub)
         else:
             self._pay(invoice, sub)
 
     def _pay(self, invoice: JSON, sub: JSON) -> None:
         now = self.now()
+        self._awaiting_action.discard(invoice["id"])
         invoice["status"] = "paid"
         invoice["attempted"] = True
         invoice["attempt_count"] += 1
@@ -1821,6 +1868,41 @@ class FakeStripe:
             after = self.render(sub)
             self._emit("customer.subscription.updated", after, diff(before, after))
 
+    def _require_action(self, invoice: JSON, sub: JSON) -> None:
+        """The card asks its holder to authenticate (3-D Secure): the invoice stays ``open`` (its payment
+        intent ``requires_action``), ``invoice.payment_action_required`` is sent and the subscription goes
+        ``past_due``, until the customer completes the payment on the hosted invoice page."""
+        invoice["attempted"] = True
+        invoice["attempt_count"] += 1
+        invoice["next_payment_attempt"] = None  # Stripe waits for the customer, it does not retry
+        self._awaiting_action.add(invoice["id"])
+        self._emit("invoice.payment_action_required", invoice)
+        if sub["status"] == "active":
+            before = self.render(sub)
+            sub["status"] = "past_due"
+            after = self.render(sub)
+            self._emit("customer.subscription.updated", after, diff(before, after))
+
+    def invoice_requires_action(self, invoice_id: str) -> bool:
+        """Whether the invoice's payment intent is ``requires_action`` (waiting for 3-D Secure)."""
+        with self.lock:
+            return invoice_id in self._awaiting_action
+
+    def pay_hosted_invoice(self, invoice_id: str, *, authenticate: bool = True) -> JSON:
+        """What the hosted invoice page does on "Pay" (after the 3-D Secure step when the payment intent
+        requires action): the open invoice is paid, the subscription active again. Without
+        ``authenticate`` a payment that requires action stays unpaid (the customer gave up)."""
+        with self.lock:
+            invoice = self._invoice(invoice_id)
+            if invoice["status"] != "open":
+                raise StripeError(400, f"This invoice is {invoice['status']}: it cannot be paid.")
+            if invoice_id in self._awaiting_action and not authenticate:
+                raise PaymentDeclined("authentication_required", "Your card requires authentication.")
+            self._awaiting_action.discard(invoice_id)
+            sub = self.subscriptions[invoice["parent"]["subscription_details"]["subscription"]]
+            self._pay(invoice, sub)
+            return self.render(invoice)
+
     def _invoice(self, invoice_id: str) -> JSON:
         invoice = self.invoices.get(invoice_id)
         if invoice is None:
@@ -1899,8 +1981,29 @@ class FakeStripe:
         after = self.render(sub)
         self._emit("customer.subscription.updated", after, diff(before, after))
         self._emit("invoice.created", invoice)
+        paused = sub["pause_collection"]
+        if paused is not None:  # collection paused: the period's invoice is not charged
+            self._collect_paused(invoice, paused["behavior"])
+            return
         self._finalize(invoice)
         self._charge(invoice, sub)
+
+    def _collect_paused(self, invoice: JSON, behavior: str) -> None:
+        """``pause_collection``: the invoice is voided (``void``), kept as a draft (``keep_as_draft``) or
+        marked uncollectible (``mark_uncollectible``); nothing is charged."""
+        now = self.now()
+        invoice["auto_advance"] = False
+        if behavior == "keep_as_draft":
+            return
+        self._finalize(invoice)
+        if behavior == "void":
+            invoice["status"] = "void"
+            invoice["status_transitions"]["voided_at"] = now
+            self._emit("invoice.voided", invoice)
+        else:
+            invoice["status"] = "uncollectible"
+            invoice["status_transitions"]["marked_uncollectible_at"] = now
+            self._emit("invoice.marked_uncollectible", invoice)
 
     def _end_subscription(self, sub: JSON, at: int, *, reason: str | None) -> None:
         sub["status"] = "canceled"
@@ -1919,6 +2022,13 @@ class FakeStripe:
         with self.lock:
             self._subscription(sub_id)
             self._fail_renewals[sub_id] = self._fail_renewals.get(sub_id, 0) + times
+
+    def require_action_next_renewal(self, sub_id: str, times: int = 1) -> None:
+        """The next ``times`` charges of this subscription need the card holder's authentication (3-D
+        Secure): ``invoice.payment_action_required``, the invoice left open, ``past_due``."""
+        with self.lock:
+            self._subscription(sub_id)
+            self._action_renewals[sub_id] = self._action_renewals.get(sub_id, 0) + times
 
     def retry_invoice(self, invoice_id: str, *, succeed: bool = True) -> JSON:
         """A payment retry of an open invoice (Smart Retries, or the customer updating the card)."""
@@ -1959,6 +2069,58 @@ class FakeStripe:
             if price is not None:
                 change["price"] = price
             return self.update_subscription(sub_id, items=[change], proration_behavior="always_invoice")
+
+    def pause_collection(self, sub_id: str, behavior: str = "void") -> JSON:
+        """Pause collection (``pause_collection[behavior]``: ``void``, ``keep_as_draft`` or
+        ``mark_uncollectible``); the subscription stays ``active`` and its periods go on unpaid."""
+        return self.update_subscription(sub_id, pause_collection={"behavior": behavior})
+
+    def resume_collection(self, sub_id: str) -> JSON:
+        """Resume collection (``pause_collection=""``): the next period's invoice is charged again."""
+        return self.update_subscription(sub_id, pause_collection="clear")
+
+    def pause_subscription(self, sub_id: str) -> JSON:
+        """Status ``paused``, as Stripe pauses a subscription whose trial ended without a payment method
+        (``trial_settings.end_behavior.missing_payment_method=pause``; the fake models no trials, so this
+        control stands in for that moment): no invoices, no renewals, ``customer.subscription.paused``."""
+        with self.lock:
+            sub = self._subscription(sub_id)
+            if sub["status"] not in ("active", "trialing"):
+                raise StripeError(400, f"A subscription with status {sub['status']} cannot be paused.")
+            before = self.render(sub)
+            sub["status"] = "paused"
+            after = self.render(sub)
+            self._emit("customer.subscription.updated", after, diff(before, after))
+            self._emit("customer.subscription.paused", after)
+            return after
+
+    def resume_subscription(self, sub_id: str, *, billing_cycle_anchor: str = "now") -> JSON:
+        """``POST /v1/subscriptions/{id}/resume``: a ``paused`` subscription starts a new period (anchor
+        ``now``; ``unchanged`` keeps the old cycle, the period running on from its last end) and is invoiced
+        at once; paid, it is ``active`` (``customer.subscription.resumed``), else ``past_due``."""
+        with self.lock:
+            sub = self._subscription(sub_id)
+            if sub["status"] != "paused":
+                raise StripeError(400, "Only a paused subscription can be resumed.")
+            now = self.now()
+            before = self.render(sub)
+            if billing_cycle_anchor == "now":
+                sub["billing_cycle_anchor"] = now
+                start, end = now, period_end(now, now, *self._interval(sub))
+            else:
+                start, end = self._period(sub)
+                while end <= now:
+                    start, end = end, period_end(sub["billing_cycle_anchor"], end, *self._interval(sub))
+            self._set_period(sub, start, end)
+            sub["status"] = "active"
+            invoice = self._new_invoice(sub, "subscription_cycle", self._period_lines(sub), start, end)
+            after = self.render(sub)
+            self._emit("customer.subscription.updated", after, diff(before, after))
+            self._emit("customer.subscription.resumed", after)
+            self._emit("invoice.created", invoice)
+            self._finalize(invoice)
+            self._charge(invoice, sub)
+            return self.render(sub)
 
     def cancel_at_period_end(self, sub_id: str, cancel: bool = True) -> JSON:
         """What the billing portal's "Cancel plan" does (or "Renew plan", with ``cancel=False``)."""
