@@ -4,9 +4,11 @@ or interval change there is invoiced and paid at once, and the service's sync is
 from __future__ import annotations
 
 import httpx
+import pytest
 from billing_testkit import PUBLIC_URL, Shop
 
-from billing.portal import billing_portal_url
+from billing.client import StripeUnavailable
+from billing.portal import INVOICES_SHOWN, billing_portal_url, invoices_of
 
 RETURN = f"{PUBLIC_URL}/portal"
 
@@ -98,3 +100,28 @@ def test_seats_outside_the_catalogs_range_are_refused_by_the_billing_portal(shop
     assert refused.status_code == 400
     shop.process()
     assert len(shop.licenses()) == 1
+
+
+def test_a_subscriptions_invoices_are_read_from_stripe_newest_first_and_bounded(shop: Shop) -> None:
+    bought = shop.buy(seats=3)
+    shop.process()
+    stripe_sub = shop.stripe_subscription(bought.checkout_id)
+    shop.fake.portal_update(stripe_sub, quantity=5)
+    core = shop.runtime.core
+
+    found = invoices_of(core, [stripe_sub])
+    first, second = shop.fake.ordered(shop.fake.invoices)[::-1]
+    newest = found[stripe_sub][0]
+    assert [i.id for i in found[stripe_sub]] == [second["id"], first["id"]]
+    assert newest.number == second["number"] and newest.status == "paid"
+    assert (newest.total, newest.currency) == (second["total"], "usd")
+    assert newest.hosted_invoice_url == second["hosted_invoice_url"] and newest.invoice_pdf == second["invoice_pdf"]
+    assert newest.created.timestamp() == second["created"]
+    [call, *_] = [r for r in shop.fake.requests if r.path == "/v1/invoices"]
+    assert call.params["subscription"] == stripe_sub and call.params["limit"] == str(INVOICES_SHOWN)
+    assert INVOICES_SHOWN == 12
+    assert [i.id for i in invoices_of(core, [stripe_sub], limit=1)[stripe_sub]] == [second["id"]]
+
+    shop.fake.inject_failure(500, path_prefix="/v1/invoices")
+    with pytest.raises(StripeUnavailable):
+        invoices_of(core, [stripe_sub])

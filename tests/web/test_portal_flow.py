@@ -108,6 +108,8 @@ def test_the_portal_end_to_end(portal_page: Page, store: Store, keyring: Keyring
     expect(card.locator("[data-status]")).to_have_text("Active")
     expect(page.locator(f"#subscription-{sub.id}")).to_contain_text("Professional, monthly")
     expect(page.locator(f"#subscription-{sub.id}")).to_contain_text("Next renewal")
+    [invoice] = page.locator(f"#invoices-{sub.id} tbody tr").all()  # the first payment's, read from Stripe
+    expect(invoice).to_contain_text("$40.00 USD")  # four seats at the catalog's $10
     page.screenshot(path=SHOT.format("dashboard"), full_page=True)
 
     # Downloads: the license, and what an air-gapped server needs to check it.
@@ -120,13 +122,31 @@ def test_the_portal_end_to_end(portal_page: Page, store: Store, keyring: Keyring
     assert name == "revocations.lic"
     assert load_revocations(revocations, keyring) is not None
 
-    # Stripe's billing portal, and back.
+    # Stripe's billing portal: six seats instead of four, invoiced and paid at once; back, the new license
+    # (once Stripe's webhooks are processed) and the proration's invoice.
     page.locator(f"#manage-billing-{sub.id}").click()
     expect(page.locator("#return-link")).to_be_visible(timeout=15_000)
     assert page.url.startswith(store.app.state.settings.stripe_api_base)
     page.screenshot(path=SHOT.format("stripe-billing-portal"), full_page=True)
+    page.locator(f"#q-{sub.stripe_subscription_id}").fill("6")
+    page.locator(f"#update-seats-{sub.stripe_subscription_id}").click()
+    expect(page.locator(f"#{sub.stripe_subscription_id}")).to_contain_text("6 seat(s)")
     page.locator("#return-link").click()
     expect(page.locator("#signed-in-as")).to_have_text(BUYER)
+    deadline = time.monotonic() + 30
+    while page.locator(".license").count() < 2:
+        assert time.monotonic() < deadline, "no license with the new seats within 30 s"
+        time.sleep(0.2)
+        page.reload()
+    newest = page.locator(".license").first
+    expect(newest.locator(".facts dd").first).to_have_text("6")
+    expect(newest.locator(f'a[href="#license-{lic.id}"]')).to_be_visible()
+    rows = page.locator(f"#invoices-{sub.id} tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.first.locator("[data-status]")).to_have_text("Paid")
+    expect(rows.first.get_by_role("link", name="PDF")).to_have_attribute("href", re.compile(r"/pdf$"))
+    page.locator(f"#invoices-{sub.id}").scroll_into_view_if_needed()
+    page.screenshot(path=SHOT.format("dashboard-invoices"), full_page=True)
 
     # Sign out: the form again.
     page.locator("#sign-out").click()
