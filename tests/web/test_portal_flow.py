@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fakestripe import FakeStripe
 from mailtools import text_of
 from pagetools import Store
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
@@ -81,7 +82,9 @@ def _download(page: Page, selector: str) -> tuple[str, str]:
     return download.suggested_filename, Path(download.path()).read_text()
 
 
-def test_the_portal_end_to_end(portal_page: Page, store: Store, keyring: Keyring, clock: Any) -> None:
+def test_the_portal_end_to_end(
+    portal_page: Page, store: Store, keyring: Keyring, clock: Any, fake_stripe: FakeStripe
+) -> None:
     page = portal_page
     _buy(page, 4, CARD_OK, BUYER)
     expect(page.get_by_role("heading", level=1)).to_have_text("Your Professional license", timeout=30_000)
@@ -147,6 +150,11 @@ def test_the_portal_end_to_end(portal_page: Page, store: Store, keyring: Keyring
     expect(rows.first.get_by_role("link", name="PDF")).to_have_attribute("href", re.compile(r"/pdf$"))
     page.locator(f"#invoices-{sub.id}").scroll_into_view_if_needed()
     page.screenshot(path=SHOT.format("dashboard-invoices"), full_page=True)
+    fake_stripe.inject_failure(500, path_prefix="/v1/invoices")  # Stripe failing: a plain note, the rest as usual
+    page.reload()
+    expect(page.locator("#invoices-note")).to_contain_text("could not be read from Stripe")
+    expect(page.locator(f"#manage-billing-{sub.id}")).to_be_visible()
+    page.screenshot(path=SHOT.format("dashboard-invoices-unavailable"), full_page=True)
 
     # Sign out: the form again.
     page.locator("#sign-out").click()
