@@ -5,10 +5,17 @@ are found again by their lookup keys. Prices are immutable in Stripe: when the c
 or interval changes, a new price takes over the lookup key (``transfer_lookup_key``) and the old one is
 archived, so subscriptions on it continue and new checkouts use the new one. Running it twice changes
 nothing the second time. Every create carries an idempotency key made from our own names.
+
+It also makes (or puts back) the service's own billing-portal configuration, found again by its metadata
+(``PORTAL_METADATA``): customers change seats within the offer's range and switch between its prices
+(prorated and invoiced at once, ``always_invoice``), update their card, address and tax IDs, see their
+invoices and cancel at the period's end. ``billing.portal.billing_portal_url`` opens sessions with it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,12 +26,14 @@ from licensing.catalog import Offer, Price
 from licensing.context import Core
 
 SELF_SERVE_OFFERS = ("professional",)
+PORTAL_METADATA = {"managed_by": "licensing", "purpose": "customer_portal"}
+PORTAL_KIND = "billing-portal configuration"
 
 
 @dataclass(frozen=True)
 class Change:
-    kind: str  # product | price
-    name: str  # the product id or the price's lookup key
+    kind: str  # product | price | billing-portal configuration
+    name: str  # the product id, the price's lookup key or the configuration's id
     action: str  # created | updated | unchanged | replaced
     detail: str = ""
 
@@ -91,14 +100,15 @@ def _matches(found: stripe.Price, price: Price, pid: str) -> bool:
     )
 
 
-def _sync_price(client: stripe.StripeClient, offer: Offer, price: Price) -> Change:
+def _sync_price(client: stripe.StripeClient, offer: Offer, price: Price) -> tuple[Change, str]:
+    """What was done, and the id of the price that now has the lookup key."""
     pid = product_id(offer)
     found = call(
         "list prices", lambda: client.v1.prices.list(params={"lookup_keys": [price.lookup_key], "limit": 10}).data
     )
     current = next((p for p in found if p.lookup_key == price.lookup_key), None)
     if current is not None and _matches(current, price, pid):
-        return Change("price", price.lookup_key, "unchanged", current.id)
+        return Change("price", price.lookup_key, "unchanged", current.id), current.id
     replacing = current.id if current is not None else "none"
     key = (
         f"catalog-price-{price.lookup_key}-{price.unit_amount}-{price.currency}-{price.interval}-replacing-{replacing}"
@@ -119,7 +129,7 @@ def _sync_price(client: stripe.StripeClient, offer: Offer, price: Price) -> Chan
         ),
     )
     if current is None:
-        return Change("price", price.lookup_key, "created", created.id)
+        return Change("price", price.lookup_key, "created", created.id), created.id
     if current.active:
         call("archive the old price", lambda: client.v1.prices.update(current.id, params={"active": False}))
     return Change(
@@ -128,18 +138,115 @@ def _sync_price(client: stripe.StripeClient, offer: Offer, price: Price) -> Chan
         "replaced",
         f"{current.id} ({current.unit_amount} {current.currency}) -> {created.id} "
         f"({price.unit_amount} {price.currency}); subscriptions on the old price keep it",
+    ), created.id
+
+
+# --- the billing-portal configuration -------------------------------------------------------------------
+def _portal_features(offers: list[tuple[Offer, list[str]]]) -> dict[str, Any]:
+    """What customers may do in Stripe's billing portal: the offers' prices (seats within their range),
+    card, billing address and tax IDs, invoices, cancelling at the period's end."""
+    products = []
+    for offer, price_ids in offers:
+        quantity: dict[str, Any] = {"enabled": True, "minimum": offer.seats.minimum}
+        if offer.seats.maximum is not None:
+            quantity["maximum"] = offer.seats.maximum
+        products.append({"product": product_id(offer), "prices": price_ids, "adjustable_quantity": quantity})
+    return {
+        "customer_update": {"enabled": True, "allowed_updates": ["address", "tax_id"]},
+        "invoice_history": {"enabled": True},
+        "payment_method_update": {"enabled": True},
+        "subscription_cancel": {"enabled": True, "mode": "at_period_end", "proration_behavior": "none"},
+        "subscription_update": {
+            "enabled": True,
+            "default_allowed_updates": ["price", "quantity"],
+            "proration_behavior": "always_invoice",  # a seat change is invoiced and charged at once
+            "products": products,
+        },
+    }
+
+
+def _covers(current: Any, wanted: Any) -> bool:
+    """Whether Stripe's ``current`` already says all that ``wanted`` says (fields Stripe adds are ignored;
+    lists of strings compare as sets, since Stripe keeps its own order for some)."""
+    if isinstance(wanted, dict):
+        return isinstance(current, dict) and all(_covers(current.get(k), v) for k, v in wanted.items())
+    if isinstance(wanted, list) and all(isinstance(v, str) for v in wanted):
+        return isinstance(current, list) and sorted(current) == sorted(wanted)
+    if isinstance(wanted, list):
+        return (
+            isinstance(current, list)
+            and len(current) == len(wanted)
+            and all(_covers(c, w) for c, w in zip(current, wanted, strict=True))
+        )
+    return bool(current == wanted)
+
+
+def is_ours(config: stripe.billing_portal.Configuration) -> bool:
+    metadata = config.metadata.to_dict() if config.metadata else {}
+    return all(metadata.get(k) == v for k, v in PORTAL_METADATA.items())
+
+
+def find_portal_configuration(
+    client: stripe.StripeClient, *, active_only: bool = True
+) -> stripe.billing_portal.Configuration | None:
+    """The service's own billing-portal configuration (by its metadata), the newest if several."""
+    params: dict[str, Any] = {"limit": 100}
+    if active_only:
+        params["active"] = True
+    found = call(
+        "list billing-portal configurations",
+        lambda: list(client.v1.billing_portal.configurations.list(params=params).auto_paging_iter()),  # type: ignore[arg-type]
     )
+    ours = [c for c in found if is_ours(c)]
+    return max(ours, key=lambda c: (c.active, c.created), default=None)
+
+
+def _sync_portal(client: stripe.StripeClient, offers: list[tuple[Offer, list[str]]]) -> Change:
+    features = _portal_features(offers)
+    current = find_portal_configuration(client, active_only=False)
+    if current is None:
+        digest = hashlib.sha256(json.dumps(features, sort_keys=True).encode()).hexdigest()[:32]
+        created = call(
+            "create the billing-portal configuration",
+            lambda: client.v1.billing_portal.configurations.create(
+                params={"features": features, "metadata": PORTAL_METADATA},  # type: ignore[typeddict-item]
+                options={"idempotency_key": f"catalog-portal-configuration-{digest}"},
+            ),
+        )
+        return Change(PORTAL_KIND, created.id, "created")
+    differs: dict[str, Any] = {}
+    current_features = current.features.to_dict()
+    wrong = sorted(name for name, value in features.items() if not _covers(current_features.get(name), value))
+    if wrong:
+        differs["features"] = {name: features[name] for name in wrong}
+    if not current.active:
+        differs["active"] = True
+        wrong.append("active")
+    if not differs:
+        return Change(PORTAL_KIND, current.id, "unchanged")
+    call(
+        "update the billing-portal configuration",
+        lambda: client.v1.billing_portal.configurations.update(current.id, params=differs),  # type: ignore[arg-type]
+    )
+    return Change(PORTAL_KIND, current.id, "updated", ", ".join(wrong))
 
 
 def sync_catalog(core: Core) -> list[Change]:
-    """Create or update the self-serve offers' product and prices in Stripe; what was done, in order."""
+    """Create or update the self-serve offers' product and prices in Stripe, and the service's
+    billing-portal configuration; what was done, in order."""
     client = stripe_client(core)
     changes: list[Change] = []
+    offers: list[tuple[Offer, list[str]]] = []
     for key in SELF_SERVE_OFFERS:
         offer = core.catalog.offer(key)
         changes.append(_sync_product(client, offer))
+        price_ids = []
         for price in offer.prices:
-            changes.append(_sync_price(client, offer, price))
+            change, price_id = _sync_price(client, offer, price)
+            changes.append(change)
+            price_ids.append(price_id)
+        offers.append((offer, price_ids))
+    changes.append(_sync_portal(client, offers))
     return changes
 
 

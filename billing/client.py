@@ -57,9 +57,10 @@ def is_configured(core: Core) -> bool:
     return key is not None and bool(key.get_secret_value().strip())
 
 
-def stripe_client(core: Core) -> stripe.StripeClient:
+def stripe_client(core: Core, *, retries: int | None = None) -> stripe.StripeClient:
     """The SDK client for ``LICENSING_STRIPE_SECRET_KEY`` at ``LICENSING_STRIPE_API_BASE`` (Stripe's own
-    address when unset); :class:`BillingDisabled` without a key."""
+    address when unset); :class:`BillingDisabled` without a key. ``retries`` overrides
+    ``LICENSING_STRIPE_MAX_NETWORK_RETRIES`` (0 for a page that must not wait on a failing Stripe)."""
     settings = core.settings
     if not is_configured(core):
         raise BillingDisabled(
@@ -69,7 +70,7 @@ def stripe_client(core: Core) -> stripe.StripeClient:
     return _client(
         settings.stripe_secret_key.get_secret_value().strip(),
         settings.stripe_api_base,
-        settings.stripe_max_network_retries,
+        settings.stripe_max_network_retries if retries is None else retries,
     )
 
 

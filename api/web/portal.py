@@ -23,7 +23,8 @@ from api import public
 from api.deps import CoreDep, RateLimitedClient, SessionDep
 from api.security import allow_form_action, check_form_post, origin_of
 from api.web.site import templates
-from billing.portal import billing_portal_url
+from billing.client import BillingDisabled
+from billing.portal import InvoiceSummary, billing_portal_url, invoices_of
 from licensing.context import Core
 from licensing.kit.errors import DomainError
 from licensing.kit.settings import Settings
@@ -56,6 +57,8 @@ SUBSCRIPTION_STATUS = {
     "paused": "Paused",
 }
 INTERVALS = {"month": "monthly", "year": "annual"}
+INVOICE_STATUS = {"open": "Due", "paid": "Paid", "void": "Void", "uncollectible": "Uncollectible", "draft": "Draft"}
+CURRENCY_SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£"}
 
 
 def _days_left(end: datetime, now: datetime) -> int:
@@ -131,15 +134,48 @@ def _request_page(
     return response
 
 
+def invoice_amount(minor_units: int, currency: str) -> str:
+    """An invoice's amount naming its currency: ``$1,234.50 USD``, ``99.00 CHF``."""
+    amount = f"{minor_units / 100:,.2f}"
+    symbol = CURRENCY_SYMBOLS.get(currency.lower(), "")
+    return f"{'-' if minor_units < 0 else ''}{symbol}{amount.lstrip('-')} {currency.upper()}"
+
+
+def _invoices(core: Core, subscriptions: list[Any]) -> tuple[dict[str, list[InvoiceSummary]], str | None]:
+    """Each subscription's newest invoices, read from Stripe now (by our subscription id), or a plain note
+    saying why there are none to show: the page never fails for them."""
+    if not subscriptions:
+        return {}, None
+    try:
+        found = invoices_of(core, [sub.stripe_subscription_id for sub in subscriptions])
+    except BillingDisabled:
+        return {}, "Invoices cannot be shown here: billing is not set up on this service."
+    except DomainError:
+        return (
+            {},
+            "Your invoices could not be read from Stripe just now. Reload the page in a moment, or see them in "
+            "the billing portal (Manage billing).",
+        )
+    return {
+        sub.id: found[sub.stripe_subscription_id] for sub in subscriptions if sub.stripe_subscription_id in found
+    }, None
+
+
 def _dashboard(
     request: Request, session: Session, core: Core, me: PortalSession, error: str | None = None, status_code: int = 200
 ) -> Response:
     # "Manage billing" is answered with a redirect to Stripe's billing portal: the page's CSP must allow it.
     allow_form_action(request, origin_of(_settings(request).billing_portal_origin))
+    subscriptions = portal.subscriptions_of(session, me.email)
+    invoices, invoices_note = _invoices(core, subscriptions)
     context: dict[str, Any] = {
         "me": me,
         "lines": portal.licenses_of(session, core, me.email),
-        "subscriptions": portal.subscriptions_of(session, me.email),
+        "subscriptions": subscriptions,
+        "invoices": invoices,
+        "invoices_note": invoices_note,
+        "invoice_status": INVOICE_STATUS,
+        "invoice_amount": invoice_amount,
         "license_status": LICENSE_STATUS,
         "subscription_status": SUBSCRIPTION_STATUS,
         "intervals": INTERVALS,

@@ -570,3 +570,85 @@ def test_a_buy_link_that_does_not_work_says_so_on_the_checkout_page(browser: Bro
     page = browser.client.get("/checkout?trial=tbl_" + "A" * 43)
     assert page.status_code == 410
     assert "does not work any more" in page.text and 'name="trial_token"' not in page.text
+
+
+def _stripe_subscription_with_two_invoices(stripe_client: Any, fake_stripe: Any, email: str) -> tuple[str, str]:
+    """A paid monthly subscription in the fake Stripe whose seats were then changed (two paid invoices)."""
+    product = stripe_client.v1.products.create(params={"name": "Professional"})
+    price = stripe_client.v1.prices.create(
+        params={"product": product.id, "currency": "usd", "unit_amount": 1000, "recurring": {"interval": "month"}}
+    )
+    customer = stripe_client.v1.customers.create(params={"email": email})
+    session = stripe_client.v1.checkout.sessions.create(
+        params={
+            "mode": "subscription",
+            "customer": customer.id,
+            "line_items": [{"price": price.id, "quantity": 3}],
+            "success_url": "http://testserver/checkout/success?session_id={CHECKOUT_SESSION_ID}",
+            "cancel_url": "http://testserver/checkout/cancel",
+        }
+    )
+    fake_stripe.pay_checkout(session.id)
+    sub = fake_stripe.subscription_for_session(session.id)
+    fake_stripe.portal_update(sub["id"], quantity=5)
+    return customer.id, sub["id"]
+
+
+def test_the_dashboard_lists_each_subscriptions_invoices_from_stripe(
+    settings: Settings, core: Core, engine: Any, db: Callable[[], Any], fake_stripe: Any, stripe_client: Any
+) -> None:
+    from api.app import create_app
+    from licensing.licenses.customers import create_customer
+
+    configured = settings.model_copy(
+        update={"stripe_secret_key": SecretStr(fake_stripe.secret_key), "stripe_api_base": fake_stripe.base_url}
+    )
+    email = "ada@acme-5f3a.example"
+    stripe_customer, stripe_sub = _stripe_subscription_with_two_invoices(stripe_client, fake_stripe, email)
+    with db() as session:
+        customer = create_customer(session, core, "test", name="Ada", email=email, company="Example Ltd")
+        sub_id = record_subscription(
+            session,
+            customer_id=customer.id,
+            email=email,
+            stripe_customer_id=stripe_customer,
+            stripe_subscription_id=stripe_sub,
+            status="active",
+            current_period_end=START + timedelta(days=20),
+        ).id
+    app = create_app(configured, core=core, engine=engine)
+    with TestClient(app, base_url="http://testserver") as client:
+        browser = Browser(client)
+        sign_in(browser, db, email)
+        page = client.get("/portal")
+        assert page.status_code == 200
+        html = page.text
+        first, second = fake_stripe.ordered(fake_stripe.invoices)[::-1]
+        section = html.split(f'id="invoices-{sub_id}"')[1].split("</table>")[0]
+        assert section.index(second["number"]) < section.index(first["number"])  # newest first
+        for invoice in (first, second):
+            row = section.split(f'id="invoice-{invoice["id"]}"')[1].split("</tr>")[0]
+            assert invoice["number"] in row and "Paid" in row
+            assert f'href="{invoice["hosted_invoice_url"]}"' in row and f'href="{invoice["invoice_pdf"]}"' in row
+            amount = f"{invoice['total'] / 100:,.2f}"
+            assert amount in row and "USD" in row
+        assert "$30.00 USD" in section  # the first invoice: three seats at $10
+        [call] = [r for r in fake_stripe.requests if r.path == "/v1/invoices"]
+        assert call.params == {"subscription": stripe_sub, "limit": "12"}
+
+        # Stripe failing: a plain note in place of the invoices, the rest of the page as usual.
+        fake_stripe.inject_failure(500, path_prefix="/v1/invoices")
+        failing = client.get("/portal")
+        assert failing.status_code == 200
+        assert 'id="invoices-note"' in failing.text and "could not be read from Stripe" in failing.text
+        assert "Signed in as" in failing.text and f'id="manage-billing-{sub_id}"' in failing.text
+        assert 'id="invoice-' not in failing.text
+
+
+def test_without_stripe_the_dashboard_says_invoices_are_not_available(
+    browser: Browser, db: Callable[[], Any], core: Core
+) -> None:
+    _subscription(db, core, "ada@acme-5f3a.example", "cus_fake1")
+    sign_in(browser, db, "ada@acme-5f3a.example")
+    page = browser.client.get("/portal")
+    assert page.status_code == 200 and 'id="invoices-note"' in page.text

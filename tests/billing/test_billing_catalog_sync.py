@@ -3,6 +3,7 @@ key; twice changes nothing; a changed amount is a new price that takes over the 
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ def test_sync_creates_the_product_and_prices_and_a_second_run_changes_nothing(
     assert "product licensing_professional: created" in first.stdout
     assert "price professional_monthly: created" in first.stdout
     assert "price professional_annual: created" in first.stdout
+    assert re.search(r"billing-portal configuration bpc_\w+: created", first.stdout)
     product = fake_stripe.get("licensing_professional")
     assert product["name"] == "Professional" and product["active"] and product["unit_label"] == "seat"
     prices = _prices(fake_stripe)
@@ -45,9 +47,11 @@ def test_sync_creates_the_product_and_prices_and_a_second_run_changes_nothing(
     second = licensing(settings, "billing", "sync-catalog")
     assert second.returncode == 0, second.stdout + second.stderr
     assert "nothing to change" in second.stdout
-    assert second.stdout.count("unchanged") == 3
+    assert second.stdout.count("unchanged") == 4  # the product, two prices, the billing-portal configuration
     assert len([r for r in fake_stripe.requests if r.method == "POST"]) == requests_before  # nothing written
-    assert len(fake_stripe.prices) == 2 and len(fake_stripe.products) == 1
+    assert (
+        len(fake_stripe.prices) == 2 and len(fake_stripe.products) == 1 and len(fake_stripe.portal_configurations) == 1
+    )
 
 
 def test_a_changed_amount_is_a_new_price_that_takes_over_the_lookup_key(
@@ -89,3 +93,83 @@ def test_the_product_is_updated_when_the_catalog_changes_its_features(
     assert product["active"] is True and "saml" in product["description"]
     assert product["metadata"]["team"] == "growth"  # the operator's own metadata is left alone
     assert all(c.action == "unchanged" for c in sync_catalog(runtime.core))
+
+
+def _our_configuration(fake: FakeStripe) -> dict[str, Any]:
+    [config] = [c for c in fake.portal_configurations.values() if c["metadata"].get("managed_by") == "licensing"]
+    return config
+
+
+def test_the_billing_portal_configuration_lets_customers_change_seats_and_interval_invoiced_at_once(
+    fake_stripe: FakeStripe, settings: Settings, core: Core, engine: Any
+) -> None:
+    runtime = context.start(settings, core=core, engine=engine)
+    changes = {c.kind: c for c in sync_catalog(runtime.core)}
+    assert changes["billing-portal configuration"].action == "created"
+    config = _our_configuration(fake_stripe)
+    assert config["active"] and config["metadata"] == {"managed_by": "licensing", "purpose": "customer_portal"}
+    features = config["features"]
+    prices = _prices(fake_stripe)
+    update = features["subscription_update"]
+    assert update["enabled"] and update["proration_behavior"] == "always_invoice"
+    assert sorted(update["default_allowed_updates"]) == ["price", "quantity"]
+    assert update["products"] == [
+        {
+            "product": "licensing_professional",
+            "prices": [prices["professional_monthly"]["id"], prices["professional_annual"]["id"]],
+            "adjustable_quantity": {"enabled": True, "minimum": 1, "maximum": 100000},
+        }
+    ]
+    assert features["payment_method_update"]["enabled"] and features["invoice_history"]["enabled"]
+    assert features["customer_update"]["enabled"] and "tax_id" in features["customer_update"]["allowed_updates"]
+    cancel = features["subscription_cancel"]
+    assert cancel["enabled"] and cancel["mode"] == "at_period_end" and cancel["proration_behavior"] == "none"
+    creates = [r for r in fake_stripe.requests if r.path == "/v1/billing_portal/configurations" and r.method == "POST"]
+    assert len(creates) == 1 and creates[0].idempotency_key
+
+    writes = len([r for r in fake_stripe.requests if r.method == "POST"])
+    again = {c.kind: c for c in sync_catalog(runtime.core)}
+    assert again["billing-portal configuration"].action == "unchanged"
+    assert len([r for r in fake_stripe.requests if r.method == "POST"]) == writes
+    assert len(fake_stripe.portal_configurations) == 1
+
+
+def test_the_billing_portal_configuration_is_put_back_and_follows_a_new_price(
+    fake_stripe: FakeStripe, settings: Settings, core: Core, engine: Any, tmp_path: Path
+) -> None:
+    runtime = context.start(settings, core=core, engine=engine)
+    sync_catalog(runtime.core)
+    config = _our_configuration(fake_stripe)
+    # Someone else's configuration is left alone, and ours edited by hand (or switched off) is put back.
+    other = fake_stripe.create_portal_configuration(fake_stripe.portal_features(config["id"]), metadata={"x": "y"})
+    fake_stripe.update_portal_configuration(
+        config["id"],
+        {
+            "active": False,
+            "features": {
+                **config["features"],
+                "invoice_history": {"enabled": False},
+                "subscription_update": {**config["features"]["subscription_update"], "proration_behavior": "none"},
+            },
+            "metadata": {**config["metadata"], "note": "kept"},
+        },
+    )
+    changed = {c.kind: c for c in sync_catalog(runtime.core)}
+    assert changed["billing-portal configuration"].action == "updated"
+    assert changed["billing-portal configuration"].name == config["id"]
+    fixed = fake_stripe.get(config["id"])
+    assert fixed["active"] and fixed["features"]["invoice_history"]["enabled"]
+    assert fixed["features"]["subscription_update"]["proration_behavior"] == "always_invoice"
+    assert fixed["metadata"]["note"] == "kept"
+    assert fake_stripe.get(other["id"])["metadata"] == {"x": "y"}
+    assert len(fake_stripe.portal_configurations) == 2
+
+    # A new monthly amount: the configuration offers the new price, not the archived one.
+    custom = tmp_path / "catalog.toml"
+    custom.write_text(SHIPPED.replace("unit_amount = 1000 ", "unit_amount = 1200 "), "utf-8")
+    repriced = replace(runtime.core, catalog=load_catalog(custom))
+    assert {c.kind: c.action for c in sync_catalog(repriced)}["billing-portal configuration"] == "updated"
+    prices = _prices(fake_stripe)
+    [product] = fake_stripe.get(config["id"])["features"]["subscription_update"]["products"]
+    assert product["prices"] == [prices["professional_monthly"]["id"], prices["professional_annual"]["id"]]
+    assert all(c.action == "unchanged" for c in sync_catalog(repriced))

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .state import SUBSCRIPTION_STATUSES, FakeStripe
+from .state import SUBSCRIPTION_STATUSES, FakeStripe, portal_features_defaults
 from .wire import (
     JSON,
     StripeError,
@@ -1009,9 +1009,205 @@ def create_portal_session(fake: FakeStripe, call: Call) -> JSON:
     check_known(p, {"customer", "return_url", "configuration", "locale", "expand"})
     customer = get_str(p, "customer", required=True)
     assert customer is not None
-    return answer(
-        fake, call, fake.create_portal_session(customer, get_str(p, "return_url"), locale=get_str(p, "locale"))
+    session = fake.create_portal_session(
+        customer, get_str(p, "return_url"), locale=get_str(p, "locale"), configuration=get_str(p, "configuration")
     )
+    return answer(fake, call, session)
+
+
+CUSTOMER_UPDATES = ("address", "email", "name", "phone", "shipping", "tax_id")
+PRORATIONS = ("always_invoice", "create_prorations", "none")
+
+
+def _flag(value: JSON, name: str, param: str, *, required: bool = True) -> bool | None:
+    flag = get_bool(value, name, param=f"{param}[{name}]")
+    if flag is None and required:
+        raise parameter_missing(f"{param}[{name}]")
+    return flag
+
+
+def _strings(value: JSON, name: str, param: str, choices: tuple[str, ...] | None = None) -> list[str] | None:
+    if name not in value:
+        return None
+    items = [] if value[name] == "" else get_list(value, name, param=f"{param}[{name}]") or []
+    for i, item in enumerate(items):
+        if not isinstance(item, str) or (choices is not None and item not in choices):
+            raise parameter_invalid(f"{param}[{name}][{i}]", f"Invalid {param}[{name}][{i}]: must be one of {choices}")
+    return list(items)
+
+
+def _portal_products(fake: FakeStripe, value: JSON, param: str) -> list[JSON]:
+    rows = [] if value.get("products") == "" else get_list(value, "products", param=param) or []
+    products: list[JSON] = []
+    for i, row in enumerate(rows):
+        where = f"{param}[{i}]"
+        if not isinstance(row, dict):
+            raise StripeError(400, f"Invalid object: {where}", code="parameter_invalid_object", param=where)
+        check_known(row, {"product", "prices", "adjustable_quantity"}, where)
+        product = get_str(row, "product", required=True, param=f"{where}[product]")
+        assert product is not None
+        fake._product(product, param=f"{where}[product]", status=400)
+        prices = _strings(row, "prices", where) or []
+        if not prices:
+            raise parameter_missing(f"{where}[prices]")
+        for price_id in prices:
+            price = fake._price(price_id, param=f"{where}[prices]", status=400)
+            if price["product"] != product or not price["recurring"]:
+                raise parameter_invalid(
+                    f"{where}[prices]", f"The price {price_id} is not a recurring price of the product {product}."
+                )
+        quantity: JSON = {"enabled": False, "maximum": None, "minimum": 1}
+        adjustable = get_dict(row, "adjustable_quantity", param=f"{where}[adjustable_quantity]")
+        if adjustable is not None:
+            qparam = f"{where}[adjustable_quantity]"
+            check_known(adjustable, {"enabled", "maximum", "minimum"}, qparam)
+            quantity["enabled"] = _flag(adjustable, "enabled", qparam)
+            for bound in ("maximum", "minimum"):
+                if bound in adjustable:
+                    quantity[bound] = get_int(adjustable, bound, param=f"{qparam}[{bound}]")
+            if quantity["minimum"] is None:
+                quantity["minimum"] = 1
+        products.append({"adjustable_quantity": quantity, "prices": prices, "product": product})
+    return products
+
+
+def portal_features(fake: FakeStripe, given: JSON, current: JSON) -> JSON:
+    """``features[...]`` of a configuration create or update, merged onto ``current`` as Stripe merges
+    nested hashes (lists replaced whole), and checked."""
+    features = {key: dict(value) for key, value in current.items()}
+    check_known(given, set(features), "features")
+    for name, value in given.items():
+        param = f"features[{name}]"
+        if not isinstance(value, dict):
+            raise StripeError(400, f"Invalid object: {param}", code="parameter_invalid_object", param=param)
+        target = features[name]
+        if name == "customer_update":
+            check_known(value, {"allowed_updates", "enabled"}, param)
+            updates = _strings(value, "allowed_updates", param, CUSTOMER_UPDATES)
+            if updates is not None:
+                target["allowed_updates"] = updates
+        elif name == "invoice_history":
+            check_known(value, {"enabled"}, param)
+        elif name == "payment_method_update":
+            check_known(value, {"enabled", "payment_method_configuration"}, param)
+            if "payment_method_configuration" in value:
+                target["payment_method_configuration"] = get_str(value, "payment_method_configuration")
+        elif name == "subscription_cancel":
+            check_known(value, {"enabled", "mode", "proration_behavior", "cancellation_reason"}, param)
+            for key, choices in (("mode", ("at_period_end", "immediately")), ("proration_behavior", PRORATIONS)):
+                chosen = get_enum(value, key, choices, param=f"{param}[{key}]")
+                if chosen is not None:
+                    target[key] = chosen
+        elif name == "subscription_pause":
+            check_known(value, {"enabled"}, param)
+        elif name == "subscription_update":
+            check_known(
+                value,
+                {"enabled", "default_allowed_updates", "products", "proration_behavior", "billing_cycle_anchor"},
+                param,
+            )
+            allowed = _strings(value, "default_allowed_updates", param, ("price", "promotion_code", "quantity"))
+            if allowed is not None:
+                target["default_allowed_updates"] = allowed
+            if "products" in value:
+                target["products"] = _portal_products(fake, value, f"{param}[products]")
+            chosen = get_enum(value, "proration_behavior", PRORATIONS, param=f"{param}[proration_behavior]")
+            if chosen is not None:
+                target["proration_behavior"] = chosen
+            anchor = get_enum(
+                value, "billing_cycle_anchor", ("now", "unchanged"), param=f"{param}[billing_cycle_anchor]"
+            )
+            if anchor is not None:
+                target["billing_cycle_anchor"] = anchor
+        if "enabled" in value:
+            target["enabled"] = _flag(value, "enabled", param)
+    update = features["subscription_update"]
+    if update["enabled"] and (not update["default_allowed_updates"] or not update["products"]):
+        raise StripeError(
+            400,
+            "To enable subscription updates, you must specify default_allowed_updates and products.",
+            param="features[subscription_update]",
+        )
+    return features
+
+
+CONFIGURATION_FIELDS = {
+    "business_profile",
+    "default_return_url",
+    "features",
+    "metadata",
+    "name",
+    "expand",
+    "login_page",
+}
+
+
+def _business_profile(p: JSON) -> JSON | None:
+    profile = get_dict(p, "business_profile")
+    if profile is None:
+        return None
+    check_known(profile, {"headline", "privacy_policy_url", "terms_of_service_url"}, "business_profile")
+    return {k: get_str(profile, k) for k in profile}
+
+
+def create_portal_configuration(fake: FakeStripe, call: Call) -> JSON:
+    p = call.params
+    check_known(p, CONFIGURATION_FIELDS)
+    given = get_dict(p, "features")
+    if given is None:
+        raise parameter_missing("features")
+    with fake.lock:
+        features = portal_features(fake, given, portal_features_defaults())
+        config = fake.create_portal_configuration(
+            features,
+            metadata=apply_metadata({}, p),
+            name=get_str(p, "name"),
+            default_return_url=get_str(p, "default_return_url"),
+            business_profile=_business_profile(p),
+        )
+        return answer(fake, call, config)
+
+
+def update_portal_configuration(fake: FakeStripe, call: Call) -> JSON:
+    p = call.params
+    check_known(p, CONFIGURATION_FIELDS | {"active"})
+    with fake.lock:
+        current = fake.portal_configuration(call.args[0])
+        changes: JSON = {}
+        given = get_dict(p, "features")
+        if given is not None:
+            changes["features"] = portal_features(fake, given, current["features"])
+        if "metadata" in p:
+            changes["metadata"] = apply_metadata(current["metadata"], p)
+        for key in ("name", "default_return_url"):
+            if key in p:
+                changes[key] = get_str(p, key)
+        if "active" in p:
+            changes["active"] = get_bool(p, "active")
+        profile = _business_profile(p)
+        if profile is not None:
+            changes["business_profile"] = {**current["business_profile"], **profile}
+        return answer(fake, call, fake.update_portal_configuration(call.args[0], changes))
+
+
+def retrieve_portal_configuration(fake: FakeStripe, call: Call) -> JSON:
+    check_known(call.params, {"expand"})
+    with fake.lock:
+        return answer(fake, call, fake.render(fake.portal_configuration(call.args[0])))
+
+
+def list_portal_configurations(fake: FakeStripe, call: Call) -> JSON:
+    p = call.params
+    check_known(p, LIST_PARAMS - {"created"} | {"active", "is_default"})
+    active = get_bool(p, "active")
+    is_default = get_bool(p, "is_default")
+    with fake.lock:
+        objects = [
+            o
+            for o in fake.ordered(fake.portal_configurations)
+            if (active is None or o["active"] == active) and (is_default is None or o["is_default"] == is_default)
+        ]
+        return list_answer(fake, call, objects, "/v1/billing_portal/configurations", "configuration")
 
 
 def retrieve_event(fake: FakeStripe, call: Call) -> JSON:
@@ -1086,6 +1282,10 @@ ROUTES: list[tuple[str, str, Operation]] = [
     ("POST", r"/v1/coupons", create_coupon),
     ("GET", r"/v1/coupons/([^/]+)", retrieve_coupon),
     ("POST", r"/v1/billing_portal/sessions", create_portal_session),
+    ("POST", r"/v1/billing_portal/configurations", create_portal_configuration),
+    ("GET", r"/v1/billing_portal/configurations", list_portal_configurations),
+    ("GET", r"/v1/billing_portal/configurations/([^/]+)", retrieve_portal_configuration),
+    ("POST", r"/v1/billing_portal/configurations/([^/]+)", update_portal_configuration),
     ("GET", r"/v1/events", list_events),
     ("GET", r"/v1/events/([^/]+)", retrieve_event),
 ]

@@ -299,19 +299,49 @@ def create_app(fake: FakeStripe) -> Starlette:
         return await run_in_threadpool(submit)
 
     # --- billing portal page -------------------------------------------------------------------------
+    def portal_rules(portal: JSON, price: JSON) -> dict[str, Any]:
+        """What the session's configuration lets the customer change on a subscription of ``price``."""
+        features = fake.portal_features(portal["configuration"])
+        update = features["subscription_update"]
+        products = update["products"]
+        listed = None if products is None else next((p for p in products if p["product"] == price["product"]), None)
+        allowed = update["default_allowed_updates"] if update["enabled"] else []
+        quantity = listed["adjustable_quantity"] if listed is not None else {"enabled": products is None}
+        return {
+            "seats": "quantity" in allowed and bool(quantity["enabled"]),
+            "minimum": quantity.get("minimum") or 1,
+            "maximum": quantity.get("maximum"),
+            "prices": None
+            if products is None
+            else (listed["prices"] if listed is not None and "price" in allowed else []),
+            "proration_behavior": update["proration_behavior"],
+            "cancel": bool(features["subscription_cancel"]["enabled"]),
+            "invoices": bool(features["invoice_history"]["enabled"]),
+            "payment_method": bool(features["payment_method_update"]["enabled"]),
+            "customer_updates": features["customer_update"]["allowed_updates"]
+            if features["customer_update"]["enabled"]
+            else [],
+        }
+
     def portal_context(portal: JSON, secret: str) -> dict[str, Any]:
         customer = fake.customers.get(portal["customer"], {"id": portal["customer"], "email": None})
         subs = []
+        rules: dict[str, Any] = portal_rules(portal, {"product": None})
         for sub in fake.ordered(fake.subscriptions):
             if sub["customer"] != portal["customer"]:
                 continue
             rendered = fake.render(sub)
             item = rendered["items"]["data"][0]
             price = item["price"]
+            rules = portal_rules(portal, price)
             others = [
                 {"id": p["id"], "label": f"{money(p['unit_amount'], p['currency'])} / {p['recurring']['interval']}"}
                 for p in fake.ordered(fake.prices)
-                if p["product"] == price["product"] and p["id"] != price["id"] and p["active"] and p["recurring"]
+                if p["product"] == price["product"]
+                and p["id"] != price["id"]
+                and p["active"]
+                and p["recurring"]
+                and (rules["prices"] is None or p["id"] in rules["prices"])
             ]
             subs.append(
                 {
@@ -324,19 +354,23 @@ def create_app(fake: FakeStripe) -> Starlette:
                     "period_end": datetime.fromtimestamp(item["current_period_end"], UTC).strftime("%d %B %Y"),
                     "cancel_at_period_end": sub["cancel_at_period_end"],
                     "other_prices": others,
+                    "rules": rules,
                 }
             )
         invoices = [
             {
+                "id": inv["id"],
                 "date": datetime.fromtimestamp(inv["created"], UTC).strftime("%d %b %Y"),
                 "number": inv["number"] or inv["id"],
                 "amount": money(inv["total"], inv["currency"]),
                 "status": inv["status"],
+                "url": inv["hosted_invoice_url"],
             }
             for inv in fake.ordered(fake.invoices)
-            if inv["customer"] == portal["customer"]
+            if inv["customer"] == portal["customer"] and inv["status"] != "draft"
         ]
         return {
+            "rules": rules,
             "portal": portal,
             "customer": customer,
             "subscriptions": subs,
@@ -371,11 +405,26 @@ def create_app(fake: FakeStripe) -> Starlette:
                 sub = fake.subscriptions.get(sub_id)
                 if portal is None or sub is None or sub["customer"] != portal["customer"]:
                     return message_page("Something went wrong", "This portal link is not valid.", 404)
+                item = fake.render(sub)["items"]["data"][0]
+                rules = portal_rules(portal, item["price"])
                 try:
                     if action == "quantity":
-                        fake.portal_update(sub_id, quantity=int(form.get("quantity", "0")))
+                        quantity = int(form.get("quantity", "0"))
+                        if not rules["seats"]:
+                            raise ValueError("This portal does not let you change the quantity.")
+                        if quantity < rules["minimum"] or (
+                            rules["maximum"] is not None and quantity > rules["maximum"]
+                        ):
+                            top = "" if rules["maximum"] is None else f" and at most {rules['maximum']}"
+                            raise ValueError(f"The quantity must be at least {rules['minimum']}{top}.")
+                        fake.portal_update(sub_id, quantity=quantity, proration_behavior=rules["proration_behavior"])
                     elif action == "price":
-                        fake.portal_update(sub_id, price=form.get("price", ""))
+                        price = form.get("price", "")
+                        if rules["prices"] is not None and price not in rules["prices"]:
+                            raise ValueError("This portal does not offer that price.")
+                        fake.portal_update(sub_id, price=price, proration_behavior=rules["proration_behavior"])
+                    elif action in ("cancel", "renew") and not rules["cancel"]:
+                        raise ValueError("This portal does not let you cancel.")
                     elif action == "cancel":
                         fake.cancel_at_period_end(sub_id, True)
                     elif action == "renew":
@@ -387,6 +436,19 @@ def create_app(fake: FakeStripe) -> Starlette:
             return RedirectResponse(f"/p/session/{secret}", status_code=303)
 
         return await run_in_threadpool(act)
+
+    # --- hosted invoice page and PDF -------------------------------------------------------------------
+    async def invoice_page(request: Request) -> Response:
+        invoice_id = request.path_params["invoice_id"]
+        with fake.lock:
+            invoice = fake.invoices.get(invoice_id)
+            if invoice is None or invoice["status"] == "draft":
+                return message_page("Something went wrong", "This invoice could not be found.", 404)
+            number = invoice["number"] or invoice["id"]
+            amount = money(invoice["total"], invoice["currency"])
+            if request.path_params.get("pdf"):
+                return Response(_pdf(f"Invoice {number}: {amount}, {invoice['status']}"), media_type="application/pdf")
+            return message_page(f"Invoice {number}", f"{amount}, {invoice['status']}. {fake.account_name}.")
 
     # --- test controls over HTTP ---------------------------------------------------------------------
     async def control(request: Request) -> Response:
@@ -537,6 +599,8 @@ def create_app(fake: FakeStripe) -> Starlette:
         Route("/i/{invoice_id}", invoice_page, methods=["GET", "POST"]),
         Route("/p/session/{secret}", portal_page, methods=["GET"]),
         Route("/p/session/{secret}/subscriptions/{sub_id}/{action}", portal_action, methods=["POST"]),
+        Route("/i/{invoice_id}", invoice_page, methods=["GET"]),
+        Route("/i/{invoice_id}/{pdf:path}", invoice_page, methods=["GET"]),
         Route("/_fake/{name}", control, methods=["GET", "POST"]),
         Route("/_fake/{ident}/{name}", control, methods=["GET", "POST"]),
     ]
@@ -558,3 +622,27 @@ def _check_card_form(form: dict[str, str]) -> None:
     cvc = form.get("card_cvc", "").strip()
     if not (cvc.isdigit() and len(cvc) in (3, 4)):
         raise PaymentDeclined("incomplete_cvc", "Your card's security code is incomplete.")
+
+
+def _pdf(text: str) -> bytes:
+    """A one-page PDF showing ``text`` (what the invoice's ``invoice_pdf`` link downloads)."""
+    safe = text.encode("latin-1", "replace").replace(b"\\", b"").replace(b"(", b"[").replace(b")", b"]")
+    stream = b"BT /F1 14 Tf 72 720 Td (" + safe + b") Tj ET"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = b"%PDF-1.4\n"
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += str(number).encode() + b" 0 obj\n" + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 " + str(len(objects) + 1).encode() + b"\n0000000000 65535 f \n"
+    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
+    out += b"trailer\n<< /Size " + str(len(objects) + 1).encode() + b" /Root 1 0 R >>\nstartxref\n"
+    out += str(xref).encode() + b"\n%%EOF\n"
+    return out

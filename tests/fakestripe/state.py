@@ -187,6 +187,34 @@ class Clock:
             self.offset = moment - int(time.time())
 
 
+DEFAULT_PORTAL_CONFIGURATION = "bpc_fakestripedefault000000"  # the account's default (dashboard) configuration
+
+
+def portal_features_defaults() -> JSON:
+    """A billing-portal configuration's ``features`` with everything Stripe defaults to: all turned off."""
+    return {
+        "customer_update": {"allowed_updates": [], "enabled": False},
+        "invoice_history": {"enabled": False},
+        "payment_method_update": {"enabled": False, "payment_method_configuration": None},
+        "subscription_cancel": {
+            "cancellation_reason": {"enabled": False, "options": []},
+            "enabled": False,
+            "mode": "at_period_end",
+            "proration_behavior": "none",
+        },
+        "subscription_pause": {"enabled": False},
+        "subscription_update": {
+            "billing_cycle_anchor": None,
+            "default_allowed_updates": [],
+            "enabled": False,
+            "products": [],
+            "proration_behavior": "none",
+            "schedule_at_period_end": {"conditions": []},
+            "trial_update_behavior": "end_trial",
+        },
+    }
+
+
 class FakeStripe:
     """A stateful stand-in for the Stripe API (see ``tests/fakestripe/README.md``)."""
 
@@ -220,6 +248,7 @@ class FakeStripe:
         self.disputes: dict[str, JSON] = {}
         self.invoice_payments: dict[str, JSON] = {}
         self.portal_sessions: dict[str, JSON] = {}
+        self.portal_configurations: dict[str, JSON] = {}
         self.coupons: dict[str, JSON] = {}
         self.discounts: dict[str, JSON] = {}
         self.events: dict[str, JSON] = {}
@@ -358,6 +387,7 @@ class FakeStripe:
             ("dp_", "dispute", self.disputes),
             ("inpay_", "invoice_payment", self.invoice_payments),
             ("bps_", "billing_portal.session", self.portal_sessions),
+            ("bpc_", "billing_portal.configuration", self.portal_configurations),
             ("di_", "discount", self.discounts),
             ("evt_", "event", self.events),
         ):
@@ -2057,9 +2087,17 @@ class FakeStripe:
                 self._emit("customer.subscription.updated", after, diff(before, after))
             return self.render(sub)
 
-    def portal_update(self, sub_id: str, *, quantity: int | None = None, price: str | None = None) -> JSON:
-        """What the billing portal does when the customer changes seats or plan: the item updated and the
-        change invoiced at once (``subscription_update``)."""
+    def portal_update(
+        self,
+        sub_id: str,
+        *,
+        quantity: int | None = None,
+        price: str | None = None,
+        proration_behavior: str = "always_invoice",
+    ) -> JSON:
+        """What the billing portal does when the customer changes seats or plan: the item updated and,
+        with ``always_invoice`` (a portal configuration may say otherwise), the change invoiced at once
+        (``subscription_update``)."""
         with self.lock:
             self._subscription(sub_id)
             item_id = self._sub_items[sub_id][0]
@@ -2068,7 +2106,7 @@ class FakeStripe:
                 change["quantity"] = quantity
             if price is not None:
                 change["price"] = price
-            return self.update_subscription(sub_id, items=[change], proration_behavior="always_invoice")
+            return self.update_subscription(sub_id, items=[change], proration_behavior=proration_behavior)
 
     def pause_collection(self, sub_id: str, behavior: str = "void") -> JSON:
         """Pause collection (``pause_collection[behavior]``: ``void``, ``keep_as_draft`` or
@@ -2137,14 +2175,27 @@ class FakeStripe:
             return self.render(sub)
 
     # --- billing portal ----------------------------------------------------------------------------------
-    def create_portal_session(self, customer: str, return_url: str | None, *, locale: str | None = None) -> JSON:
+    def create_portal_session(
+        self, customer: str, return_url: str | None, *, locale: str | None = None, configuration: str | None = None
+    ) -> JSON:
         with self.lock:
             self._customer(customer, param="customer", status=400)
+            if configuration is not None:
+                found = self.portal_configurations.get(configuration)
+                if found is None:
+                    raise missing("configuration", configuration, param="configuration", status=400)
+                if not found["active"]:
+                    raise StripeError(
+                        400,
+                        "The provided configuration is not active.",
+                        code="parameter_invalid",
+                        param="configuration",
+                    )
             secret = random_token(24)
             session: JSON = {
                 "id": new_id("billing_portal.session"),
                 "object": "billing_portal.session",
-                "configuration": "bpc_fakestripedefault000000",
+                "configuration": configuration or DEFAULT_PORTAL_CONFIGURATION,
                 "created": self.now(),
                 "customer": customer,
                 "customer_account": None,
@@ -2164,6 +2215,81 @@ class FakeStripe:
         with self.lock:
             session_id = self._portal_secrets.get(secret)
             return None if session_id is None else self.render(self.portal_sessions[session_id])
+
+    def portal_features(self, configuration_id: str) -> JSON:
+        """What a portal session's configuration lets the customer do: the stored configuration's
+        ``features``, or for Stripe's default one (the dashboard's settings) everything, invoiced at once."""
+        with self.lock:
+            found = self.portal_configurations.get(configuration_id)
+            if found is not None:
+                return copy.deepcopy(found["features"])
+            features = portal_features_defaults()
+            features["customer_update"] = {"allowed_updates": ["address", "email", "tax_id"], "enabled": True}
+            features["invoice_history"]["enabled"] = True
+            features["payment_method_update"]["enabled"] = True
+            features["subscription_cancel"]["enabled"] = True
+            update = features["subscription_update"]
+            update.update(
+                enabled=True, default_allowed_updates=["price", "quantity"], proration_behavior="always_invoice"
+            )
+            update["products"] = None  # the default configuration: any price of the subscription's product
+            return features
+
+    def create_portal_configuration(
+        self,
+        features: JSON,
+        *,
+        metadata: dict[str, str] | None = None,
+        name: str | None = None,
+        default_return_url: str | None = None,
+        business_profile: JSON | None = None,
+    ) -> JSON:
+        """``POST /v1/billing_portal/configurations``: ``features`` already checked and merged onto the
+        defaults (see ``api.portal_features``)."""
+        with self.lock:
+            now = self.now()
+            config: JSON = {
+                "id": new_id("billing_portal.configuration"),
+                "object": "billing_portal.configuration",
+                "active": True,
+                "application": None,
+                "business_profile": {
+                    "headline": None,
+                    "privacy_policy_url": None,
+                    "terms_of_service_url": None,
+                    **(business_profile or {}),
+                },
+                "created": now,
+                "default_return_url": default_return_url,
+                "features": features,
+                "is_default": False,
+                "livemode": False,
+                "login_page": {"enabled": False, "url": None},
+                "metadata": dict(metadata or {}),
+                "name": name,
+                "updated": now,
+            }
+            self._store(self.portal_configurations, config)
+            self._emit("billing_portal.configuration.created", config)
+            return self.render(config)
+
+    def update_portal_configuration(self, configuration_id: str, changes: JSON) -> JSON:
+        with self.lock:
+            config = self.portal_configuration(configuration_id)
+            before = self.render(config)
+            config.update(changes)
+            after = self.render(config)
+            if after != before:
+                config["updated"] = self.now()
+                after = self.render(config)
+                self._emit("billing_portal.configuration.updated", after, diff(before, after))
+            return after
+
+    def portal_configuration(self, configuration_id: str) -> JSON:
+        found = self.portal_configurations.get(configuration_id)
+        if found is None:
+            raise missing("configuration", configuration_id)
+        return found
 
     # --- helpers for tests ------------------------------------------------------------------------------------
     def events_of(self, type_: str | None = None, *, object_id: str | None = None) -> list[JSON]:

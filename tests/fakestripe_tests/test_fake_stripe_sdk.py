@@ -232,3 +232,113 @@ def test_lists_page_with_limit_and_starting_after(stripe_client: stripe.StripeCl
     assert [c.id for c in stripe_client.v1.customers.list(params={"limit": 2}).auto_paging_iter()] == seen
     back = stripe_client.v1.customers.list(params={"limit": 2, "ending_before": third.data[0].id})
     assert [c.id for c in back.data] == [c.id for c in second.data]
+
+
+def _configuration(
+    stripe_client: stripe.StripeClient, catalog: Catalog, **update: object
+) -> stripe.billing_portal.Configuration:
+    return stripe_client.v1.billing_portal.configurations.create(
+        params={
+            "features": {
+                "customer_update": {"enabled": True, "allowed_updates": ["address", "tax_id"]},
+                "invoice_history": {"enabled": True},
+                "payment_method_update": {"enabled": True},
+                "subscription_cancel": {"enabled": True, "mode": "at_period_end"},
+                "subscription_update": {
+                    "enabled": True,
+                    "default_allowed_updates": ["price", "quantity"],
+                    "proration_behavior": "always_invoice",
+                    "products": [
+                        {
+                            "product": catalog.product.id,
+                            "prices": [catalog.monthly.id, catalog.yearly.id],
+                            "adjustable_quantity": {"enabled": True, "minimum": 1, "maximum": 50},
+                        }
+                    ],
+                    **update,  # type: ignore[typeddict-item]
+                },
+            },
+            "metadata": {"managed_by": "test"},
+        }
+    )
+
+
+def test_billing_portal_configurations_are_created_listed_retrieved_and_updated(
+    stripe_client: stripe.StripeClient, catalog: Catalog
+) -> None:
+    config = _configuration(stripe_client, catalog)
+    assert config.id.startswith("bpc_") and config.active and not config.is_default
+    update = config.features.subscription_update
+    assert update.enabled and update.proration_behavior == "always_invoice"
+    assert update.products is not None and update.products[0].prices == [catalog.monthly.id, catalog.yearly.id]
+    assert update.products[0].adjustable_quantity.maximum == 50
+    assert config.features.customer_update.allowed_updates == ["address", "tax_id"]
+    assert config.metadata is not None and config.metadata["managed_by"] == "test"
+    listed = stripe_client.v1.billing_portal.configurations.list(params={"active": True})
+    assert [c.id for c in listed.data] == [config.id]
+    assert stripe_client.v1.billing_portal.configurations.retrieve(config.id).features.invoice_history.enabled
+
+    changed = stripe_client.v1.billing_portal.configurations.update(
+        config.id,
+        params={"features": {"subscription_update": {"proration_behavior": "create_prorations"}}, "active": False},
+    )
+    assert changed.features.subscription_update.proration_behavior == "create_prorations"
+    assert changed.features.subscription_update.default_allowed_updates == ["price", "quantity"]  # merged
+    assert not changed.active
+    assert stripe_client.v1.billing_portal.configurations.list(params={"active": True}).data == []
+    customer = _customer(stripe_client)
+    with pytest.raises(stripe.InvalidRequestError, match="not active"):
+        stripe_client.v1.billing_portal.sessions.create(params={"customer": customer, "configuration": config.id})
+    with pytest.raises(stripe.InvalidRequestError, match="No such configuration"):
+        stripe_client.v1.billing_portal.sessions.create(params={"customer": customer, "configuration": "bpc_nope"})
+    with pytest.raises(stripe.InvalidRequestError, match="default_allowed_updates and products"):
+        stripe_client.v1.billing_portal.configurations.create(
+            params={"features": {"subscription_update": {"enabled": True}}}
+        )
+
+
+def _customer(stripe_client: stripe.StripeClient) -> str:
+    return stripe_client.v1.customers.create(params={"email": "c@example.com"}).id
+
+
+def test_the_portal_page_follows_its_configuration_and_invoices_are_hosted(
+    stripe_client: stripe.StripeClient, subscription: stripe.Subscription, catalog: Catalog
+) -> None:
+    config = _configuration(stripe_client, catalog)
+    portal = stripe_client.v1.billing_portal.sessions.create(
+        params={
+            "customer": str(subscription.customer),
+            "return_url": "http://127.0.0.1:9/a",
+            "configuration": config.id,
+        }
+    )
+    assert portal.configuration == config.id
+    page = httpx.get(portal.url).text
+    assert f'id="update-seats-{subscription.id}"' in page and 'max="50"' in page and "Invoice history" in page
+    assert "Cancel plan" in page and "tax_id" in page
+    too_many = httpx.post(f"{portal.url}/subscriptions/{subscription.id}/quantity", data={"quantity": "51"})
+    assert too_many.status_code == 400 and "at most 50" in too_many.text
+    changed = httpx.post(f"{portal.url}/subscriptions/{subscription.id}/quantity", data={"quantity": "9"})
+    assert changed.status_code == 303
+    after = stripe_client.v1.subscriptions.retrieve(subscription.id)
+    invoice = stripe_client.v1.invoices.retrieve(str(after.latest_invoice))
+    assert invoice.billing_reason == "subscription_update" and invoice.status == "paid"
+    assert invoice.hosted_invoice_url and invoice.invoice_pdf
+    hosted = httpx.get(invoice.hosted_invoice_url)
+    assert hosted.status_code == 200 and str(invoice.number) in hosted.text
+    pdf = httpx.get(invoice.invoice_pdf)
+    assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF-")
+    listed = stripe_client.v1.invoices.list(params={"subscription": subscription.id, "limit": 12})
+    assert listed.data[0].id == invoice.id and all(i.hosted_invoice_url for i in listed.data)
+
+    # A configuration without seat changes or cancelling: the page offers neither and refuses both.
+    fixed = stripe_client.v1.billing_portal.configurations.create(
+        params={"features": {"invoice_history": {"enabled": True}}}
+    )
+    portal = stripe_client.v1.billing_portal.sessions.create(
+        params={"customer": str(subscription.customer), "configuration": fixed.id}
+    )
+    page = httpx.get(portal.url).text
+    assert "Update seats" not in page and "Cancel plan" not in page
+    refused = httpx.post(f"{portal.url}/subscriptions/{subscription.id}/quantity", data={"quantity": "3"})
+    assert refused.status_code == 400

@@ -125,7 +125,39 @@ def test_every_object_the_fake_returns_has_the_shape_of_stripes_example(
     invoices = raw("GET", "/v1/invoices", subscription=sub_id)
     raw("GET", f"/v1/invoices/{invoices['data'][0]['id']}", expand=["customer"])
     raw("GET", f"/v1/invoices/{invoices['data'][0]['id']}/lines")
-    raw("POST", "/v1/billing_portal/sessions", customer=customer["id"], return_url="http://127.0.0.1:9/account")
+    config = raw(
+        "POST",
+        "/v1/billing_portal/configurations",
+        features={
+            "customer_update": {"enabled": True, "allowed_updates": ["address", "tax_id"]},
+            "invoice_history": {"enabled": True},
+            "payment_method_update": {"enabled": True},
+            "subscription_cancel": {"enabled": True, "mode": "at_period_end"},
+            "subscription_update": {
+                "enabled": True,
+                "default_allowed_updates": ["price", "quantity"],
+                "proration_behavior": "always_invoice",
+                "products": [
+                    {
+                        "product": catalog.product.id,
+                        "prices": [catalog.monthly.id, catalog.yearly.id],
+                        "adjustable_quantity": {"enabled": True, "minimum": 1, "maximum": 99},
+                    }
+                ],
+            },
+        },
+        metadata={"managed_by": "licensing"},
+    )
+    raw("GET", f"/v1/billing_portal/configurations/{config['id']}")
+    raw("GET", "/v1/billing_portal/configurations", active=True)
+    raw("POST", f"/v1/billing_portal/configurations/{config['id']}", features={"invoice_history": {"enabled": False}})
+    raw(
+        "POST",
+        "/v1/billing_portal/sessions",
+        customer=customer["id"],
+        return_url="http://127.0.0.1:9/account",
+        configuration=config["id"],
+    )
     fake_stripe.advance(days=400)  # renewal of the yearly, cancellation of the monthly at period end
     raw("DELETE", f"/v1/subscriptions/{paid_subscription(stripe_client, paid.id)}")
     raw("DELETE", f"/v1/customers/{raw('POST', '/v1/customers', email='gone@example.com')['id']}")
@@ -155,6 +187,7 @@ def test_every_object_the_fake_returns_has_the_shape_of_stripes_example(
         "invoice",
         "line_item",
         "billing_portal.session",
+        "billing_portal.configuration",
         "event",
         "list",
         "search_result",

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fakestripe import FakeStripe
 from mailtools import text_of
 from pagetools import Store
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
@@ -81,7 +82,9 @@ def _download(page: Page, selector: str) -> tuple[str, str]:
     return download.suggested_filename, Path(download.path()).read_text()
 
 
-def test_the_portal_end_to_end(portal_page: Page, store: Store, keyring: Keyring, clock: Any) -> None:
+def test_the_portal_end_to_end(
+    portal_page: Page, store: Store, keyring: Keyring, clock: Any, fake_stripe: FakeStripe
+) -> None:
     page = portal_page
     _buy(page, 4, CARD_OK, BUYER)
     expect(page.get_by_role("heading", level=1)).to_have_text("Your Professional license", timeout=30_000)
@@ -108,6 +111,8 @@ def test_the_portal_end_to_end(portal_page: Page, store: Store, keyring: Keyring
     expect(card.locator("[data-status]")).to_have_text("Active")
     expect(page.locator(f"#subscription-{sub.id}")).to_contain_text("Professional, monthly")
     expect(page.locator(f"#subscription-{sub.id}")).to_contain_text("Next renewal")
+    [invoice] = page.locator(f"#invoices-{sub.id} tbody tr").all()  # the first payment's, read from Stripe
+    expect(invoice).to_contain_text("$40.00 USD")  # four seats at the catalog's $10
     page.screenshot(path=SHOT.format("dashboard"), full_page=True)
 
     # Downloads: the license, and what an air-gapped server needs to check it.
@@ -120,13 +125,36 @@ def test_the_portal_end_to_end(portal_page: Page, store: Store, keyring: Keyring
     assert name == "revocations.lic"
     assert load_revocations(revocations, keyring) is not None
 
-    # Stripe's billing portal, and back.
+    # Stripe's billing portal: six seats instead of four, invoiced and paid at once; back, the new license
+    # (once Stripe's webhooks are processed) and the proration's invoice.
     page.locator(f"#manage-billing-{sub.id}").click()
     expect(page.locator("#return-link")).to_be_visible(timeout=15_000)
     assert page.url.startswith(store.app.state.settings.stripe_api_base)
     page.screenshot(path=SHOT.format("stripe-billing-portal"), full_page=True)
+    page.locator(f"#q-{sub.stripe_subscription_id}").fill("6")
+    page.locator(f"#update-seats-{sub.stripe_subscription_id}").click()
+    expect(page.locator(f"#{sub.stripe_subscription_id}")).to_contain_text("6 seat(s)")
     page.locator("#return-link").click()
     expect(page.locator("#signed-in-as")).to_have_text(BUYER)
+    deadline = time.monotonic() + 30
+    while page.locator(".license").count() < 2:
+        assert time.monotonic() < deadline, "no license with the new seats within 30 s"
+        time.sleep(0.2)
+        page.reload()
+    newest = page.locator(".license").first
+    expect(newest.locator(".facts dd").first).to_have_text("6")
+    expect(newest.locator(f'a[href="#license-{lic.id}"]')).to_be_visible()
+    rows = page.locator(f"#invoices-{sub.id} tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.first.locator("[data-status]")).to_have_text("Paid")
+    expect(rows.first.get_by_role("link", name="PDF")).to_have_attribute("href", re.compile(r"/pdf$"))
+    page.locator(f"#invoices-{sub.id}").scroll_into_view_if_needed()
+    page.screenshot(path=SHOT.format("dashboard-invoices"), full_page=True)
+    fake_stripe.inject_failure(500, path_prefix="/v1/invoices")  # Stripe failing: a plain note, the rest as usual
+    page.reload()
+    expect(page.locator("#invoices-note")).to_contain_text("could not be read from Stripe")
+    expect(page.locator(f"#manage-billing-{sub.id}")).to_be_visible()
+    page.screenshot(path=SHOT.format("dashboard-invoices-unavailable"), full_page=True)
 
     # Sign out: the form again.
     page.locator("#sign-out").click()
