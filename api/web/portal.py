@@ -23,7 +23,7 @@ from api import public
 from api.deps import CoreDep, RateLimitedClient, SessionDep
 from api.security import allow_form_action, check_form_post, origin_of
 from api.web.site import templates
-from billing.client import BillingDisabled
+from billing.client import BillingDisabled, is_configured
 from billing.portal import InvoiceSummary, billing_portal_url, invoices_of
 from licensing.context import Core
 from licensing.kit.errors import DomainError
@@ -180,6 +180,8 @@ def _dashboard(
         "subscription_status": SUBSCRIPTION_STATUS,
         "intervals": INTERVALS,
         "days_left": lambda end: _days_left(end, core.now()),
+        "selling": is_configured(core),  # without Stripe, no Buy button (sales sell)
+        "sales_email": core.settings.sales_email,
         "error": error,
     }
     return _page(request, "portal/dashboard.html", context, status_code=status_code)

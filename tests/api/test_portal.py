@@ -529,49 +529,6 @@ def test_jwks_and_revocation_list_downloads(browser: Browser, core: Core) -> Non
     assert revocations.headers["content-disposition"] == 'attachment; filename="revocations.lic"'
 
 
-def test_a_trials_holder_buys_from_the_portal_with_her_details_filled_in(
-    browser: Browser, customers: dict[str, Any], db: Callable[[], Any]
-) -> None:
-    sign_in(browser, db, "ada@acme-5f3a.example")
-    page = browser.client.get("/portal").text
-    assert f'id="buy-{customers["ada_trial"]}"' in page and "30 days left" in page
-    assert f'id="buy-{customers["ada_new"]}"' not in page  # a paid license is not bought again
-
-    bought = browser.post(f"/portal/licenses/{customers['ada_trial']}/buy")
-    assert bought.status_code == 303
-    location = bought.headers["location"]
-    assert location.startswith("http://testserver/checkout?trial=tbl_")
-    checkout = browser.client.get(location.removeprefix("http://testserver"))
-    assert checkout.status_code == 200
-    assert 'value="Ada@acme-5f3a.example"' in checkout.text and 'value="Example Ltd"' in checkout.text
-    assert 'id="seats" name="seats"' in checkout.text and 'value="5"' in checkout.text
-    assert f"replaces your trial license\n      <strong>{customers['ada_trial']}</strong>" in checkout.text
-    with db() as session:
-        [audited] = session.scalars(select(AuditEvent).where(AuditEvent.action == "trial.buy_link")).all()
-        assert audited.subject_id == customers["ada_trial"] and audited.actor == "portal:ada@acme-5f3a.example"
-
-
-def test_only_her_running_trials_can_be_bought_from(
-    browser: Browser, customers: dict[str, Any], db: Callable[[], Any]
-) -> None:
-    sign_in(browser, db, "ada@acme-5f3a.example")
-    assert browser.post(f"/portal/licenses/{customers['bob']}/buy").status_code == 404  # not hers
-    assert browser.post(f"/portal/licenses/{customers['ada_new']}/buy").status_code == 409  # not a trial
-    with db() as session:
-        assert session.scalars(select(AuditEvent).where(AuditEvent.action == "trial.buy_link")).all() == []
-
-
-def test_buying_from_a_trial_needs_a_session(browser: Browser, customers: dict[str, Any]) -> None:
-    response = browser.post(f"/portal/licenses/{customers['ada_trial']}/buy")
-    assert response.status_code == 303 and response.headers["location"] == "/portal"
-
-
-def test_a_buy_link_that_does_not_work_says_so_on_the_checkout_page(browser: Browser) -> None:
-    page = browser.client.get("/checkout?trial=tbl_" + "A" * 43)
-    assert page.status_code == 410
-    assert "does not work any more" in page.text and 'name="trial_token"' not in page.text
-
-
 def _stripe_subscription_with_two_invoices(stripe_client: Any, fake_stripe: Any, email: str) -> tuple[str, str]:
     """A paid monthly subscription in the fake Stripe whose seats were then changed (two paid invoices)."""
     product = stripe_client.v1.products.create(params={"name": "Professional"})

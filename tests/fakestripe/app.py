@@ -437,8 +437,8 @@ def create_app(fake: FakeStripe) -> Starlette:
 
         return await run_in_threadpool(act)
 
-    # --- hosted invoice page and PDF -------------------------------------------------------------------
-    async def invoice_page(request: Request) -> Response:
+    # --- an invoice's PDF ---------------------------------------------------------------------------------
+    async def invoice_pdf(request: Request) -> Response:
         invoice_id = request.path_params["invoice_id"]
         with fake.lock:
             invoice = fake.invoices.get(invoice_id)
@@ -446,9 +446,7 @@ def create_app(fake: FakeStripe) -> Starlette:
                 return message_page("Something went wrong", "This invoice could not be found.", 404)
             number = invoice["number"] or invoice["id"]
             amount = money(invoice["total"], invoice["currency"])
-            if request.path_params.get("pdf"):
-                return Response(_pdf(f"Invoice {number}: {amount}, {invoice['status']}"), media_type="application/pdf")
-            return message_page(f"Invoice {number}", f"{amount}, {invoice['status']}. {fake.account_name}.")
+            return Response(_pdf(f"Invoice {number}: {amount}, {invoice['status']}"), media_type="application/pdf")
 
     # --- test controls over HTTP ---------------------------------------------------------------------
     async def control(request: Request) -> Response:
@@ -572,7 +570,10 @@ def create_app(fake: FakeStripe) -> Starlette:
                         return message_page("This invoice cannot be paid", exc.message, 400)
                     return message_page("Invoice paid", f"Invoice {invoice['number']}: {amount} paid. Thank you.")
                 if invoice["status"] != "open":
-                    return message_page(f"Invoice {invoice['number']}", f"This invoice is {invoice['status']}.")
+                    return message_page(
+                        f"Invoice {invoice['number']}",
+                        f"{amount}, {invoice['status']}. This invoice is {invoice['status']}. {fake.account_name}.",
+                    )
                 step = (
                     "Your bank asks you to confirm this payment (3-D Secure)."
                     if fake.invoice_requires_action(invoice_id)
@@ -599,8 +600,7 @@ def create_app(fake: FakeStripe) -> Starlette:
         Route("/i/{invoice_id}", invoice_page, methods=["GET", "POST"]),
         Route("/p/session/{secret}", portal_page, methods=["GET"]),
         Route("/p/session/{secret}/subscriptions/{sub_id}/{action}", portal_action, methods=["POST"]),
-        Route("/i/{invoice_id}", invoice_page, methods=["GET"]),
-        Route("/i/{invoice_id}/{pdf:path}", invoice_page, methods=["GET"]),
+        Route("/i/{invoice_id}/pdf", invoice_pdf, methods=["GET"]),
         Route("/_fake/{name}", control, methods=["GET", "POST"]),
         Route("/_fake/{ident}/{name}", control, methods=["GET", "POST"]),
     ]
