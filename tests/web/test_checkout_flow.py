@@ -63,13 +63,17 @@ def _buy(page: Page, seats: int, card: str, email_address: str) -> None:
     expect(page.locator("#total")).to_have_text(f"${10 * seats}.00 per month")
     page.get_by_label("Work e-mail").fill(email_address)
     page.get_by_label("Company").fill("Buyer Co")
+    _pay(page, card, "Bea Buyer")
+
+
+def _pay(page: Page, card: str, name: str) -> None:
+    """Continue from our checkout form to Stripe's hosted page (the fake, on loopback) and pay by card."""
     page.locator("#pay").click()
-    # Stripe's hosted page (the fake, on loopback).
     expect(page.locator("#payment-form")).to_be_visible()
     page.locator("#card_number").fill(card)
     page.locator("#card_expiry").fill("12 / 34")
     page.locator("#card_cvc").fill("123")
-    page.locator("#name").fill("Bea Buyer")
+    page.locator("#name").fill(name)
     page.locator("#submit").click()
 
 

@@ -23,7 +23,7 @@ from pagetools import Store
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from test_checkout_flow import CARD_OK, _buy
+from test_checkout_flow import CARD_OK, _buy, _pay
 
 from licensing.models import License, Subscription
 from licensing.verify import Keyring, load_revocations, verify
@@ -207,13 +207,7 @@ def test_a_trial_holder_buys_from_the_portal_and_her_server_gets_the_paid_licens
     expect(page.get_by_label(re.compile(r"^Users"))).to_have_value("12")
     page.screenshot(path=SHOT.format("buy-from-trial"), full_page=True)
     page.get_by_text("Monthly", exact=True).click()
-    page.locator("#pay").click()
-    expect(page.locator("#payment-form")).to_be_visible()
-    page.locator("#card_number").fill(CARD_OK)
-    page.locator("#card_expiry").fill("12 / 34")
-    page.locator("#card_cvc").fill("123")
-    page.locator("#name").fill("Tia Trial")
-    page.locator("#submit").click()
+    _pay(page, CARD_OK, "Tia Trial")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Your Professional license", timeout=30_000)
     paid = verify(page.locator("#license-file").inner_text(), keyring)
     assert not paid.trial and paid.seats == 12 and paid.claims.get("supersedes") == trial_id
