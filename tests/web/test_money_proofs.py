@@ -2,7 +2,8 @@
 bank's challenge step on Stripe's hosted page completed), and a purchase refunded in full ending in a license
 the real ``licensing verify`` command rejects as revoked, with the customer told by e-mail.
 
-Screenshots: /tmp/proof-3ds-challenge.png, /tmp/proof-3ds-success.png, /tmp/proof-refund-bought.png."""
+Screenshots: /tmp/proof-3ds-challenge.png, /tmp/proof-3ds-success.png, /tmp/proof-refund-bought.png,
+/tmp/proof-refund-revoked.png (the customer portal after the refund)."""
 
 from __future__ import annotations
 
@@ -167,3 +168,17 @@ def test_a_full_refund_revokes_the_bought_license_for_the_cli(
     assert mail["To"] == "rex@refund-8c2e.example"
     assert lic.id in text_of(mail) and "refund" in text_of(mail)
     assert [m["Subject"] for m in store.inbox.to("rex@refund-8c2e.example")].count(REVOKED_SUBJECT) == 1
+
+    # The customer portal, signed in by e-mail in the same browser, shows the license revoked.
+    page.goto("/portal")
+    page.get_by_label("E-mail address").fill("rex@refund-8c2e.example")
+    page.locator("#send-link").click()
+    expect(page.locator("#check-mail")).to_have_text("Check your e-mail")
+    store.app.state.worker.run_until_idle()  # stopped by _work_off: the sign-in e-mail sent here
+    sign_in = store.inbox.wait_for(lambda m: m["Subject"] == "Sign in to the customer portal")
+    [link] = re.findall(rf"{re.escape(store.url)}/portal/sign-in/\S+", text_of(sign_in))
+    page.goto(link)
+    page.locator("#sign-in").click()
+    expect(page.locator("#signed-in-as")).to_have_text("rex@refund-8c2e.example")
+    expect(page.locator(f"#license-{lic.id} [data-status]")).to_have_text("Revoked")
+    page.screenshot(path=SHOTS.format("refund-revoked"), full_page=True)
