@@ -29,7 +29,16 @@ from sqlalchemy.orm import Session
 
 from billing import lifecycle, notices
 from billing.checkout import Fulfilment, Then, _locked_subscription
-from billing.client import STRIPE_ID, ChargeState, DisputeState, read_charge, read_dispute, stripe_client
+from billing.client import (
+    STRIPE_ID,
+    ChargeState,
+    DisputeState,
+    call,
+    read_charge,
+    read_dispute,
+    read_subscription,
+    stripe_client,
+)
 from licensing.access import audit
 from licensing.context import Core, Runtime
 from licensing.kit.db import atomic
@@ -55,6 +64,8 @@ def refund(runtime: Runtime, charge_id: str, *, then: Then | None = None) -> Ful
     if not STRIPE_ID.fullmatch(charge_id or ""):
         return _finish(runtime, Fulfilment("unknown", detail="not a charge id"), then)
     charge = read_charge(stripe_client(runtime.core), charge_id)
+    if charge.fully_refunded and charge.of_latest_invoice and charge.subscription:
+        _stop_billing(runtime, charge.subscription, REFUNDED)
     with runtime.unit_of_work() as session:
         outcome = _apply_refund(session, runtime.core, charge)
         if then is not None:
@@ -68,11 +79,39 @@ def dispute(runtime: Runtime, dispute_id: str, *, then: Then | None = None) -> F
     if not STRIPE_ID.fullmatch(dispute_id or ""):
         return _finish(runtime, Fulfilment("unknown", detail="not a dispute id"), then)
     said = read_dispute(stripe_client(runtime.core), dispute_id)
+    if said.status == "lost" and said.charge.subscription:
+        _stop_billing(runtime, said.charge.subscription, DISPUTE_LOST)
     with runtime.unit_of_work() as session:
         outcome = _apply_dispute(session, runtime.core, said)
         if then is not None:
             then(session, outcome)
         return outcome
+
+
+def _stop_billing(runtime: Runtime, stripe_subscription_id: str, reason: str) -> None:
+    """Cancel in Stripe, at once, a subscription of ours whose money was taken back: its line is revoked and
+    never licensed again, so Stripe must not go on charging for it. Before our rows are touched (no
+    transaction open across the Stripe calls): when Stripe cannot be reached the event is retried whole.
+    Only a subscription we recorded is cancelled, and one that has ended is left alone."""
+    with runtime.unit_of_work() as session:
+        ours = session.scalar(
+            select(Subscription.id).where(Subscription.stripe_subscription_id == stripe_subscription_id)
+        )
+    if ours is None:
+        return
+    client = stripe_client(runtime.core)
+    state = read_subscription(client, stripe_subscription_id)
+    if state.status in ("canceled", "incomplete_expired"):
+        return
+    call(
+        "cancel the subscription",
+        lambda: client.v1.subscriptions.cancel(
+            stripe_subscription_id,
+            params={"cancellation_details": {"comment": f"licensing: {reason}, the license line was revoked"}},
+            options={"idempotency_key": f"cancel-{stripe_subscription_id}-{reason}"},
+        ),
+    )
+    log.warning("billing.subscription_cancelled", extra={"subscription": ours, "reason": reason})
 
 
 def _finish(runtime: Runtime, outcome: Fulfilment, then: Then | None) -> Fulfilment:

@@ -75,7 +75,12 @@ def test_a_full_refund_of_the_latest_invoice_revokes_the_line_and_mails_the_cust
     assert audit.data["charge"] == charge["id"] and audit.data["revoked"] == lic.id
     assert audit.data["full"] is True and audit.data["latest_invoice"] is True
 
-    # Nothing undoes it: Stripe still bills, but neither a renewal nor reconcile issues a new license.
+    # Stripe stops billing it (cancelled at once), and nothing undoes the revocation: no renewal, and
+    # reconcile issues nothing.
+    stripe_sub = shop.subscription(bought.checkout_id).stripe_subscription_id
+    assert shop.fake.get(stripe_sub)["status"] == "canceled"
+    shop.process()  # Stripe's customer.subscription.deleted, sent by the cancellation
+    assert shop.subscription(bought.checkout_id).status == "canceled"
     shop.fake.advance(days=31)
     shop.process()
     results = list(reconcile(runtime))
@@ -170,6 +175,8 @@ def test_a_dispute_lost_revokes_the_line(shop: Shop) -> None:
     revoked = _license(shop, lic.id)
     assert revoked.revoked_at is not None and revoked.revoked_reason == "dispute_lost"
     _rejected_as_revoked(shop, lic)
+    stripe_sub = shop.subscription(bought.checkout_id).stripe_subscription_id
+    assert shop.fake.get(stripe_sub)["status"] == "canceled"  # Stripe bills it no more
     [closed] = _audits(shop, "subscription.dispute_closed")
     assert closed.data["status"] == "lost" and closed.data["revoked"] == lic.id
     assert shop.mailer.subjects().count(REVOKED_SUBJECT) == 1
