@@ -10,13 +10,18 @@ It also makes (or puts back) the service's own billing-portal configuration, fou
 (``PORTAL_METADATA``): customers change seats within the offer's range and switch between its prices
 (prorated and invoiced at once, ``always_invoice``), update their card, address and tax IDs, see their
 invoices and cancel at the period's end. ``billing.portal.billing_portal_url`` opens sessions with it.
+
+On request (``sync_webhook_endpoint``) it also makes or puts back the service's webhook endpoint, found
+again by its metadata (``WEBHOOK_METADATA``) or its url, with exactly the events the service handles
+(``ALLOWED_EVENTS``). Stripe returns a new endpoint's signing secret only when creating it: it is handed
+back to the caller (``WebhookSync.secret``) and never printed or logged here.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import stripe
@@ -28,12 +33,15 @@ from licensing.context import Core
 SELF_SERVE_OFFERS = ("professional",)
 PORTAL_METADATA = {"managed_by": "licensing", "purpose": "customer_portal"}
 PORTAL_KIND = "billing-portal configuration"
+WEBHOOK_METADATA = {"managed_by": "licensing"}
+WEBHOOK_KIND = "webhook endpoint"
+WEBHOOK_PATH = "/v1/webhooks/stripe"
 
 
 @dataclass(frozen=True)
 class Change:
-    kind: str  # product | price | billing-portal configuration
-    name: str  # the product id, the price's lookup key or the configuration's id
+    kind: str  # product | price | billing-portal configuration | webhook endpoint
+    name: str  # the product id, the price's lookup key, the configuration's or the endpoint's id
     action: str  # created | updated | unchanged | replaced
     detail: str = ""
 
@@ -256,3 +264,78 @@ def find_price(client: stripe.StripeClient, lookup_key: str) -> stripe.Price | N
         "look up the price", lambda: client.v1.prices.list(params={"lookup_keys": [lookup_key], "active": True}).data
     )
     return next((p for p in found if p.lookup_key == lookup_key), None)
+
+
+# --- the webhook endpoint -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class WebhookSync:
+    change: Change
+    secret: str | None = field(default=None, repr=False)  # only when created: never print or log it
+
+
+def webhook_url(core: Core) -> str:
+    """Where Stripe posts the events: ``$LICENSING_PUBLIC_URL/v1/webhooks/stripe``."""
+    return core.public_url.rstrip("/") + WEBHOOK_PATH
+
+
+def _is_our_endpoint(endpoint: stripe.WebhookEndpoint) -> bool:
+    metadata = endpoint.metadata.to_dict() if endpoint.metadata else {}
+    return all(metadata.get(k) == v for k, v in WEBHOOK_METADATA.items())
+
+
+def find_webhook_endpoint(client: stripe.StripeClient, url: str) -> stripe.WebhookEndpoint | None:
+    """The service's endpoint: by its metadata (the newest if several), else one at ``url``."""
+    found = call(
+        "list webhook endpoints",
+        lambda: list(client.v1.webhook_endpoints.list(params={"limit": 100}).auto_paging_iter()),
+    )
+    ours = [e for e in found if _is_our_endpoint(e)]
+    if not ours:
+        ours = [e for e in found if e.url == url]
+    return max(ours, key=lambda e: e.created, default=None)
+
+
+def sync_webhook_endpoint(core: Core, url: str | None = None, *, create: bool = True) -> WebhookSync:
+    """Create or put back the service's webhook endpoint at ``url`` (default ``webhook_url(core)``),
+    enabled, with exactly the events the service handles. A second run changes nothing. With ``create``
+    false, a missing endpoint is not made (action ``missing``): the caller has nowhere to keep its secret."""
+    from billing.webhooks import ALLOWED_EVENTS
+
+    client = stripe_client(core)
+    url = url or webhook_url(core)
+    events = sorted(ALLOWED_EVENTS)
+    current = find_webhook_endpoint(client, url)
+    if current is None and not create:
+        return WebhookSync(Change(WEBHOOK_KIND, "-", "missing", url))
+    if current is None:
+        digest = hashlib.sha256(json.dumps([url, events]).encode()).hexdigest()[:32]
+        created = call(
+            "create the webhook endpoint",
+            lambda: client.v1.webhook_endpoints.create(
+                params={
+                    "url": url,
+                    "enabled_events": events,  # type: ignore[typeddict-item]
+                    "api_version": stripe.api_version,  # type: ignore[typeddict-item]
+                    "description": "licensing service (licensing billing sync-catalog)",
+                    "metadata": WEBHOOK_METADATA,
+                },
+                options={"idempotency_key": f"catalog-webhook-endpoint-{digest}"},
+            ),
+        )
+        return WebhookSync(Change(WEBHOOK_KIND, created.id, "created", url), created.secret)
+    differs: dict[str, Any] = {}
+    if sorted(current.enabled_events) != events:
+        differs["enabled_events"] = events
+    if current.url != url:
+        differs["url"] = url
+    if current.status != "enabled":
+        differs["disabled"] = False
+    if not _is_our_endpoint(current):
+        differs["metadata"] = WEBHOOK_METADATA  # found by its url: ours from now on (other keys are kept)
+    if not differs:
+        return WebhookSync(Change(WEBHOOK_KIND, current.id, "unchanged", url))
+    call(
+        "update the webhook endpoint",
+        lambda: client.v1.webhook_endpoints.update(current.id, params=differs),  # type: ignore[arg-type]
+    )
+    return WebhookSync(Change(WEBHOOK_KIND, current.id, "updated", ", ".join(sorted(differs))))

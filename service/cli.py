@@ -8,6 +8,7 @@ key hashes are never printed (an API key token is printed once, when it is creat
 from __future__ import annotations
 
 import json
+import os
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -451,21 +452,92 @@ def _billing_failure(exc: Exception) -> NoReturn:
 
 
 @billing_app.command("sync-catalog")
-def billing_sync_catalog() -> None:
-    """Create or update in Stripe the catalog's product and prices (found again by lookup key)."""
-    from billing.catalog_sync import sync_catalog
+def billing_sync_catalog(
+    webhook_endpoint: Annotated[
+        bool,
+        typer.Option(
+            "--webhook-endpoint",
+            help="Also create or update the service's Stripe webhook endpoint (the events it handles).",
+        ),
+    ] = False,
+    webhook_url: Annotated[
+        str | None,
+        typer.Option("--webhook-url", help="The endpoint's URL (default $LICENSING_PUBLIC_URL/v1/webhooks/stripe)."),
+    ] = None,
+    secret_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--secret-file",
+            help="Where a newly created endpoint's signing secret is written (mode 0600; never overwritten). "
+            "Required when the endpoint is created.",
+        ),
+    ] = None,
+) -> None:
+    """Create or update in Stripe the catalog's product and prices (found again by lookup key), the
+    billing-portal configuration and, with --webhook-endpoint, the webhook endpoint."""
+    from billing.catalog_sync import WebhookSync, sync_catalog, sync_webhook_endpoint
 
+    if (webhook_url is not None or secret_file is not None) and not webhook_endpoint:
+        _fail("--webhook-url and --secret-file go with --webhook-endpoint")
     runtime = _runtime()
+    reserved: int | None = None
+    webhook: WebhookSync | None = None
     try:
         changes = sync_catalog(runtime.core)
+        if webhook_endpoint:
+            if secret_file is not None and not secret_file.exists():
+                # Reserved before Stripe makes a secret it shows only once (a bad path fails here, not after).
+                reserved = _reserve_secret_file(secret_file)
+            webhook = sync_webhook_endpoint(runtime.core, webhook_url, create=reserved is not None)
+            if webhook.secret is not None and reserved is not None:
+                os.write(reserved, f"{webhook.secret}\n".encode())
     except Exception as exc:
         _billing_failure(exc)
     finally:
+        if reserved is not None:
+            os.close(reserved)
+            if (webhook is None or webhook.secret is None) and secret_file is not None:
+                secret_file.unlink(missing_ok=True)  # the empty file this run made, nothing written to it
         runtime.close()
     for change in changes:
         typer.echo(str(change))
+    if webhook is not None:
+        if webhook.change.action == "missing":
+            for_secret = (
+                f"{secret_file} exists: refusing to overwrite it; give a new path"
+                if secret_file is not None
+                else "give --secret-file PATH"
+            )
+            _fail(
+                f"no webhook endpoint at {webhook.change.detail} yet: creating one needs somewhere to keep its "
+                f"signing secret (Stripe shows it only once): {for_secret}"
+            )
+        typer.echo(str(webhook.change))
+        if webhook.secret is not None:
+            typer.echo(
+                f"the endpoint's signing secret was written to {secret_file} (mode 0600): set "
+                "LICENSING_STRIPE_WEBHOOK_SECRET from it, then delete the file"
+            )
+        else:
+            typer.echo(
+                "the webhook endpoint existed already: nothing written (its signing secret is in Stripe's "
+                "dashboard, Developers > Webhooks)"
+            )
+        changes = [*changes, webhook.change]
     touched = [c for c in changes if c.action != "unchanged"]
     typer.echo(f"{len(touched)} change(s); the catalog is in Stripe" if touched else "nothing to change")
+
+
+def _reserve_secret_file(path: Path) -> int:
+    """A new file, readable by its owner only, open for writing (refuses an existing one)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        _fail(f"{path} exists: refusing to overwrite it")
+    except OSError as exc:
+        _fail(f"cannot create {path}: {exc.strerror}")
+    os.fchmod(fd, 0o600)
+    return fd
 
 
 @billing_app.command("reconcile")

@@ -4,14 +4,17 @@ key; twice changes nothing; a changed amount is a new price that takes over the 
 from __future__ import annotations
 
 import re
+import stat
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from billing_testkit import licensing
+import stripe
+from billing_testkit import PUBLIC_URL, licensing
 from fakestripe import FakeStripe
 
-from billing.catalog_sync import sync_catalog
+from billing.catalog_sync import sync_catalog, sync_webhook_endpoint, webhook_url
+from billing.webhooks import ALLOWED_EVENTS
 from licensing import context
 from licensing.catalog import load_catalog
 from licensing.context import Core, Runtime
@@ -173,3 +176,141 @@ def test_the_billing_portal_configuration_is_put_back_and_follows_a_new_price(
     [product] = fake_stripe.get(config["id"])["features"]["subscription_update"]["products"]
     assert product["prices"] == [prices["professional_monthly"]["id"], prices["professional_annual"]["id"]]
     assert all(c.action == "unchanged" for c in sync_catalog(repriced))
+
+
+# --- the webhook endpoint (--webhook-endpoint) ---------------------------------------------------------
+WEBHOOK_URL = f"{PUBLIC_URL}/v1/webhooks/stripe"
+
+
+def test_the_webhook_endpoint_is_created_with_the_events_the_service_handles_and_a_second_run_changes_nothing(
+    fake_stripe: FakeStripe, settings: Settings, core: Core, engine: Any
+) -> None:
+    runtime = context.start(settings, core=core, engine=engine)
+    created = sync_webhook_endpoint(runtime.core)
+    assert created.change.kind == "webhook endpoint" and created.change.action == "created"
+    assert created.secret is not None and created.secret.startswith("whsec_")
+    assert created.secret not in str(created.change) and created.secret not in repr(created)
+    [endpoint] = fake_stripe.webhook_endpoints.values()
+    assert endpoint["id"] == created.change.name
+    assert endpoint["url"] == WEBHOOK_URL == webhook_url(runtime.core)
+    assert endpoint["enabled_events"] == sorted(ALLOWED_EVENTS)
+    assert endpoint["metadata"] == {"managed_by": "licensing"} and endpoint["status"] == "enabled"
+    assert endpoint["api_version"] == stripe.api_version
+    assert "secret" not in fake_stripe.get(endpoint["id"])  # only in the create answer
+    [create] = [r for r in fake_stripe.requests if r.path == "/v1/webhook_endpoints" and r.method == "POST"]
+    assert create.idempotency_key
+
+    writes = len([r for r in fake_stripe.requests if r.method == "POST"])
+    again = sync_webhook_endpoint(runtime.core)
+    assert (again.change.action, again.change.name, again.secret) == ("unchanged", endpoint["id"], None)
+    assert len([r for r in fake_stripe.requests if r.method == "POST"]) == writes
+    assert len(fake_stripe.webhook_endpoints) == 1
+    # Without leave to create one, an existing endpoint is still found and kept.
+    assert sync_webhook_endpoint(runtime.core, create=False).change.action == "unchanged"
+
+
+def test_a_drifted_webhook_endpoint_is_put_back_and_others_are_left_alone(
+    fake_stripe: FakeStripe, settings: Settings, core: Core, engine: Any
+) -> None:
+    runtime = context.start(settings, core=core, engine=engine)
+    other = fake_stripe.create_webhook_endpoint("https://elsewhere.test/hook", ["invoice.paid"])
+    ours = sync_webhook_endpoint(runtime.core).change.name
+    fake_stripe.update_webhook_endpoint(
+        ours,
+        {"enabled_events": ["invoice.paid"], "status": "disabled", "url": "http://old.test/v1/webhooks/stripe"},
+    )
+    fixed = sync_webhook_endpoint(runtime.core)
+    assert (fixed.change.action, fixed.change.name, fixed.secret) == ("updated", ours, None)
+    assert fixed.change.detail == "disabled, enabled_events, url"
+    endpoint = fake_stripe.get(ours)
+    assert endpoint["enabled_events"] == sorted(ALLOWED_EVENTS) and endpoint["status"] == "enabled"
+    assert endpoint["url"] == WEBHOOK_URL
+    assert fake_stripe.get(other["id"])["enabled_events"] == ["invoice.paid"]
+    assert sync_webhook_endpoint(runtime.core).change.action == "unchanged"
+
+    # Another URL given: the same endpoint (found by its metadata) moves there.
+    moved = sync_webhook_endpoint(runtime.core, "https://licenses.example.com/v1/webhooks/stripe")
+    assert (moved.change.action, moved.change.name) == ("updated", ours)
+    assert fake_stripe.get(ours)["url"] == "https://licenses.example.com/v1/webhooks/stripe"
+    assert len(fake_stripe.webhook_endpoints) == 2
+
+
+def test_an_endpoint_made_by_hand_at_the_url_is_adopted_not_duplicated(
+    fake_stripe: FakeStripe, settings: Settings, core: Core, engine: Any
+) -> None:
+    runtime = context.start(settings, core=core, engine=engine)
+    by_hand = fake_stripe.create_webhook_endpoint(WEBHOOK_URL, ["invoice.paid"], metadata={"team": "ops"})
+    adopted = sync_webhook_endpoint(runtime.core)
+    assert (adopted.change.action, adopted.change.name, adopted.secret) == ("updated", by_hand["id"], None)
+    endpoint = fake_stripe.get(by_hand["id"])
+    assert endpoint["metadata"] == {"team": "ops", "managed_by": "licensing"}
+    assert endpoint["enabled_events"] == sorted(ALLOWED_EVENTS)
+    assert len(fake_stripe.webhook_endpoints) == 1
+    assert sync_webhook_endpoint(runtime.core).change.action == "unchanged"
+
+
+def _never_shows(secret: str, *results: Any) -> None:
+    for result in results:
+        assert secret not in result.stdout and secret not in result.stderr
+
+
+def test_the_cli_writes_a_new_endpoints_secret_to_a_private_file_and_never_prints_it(
+    fake_stripe: FakeStripe, settings: Settings, tmp_path: Path
+) -> None:
+    missing = licensing(settings, "billing", "sync-catalog", "--webhook-endpoint")
+    assert missing.returncode == 1 and "--secret-file" in missing.stderr
+    assert fake_stripe.webhook_endpoints == {}  # nowhere to keep the secret: not created
+
+    secret_file = tmp_path / "whsec.txt"
+    first = licensing(settings, "billing", "sync-catalog", "--webhook-endpoint", "--secret-file", str(secret_file))
+    assert first.returncode == 0, first.stdout + first.stderr
+    [endpoint] = fake_stripe.webhook_endpoints.values()
+    assert f"webhook endpoint {endpoint['id']}: created ({WEBHOOK_URL})" in first.stdout
+    assert str(secret_file) in first.stdout and "LICENSING_STRIPE_WEBHOOK_SECRET" in first.stdout
+    secret = secret_file.read_text().strip()
+    assert secret.startswith("whsec_") and len(secret) > 20
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    # The fake delivers to the endpoint with the same secret.
+    [delivery] = [e for e in fake_stripe.webhooks.endpoints if e.id == endpoint["id"]]
+    assert delivery.secret == secret
+
+    second = licensing(settings, "billing", "sync-catalog", "--webhook-endpoint", "--secret-file", str(secret_file))
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert f"webhook endpoint {endpoint['id']}: unchanged" in second.stdout
+    assert "nothing written" in second.stdout and "dashboard" in second.stdout
+    assert "nothing to change" in second.stdout
+    assert secret_file.read_text().strip() == secret  # left as it was
+
+    other_file = tmp_path / "other.txt"
+    third = licensing(settings, "billing", "sync-catalog", "--webhook-endpoint", "--secret-file", str(other_file))
+    assert third.returncode == 0 and "nothing written" in third.stdout
+    assert not other_file.exists()  # nothing created: the endpoint existed
+    _never_shows(secret, first, second, third)
+
+
+def test_the_cli_refuses_to_overwrite_a_secret_file_and_then_creates_nothing(
+    fake_stripe: FakeStripe, settings: Settings, tmp_path: Path
+) -> None:
+    secret_file = tmp_path / "taken.txt"
+    secret_file.write_text("keep me")
+    result = licensing(settings, "billing", "sync-catalog", "--webhook-endpoint", "--secret-file", str(secret_file))
+    assert result.returncode == 1 and "refusing to overwrite" in result.stderr
+    assert secret_file.read_text() == "keep me" and fake_stripe.webhook_endpoints == {}
+
+    nowhere = tmp_path / "no-such-dir" / "whsec.txt"
+    failed = licensing(settings, "billing", "sync-catalog", "--webhook-endpoint", "--secret-file", str(nowhere))
+    assert failed.returncode == 1 and "cannot create" in failed.stderr
+    assert fake_stripe.webhook_endpoints == {}  # failed before Stripe made a secret shown only once
+
+    url = "https://licenses.example.com/v1/webhooks/stripe"
+    made = tmp_path / "made.txt"
+    ok = licensing(
+        settings, "billing", "sync-catalog", "--webhook-endpoint", "--webhook-url", url, "--secret-file", str(made)
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    [endpoint] = fake_stripe.webhook_endpoints.values()
+    assert endpoint["url"] == url and endpoint["enabled_events"] == sorted(ALLOWED_EVENTS)
+    _never_shows(made.read_text().strip(), ok)
+
+    stray = licensing(settings, "billing", "sync-catalog", "--secret-file", str(tmp_path / "x"))
+    assert stray.returncode == 1 and "--webhook-endpoint" in stray.stderr

@@ -1210,6 +1210,80 @@ def list_portal_configurations(fake: FakeStripe, call: Call) -> JSON:
         return list_answer(fake, call, objects, "/v1/billing_portal/configurations", "configuration")
 
 
+# --- webhook endpoints ----------------------------------------------------------------------------------
+WEBHOOK_ENDPOINT_FIELDS = {"url", "enabled_events", "api_version", "description", "metadata", "connect", "expand"}
+
+
+def _enabled_events(p: JSON, *, required: bool) -> list[str] | None:
+    events = get_list(p, "enabled_events")
+    if events is None:
+        if required:
+            raise parameter_missing("enabled_events")
+        return None
+    if not events or not all(isinstance(e, str) and e for e in events):
+        raise StripeError(400, "Invalid array", param="enabled_events")
+    return [str(e) for e in events]
+
+
+def _webhook_url(p: JSON, *, required: bool) -> str | None:
+    url = get_str(p, "url", required=required)
+    if url is not None and not url.startswith(("https://", "http://")):
+        raise StripeError(400, "Invalid URL: An explicit scheme (such as https) must be provided.", param="url")
+    return url
+
+
+def create_webhook_endpoint(fake: FakeStripe, call: Call) -> JSON:
+    p = call.params
+    check_known(p, WEBHOOK_ENDPOINT_FIELDS)
+    url = _webhook_url(p, required=True)
+    events = _enabled_events(p, required=True)
+    assert url is not None and events is not None
+    with fake.lock:
+        endpoint = fake.create_webhook_endpoint(
+            url,
+            events,
+            api_version=get_str(p, "api_version"),
+            description=get_str(p, "description"),
+            metadata=apply_metadata({}, p),
+        )
+        return answer(fake, call, endpoint)
+
+
+def update_webhook_endpoint(fake: FakeStripe, call: Call) -> JSON:
+    p = call.params
+    check_known(p, {"url", "enabled_events", "description", "metadata", "disabled", "expand"})
+    with fake.lock:
+        current = fake.webhook_endpoint(call.args[0])
+        changes: JSON = {}
+        url = _webhook_url(p, required=False)
+        if url is not None:
+            changes["url"] = url
+        events = _enabled_events(p, required=False)
+        if events is not None:
+            changes["enabled_events"] = events
+        if "description" in p:
+            changes["description"] = get_str(p, "description")
+        if "metadata" in p:
+            changes["metadata"] = apply_metadata(current["metadata"], p)
+        disabled = get_bool(p, "disabled")
+        if disabled is not None:
+            changes["status"] = "disabled" if disabled else "enabled"
+        return answer(fake, call, fake.update_webhook_endpoint(call.args[0], changes))
+
+
+def retrieve_webhook_endpoint(fake: FakeStripe, call: Call) -> JSON:
+    check_known(call.params, {"expand"})
+    with fake.lock:
+        return answer(fake, call, fake.render(fake.webhook_endpoint(call.args[0])))
+
+
+def list_webhook_endpoints(fake: FakeStripe, call: Call) -> JSON:
+    check_known(call.params, LIST_PARAMS - {"created"})
+    with fake.lock:
+        objects = list(fake.ordered(fake.webhook_endpoints))
+        return list_answer(fake, call, objects, "/v1/webhook_endpoints", "webhook_endpoint")
+
+
 def retrieve_event(fake: FakeStripe, call: Call) -> JSON:
     check_known(call.params, {"expand"})
     with fake.lock:
@@ -1286,6 +1360,10 @@ ROUTES: list[tuple[str, str, Operation]] = [
     ("GET", r"/v1/billing_portal/configurations", list_portal_configurations),
     ("GET", r"/v1/billing_portal/configurations/([^/]+)", retrieve_portal_configuration),
     ("POST", r"/v1/billing_portal/configurations/([^/]+)", update_portal_configuration),
+    ("POST", r"/v1/webhook_endpoints", create_webhook_endpoint),
+    ("GET", r"/v1/webhook_endpoints", list_webhook_endpoints),
+    ("GET", r"/v1/webhook_endpoints/([^/]+)", retrieve_webhook_endpoint),
+    ("POST", r"/v1/webhook_endpoints/([^/]+)", update_webhook_endpoint),
     ("GET", r"/v1/events", list_events),
     ("GET", r"/v1/events/([^/]+)", retrieve_event),
 ]

@@ -249,6 +249,7 @@ class FakeStripe:
         self.invoice_payments: dict[str, JSON] = {}
         self.portal_sessions: dict[str, JSON] = {}
         self.portal_configurations: dict[str, JSON] = {}
+        self.webhook_endpoints: dict[str, JSON] = {}
         self.coupons: dict[str, JSON] = {}
         self.discounts: dict[str, JSON] = {}
         self.events: dict[str, JSON] = {}
@@ -388,6 +389,7 @@ class FakeStripe:
             ("inpay_", "invoice_payment", self.invoice_payments),
             ("bps_", "billing_portal.session", self.portal_sessions),
             ("bpc_", "billing_portal.configuration", self.portal_configurations),
+            ("we_", "webhook_endpoint", self.webhook_endpoints),
             ("di_", "discount", self.discounts),
             ("evt_", "event", self.events),
         ):
@@ -2289,6 +2291,54 @@ class FakeStripe:
         found = self.portal_configurations.get(configuration_id)
         if found is None:
             raise missing("configuration", configuration_id)
+        return found
+
+    # --- webhook endpoints ----------------------------------------------------------------------------
+    def create_webhook_endpoint(
+        self,
+        url: str,
+        enabled_events: list[str],
+        *,
+        api_version: str | None = None,
+        description: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> JSON:
+        """``POST /v1/webhook_endpoints``: the answer (only this one) carries the signing ``secret``. The
+        endpoint receives the fake's deliveries (``webhooks``), like one added with ``add_endpoint``."""
+        with self.lock:
+            delivery = self.webhooks.add_endpoint(url, enabled_events=enabled_events)
+            endpoint: JSON = {
+                "id": delivery.id,
+                "object": "webhook_endpoint",
+                "api_version": api_version,
+                "application": None,
+                "created": self.now(),
+                "description": description,
+                "enabled_events": list(enabled_events),
+                "livemode": False,
+                "metadata": dict(metadata or {}),
+                "status": "enabled",
+                "url": url,
+            }
+            self._store(self.webhook_endpoints, endpoint)
+            return {**self.render(endpoint), "secret": delivery.secret}
+
+    def update_webhook_endpoint(self, endpoint_id: str, changes: JSON) -> JSON:
+        with self.lock:
+            endpoint = self.webhook_endpoint(endpoint_id)
+            endpoint.update(changes)
+            self.webhooks.update_endpoint(
+                endpoint_id,
+                url=endpoint["url"],
+                enabled_events=endpoint["enabled_events"],
+                enabled=endpoint["status"] == "enabled",
+            )
+            return self.render(endpoint)
+
+    def webhook_endpoint(self, endpoint_id: str) -> JSON:
+        found = self.webhook_endpoints.get(endpoint_id)
+        if found is None:
+            raise missing("webhook_endpoint", endpoint_id)
         return found
 
     # --- helpers for tests ------------------------------------------------------------------------------------

@@ -60,9 +60,10 @@ class Endpoint:
     secret: str
     enabled_events: list[str] = field(default_factory=lambda: ["*"])
     id: str = field(default_factory=lambda: new_id("webhook_endpoint"))
+    enabled: bool = True  # a disabled endpoint (``status=disabled`` in the API) receives nothing
 
     def wants(self, event_type: str) -> bool:
-        return "*" in self.enabled_events or event_type in self.enabled_events
+        return self.enabled and ("*" in self.enabled_events or event_type in self.enabled_events)
 
 
 @dataclass
@@ -130,6 +131,13 @@ class Webhooks:
         with self._lock:
             self.endpoints.append(endpoint)
         return endpoint
+
+    def update_endpoint(self, endpoint_id: str, *, url: str, enabled_events: Iterable[str], enabled: bool) -> None:
+        """What ``POST /v1/webhook_endpoints/{id}`` changed (a test's own endpoints are not in the API)."""
+        with self._lock:
+            for endpoint in self.endpoints:
+                if endpoint.id == endpoint_id:
+                    endpoint.url, endpoint.enabled_events, endpoint.enabled = url, list(enabled_events), enabled
 
     def remove_endpoint(self, endpoint_id: str) -> None:
         with self._lock:

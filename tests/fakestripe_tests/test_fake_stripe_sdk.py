@@ -297,6 +297,40 @@ def test_billing_portal_configurations_are_created_listed_retrieved_and_updated(
         )
 
 
+def test_webhook_endpoints_are_created_listed_retrieved_and_updated_the_secret_only_once(
+    stripe_client: stripe.StripeClient,
+) -> None:
+    created = stripe_client.v1.webhook_endpoints.create(
+        params={
+            "url": "https://example.com/v1/webhooks/stripe",
+            "enabled_events": ["invoice.paid", "charge.refunded"],
+            "api_version": stripe.api_version,  # type: ignore[typeddict-item]
+            "metadata": {"managed_by": "test"},
+        }
+    )
+    assert created.id.startswith("we_") and created.status == "enabled"
+    assert created.secret is not None and created.secret.startswith("whsec_")
+    assert created.enabled_events == ["invoice.paid", "charge.refunded"]
+    assert created.api_version == stripe.api_version and created.metadata["managed_by"] == "test"
+    retrieved = stripe_client.v1.webhook_endpoints.retrieve(created.id)
+    assert "secret" not in retrieved and retrieved.url == created.url
+    listed = stripe_client.v1.webhook_endpoints.list()
+    assert [e.id for e in listed.data] == [created.id] and "secret" not in listed.data[0]
+
+    changed = stripe_client.v1.webhook_endpoints.update(
+        created.id,
+        params={"enabled_events": ["invoice.paid"], "disabled": True, "metadata": {"more": "x"}},
+    )
+    assert changed.enabled_events == ["invoice.paid"] and changed.status == "disabled"
+    assert changed.metadata.to_dict() == {"managed_by": "test", "more": "x"} and "secret" not in changed
+    back = stripe_client.v1.webhook_endpoints.update(created.id, params={"disabled": False, "url": "https://b.test/h"})
+    assert (back.status, back.url) == ("enabled", "https://b.test/h")
+    with pytest.raises(stripe.InvalidRequestError, match="enabled_events"):
+        stripe_client.v1.webhook_endpoints.create(params={"url": "https://example.com/x"})  # type: ignore[typeddict-item]
+    with pytest.raises(stripe.InvalidRequestError, match="No such webhook_endpoint"):
+        stripe_client.v1.webhook_endpoints.retrieve("we_nope")
+
+
 def _customer(stripe_client: stripe.StripeClient) -> str:
     return stripe_client.v1.customers.create(params={"email": "c@example.com"}).id
 

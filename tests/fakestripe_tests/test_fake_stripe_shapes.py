@@ -151,6 +151,16 @@ def test_every_object_the_fake_returns_has_the_shape_of_stripes_example(
     raw("GET", f"/v1/billing_portal/configurations/{config['id']}")
     raw("GET", "/v1/billing_portal/configurations", active=True)
     raw("POST", f"/v1/billing_portal/configurations/{config['id']}", features={"invoice_history": {"enabled": False}})
+    endpoint = raw(
+        "POST",
+        "/v1/webhook_endpoints",
+        url="http://127.0.0.1:9/v1/webhooks/stripe",
+        enabled_events=["invoice.paid"],
+        metadata={"managed_by": "licensing"},
+    )
+    raw("POST", f"/v1/webhook_endpoints/{endpoint['id']}", disabled=True)  # receives nothing here
+    raw("GET", f"/v1/webhook_endpoints/{endpoint['id']}")
+    raw("GET", "/v1/webhook_endpoints")
     raw(
         "POST",
         "/v1/billing_portal/sessions",
@@ -188,6 +198,7 @@ def test_every_object_the_fake_returns_has_the_shape_of_stripes_example(
         "line_item",
         "billing_portal.session",
         "billing_portal.configuration",
+        "webhook_endpoint",
         "event",
         "list",
         "search_result",

@@ -208,3 +208,23 @@ def test_held_events_can_be_driven_over_http_from_another_process(
     repeated = httpx.post(f"{base}/_fake/{held[0]}/deliver", json={"times": 3, "concurrent": True}).json()
     assert [d["status"] for d in repeated] == [200, 200, 200]
     assert len(webhook_sink.received) == 4
+
+
+def test_an_endpoint_created_through_the_api_receives_its_events_signed_with_its_own_secret(
+    fake_stripe: FakeStripe, stripe_client: stripe.StripeClient, webhook_sink: WebhookSink
+) -> None:
+    fake_stripe.webhooks.endpoints[0].enabled = False  # the sink's own endpoint: quiet
+    created = stripe_client.v1.webhook_endpoints.create(
+        params={"url": webhook_sink.url, "enabled_events": ["customer.created"]}
+    )
+    assert created.secret is not None and created.secret.startswith("whsec_")
+    stripe_client.v1.products.create(params={"name": "Ignored"})
+    stripe_client.v1.customers.create(params={"email": "wanted@example.com"})
+    fake_stripe.webhooks.wait_idle()
+    [received] = webhook_sink.received
+    assert verify(received.body, received.signature, created.secret).type == "customer.created"
+
+    stripe_client.v1.webhook_endpoints.update(created.id, params={"disabled": True})
+    stripe_client.v1.customers.create(params={"email": "unheard@example.com"})
+    fake_stripe.webhooks.wait_idle()
+    assert len(webhook_sink.received) == 1  # a disabled endpoint receives nothing
