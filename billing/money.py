@@ -33,6 +33,7 @@ from billing.client import (
     STRIPE_ID,
     ChargeState,
     DisputeState,
+    _id_of,
     call,
     read_charge,
     read_dispute,
@@ -86,6 +87,43 @@ def dispute(runtime: Runtime, dispute_id: str, *, then: Then | None = None) -> F
         if then is not None:
             then(session, outcome)
         return outcome
+
+
+def heal(runtime: Runtime, stripe_subscription_id: str) -> list[Fulfilment]:
+    """What ``licensing billing reconcile`` does about money: the charges of the subscription's latest paid
+    invoice re-read, and any refund or dispute of them applied as its event would have been, so a dropped
+    ``charge.refunded`` or ``charge.dispute.*`` is healed (applying one twice changes nothing)."""
+    client = stripe_client(runtime.core)
+    paid = call(
+        "list the subscription's paid invoices",
+        lambda: client.v1.invoices.list(params={"subscription": stripe_subscription_id, "status": "paid", "limit": 1}),
+    )
+    if not paid.data:
+        return []
+    invoice_id = paid.data[0].id
+    payments = call(
+        "list the invoice's payments",
+        lambda: client.v1.invoice_payments.list(params={"invoice": invoice_id, "status": "paid", "limit": 10}),
+    )
+    outcomes: list[Fulfilment] = []
+    for payment in payments.data:
+        intent = _id_of(payment.payment.payment_intent) if payment.payment is not None else None
+        if intent is None:
+            continue
+        charges = call(
+            "list the payment's charges",
+            lambda intent=intent: client.v1.charges.list(params={"payment_intent": intent, "limit": 10}),  # type: ignore[misc]
+        )
+        for charge in charges.data:
+            if charge.amount_refunded:
+                outcomes.append(refund(runtime, charge.id))
+            if charge.disputed:
+                disputes = call(
+                    "list the charge's disputes",
+                    lambda charge_id=charge.id: client.v1.disputes.list(params={"charge": charge_id, "limit": 10}),  # type: ignore[misc]
+                )
+                outcomes += [dispute(runtime, found.id) for found in disputes.data]
+    return outcomes
 
 
 def _stop_billing(runtime: Runtime, stripe_subscription_id: str, reason: str) -> None:

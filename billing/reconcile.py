@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from billing.checkout import Fulfilment, sync_subscription
 from billing.client import call, stripe_client
+from billing.money import heal
 from licensing.context import Runtime
 
 log = logging.getLogger("billing.reconcile")
@@ -21,6 +22,7 @@ class Reconciled:
     stripe_subscription_id: str
     result: Fulfilment | None
     error: str | None = None
+    money: tuple[Fulfilment, ...] = ()  # refunds and disputes of its latest paid invoice, re-applied
 
     @property
     def issued(self) -> bool:
@@ -32,7 +34,8 @@ class Reconciled:
         r = self.result
         ours = f" ({r.subscription.id})" if r.subscription is not None else ""
         issued = f"issued {r.license.id}: " if r.issued_now and r.license is not None else ""
-        return f"{self.stripe_subscription_id}{ours}: {r.status}, {issued}{r.detail}"
+        money = "".join(f"; {m.status}: {m.detail}" for m in self.money)
+        return f"{self.stripe_subscription_id}{ours}: {r.status}, {issued}{r.detail}{money}"
 
 
 def stripe_subscription_ids(runtime: Runtime) -> Iterator[str]:
@@ -48,8 +51,9 @@ def reconcile(runtime: Runtime) -> Iterator[Reconciled]:
     for sub_id in stripe_subscription_ids(runtime):
         try:
             result = sync_subscription(runtime, sub_id)
+            money = tuple(heal(runtime, sub_id)) if result.subscription is not None else ()
         except Exception as exc:
             log.warning("reconcile.failed", extra={"subscription": sub_id, "error": str(exc)[:300]})
             yield Reconciled(sub_id, None, f"{type(exc).__name__}: {exc}")
             continue
-        yield Reconciled(sub_id, result)
+        yield Reconciled(sub_id, result, money=money)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing.reconcile import reconcile
-from licensing.models import AuditEvent, License
+from licensing.models import AuditEvent, License, OutboxMessage
 from licensing.verify import LicenseError, verify
 
 REVOKED_SUBJECT = "Your Professional license has been revoked"
@@ -309,3 +309,43 @@ def test_a_refund_of_a_charge_not_ours_is_processed_as_not_ours(shop: Shop, stri
     [event] = [e for e in shop.events() if e.type == "charge.refunded"]
     assert event.processed_at is not None and event.outcome is not None and event.outcome.startswith("not_ours")
     assert _audits(shop, "subscription.refunded") == []
+
+
+def test_reconcile_heals_a_dropped_refund_and_a_second_run_changes_nothing(shop: Shop, runtime: Any) -> None:
+    bought = shop.buy(email="ada@acme.example")
+    shop.process()
+    [lic] = shop.licenses()
+    charge = _charge_of_latest_invoice(shop, bought.checkout_id)
+    shop.fake.webhooks.mode = "hold"
+    shop.fake.create_refund(charge["id"])
+    shop.fake.webhooks.discard_held()  # charge.refunded never arrives
+    assert _license(shop, lic.id).revoked_at is None
+
+    first = list(reconcile(runtime))
+    assert [m.status for r in first for m in r.money] == ["revoked"]
+    assert "refunded in full" in str(first[0])
+    assert _license(shop, lic.id).revoked_reason == "refunded"
+    stripe_sub = shop.subscription(bought.checkout_id).stripe_subscription_id
+    assert shop.fake.get(stripe_sub)["status"] == "canceled"
+    second = list(reconcile(runtime))
+    assert [m.status for r in second for m in r.money] == ["revoked"] and "revoked already" in str(second[0])
+    with shop.session() as session:
+        revoked_mails = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.dedupe_key == f"revoked:{lic.id}")
+        ).all()
+    assert len(revoked_mails) == 1
+    assert len(_audits(shop, "license.revoked")) == 1
+
+
+def test_reconcile_heals_a_dropped_lost_dispute(shop: Shop, runtime: Any) -> None:
+    bought = shop.buy()
+    shop.process()
+    [lic] = shop.licenses()
+    charge = _charge_of_latest_invoice(shop, bought.checkout_id)
+    shop.fake.webhooks.mode = "hold"
+    dispute = shop.fake.open_dispute(charge["id"])
+    shop.fake.close_dispute(dispute["id"], "lost")
+    shop.fake.webhooks.discard_held()
+    list(reconcile(runtime))
+    assert _license(shop, lic.id).revoked_reason == "dispute_lost"
+    assert len(_audits(shop, "subscription.disputed")) == 1

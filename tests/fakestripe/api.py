@@ -927,6 +927,20 @@ def retrieve_refund(fake: FakeStripe, call: Call) -> JSON:
         return answer(fake, call, fake.render(refund))
 
 
+def list_disputes(fake: FakeStripe, call: Call) -> JSON:
+    p = call.params
+    check_known(p, LIST_PARAMS | {"charge", "payment_intent"})
+    charge = get_str(p, "charge")
+    intent = get_str(p, "payment_intent")
+    with fake.lock:
+        objects = [
+            o
+            for o in fake.ordered(fake.disputes)
+            if (charge is None or o["charge"] == charge) and (intent is None or o["payment_intent"] == intent)
+        ]
+        return list_answer(fake, call, objects, "/v1/disputes", "dispute")
+
+
 def retrieve_dispute(fake: FakeStripe, call: Call) -> JSON:
     check_known(call.params, {"expand"})
     with fake.lock:
@@ -1350,6 +1364,7 @@ ROUTES: list[tuple[str, str, Operation]] = [
     ("GET", r"/v1/charges/([^/]+)", retrieve_charge),
     ("POST", r"/v1/refunds", create_refund),
     ("GET", r"/v1/refunds/([^/]+)", retrieve_refund),
+    ("GET", r"/v1/disputes", list_disputes),
     ("GET", r"/v1/disputes/([^/]+)", retrieve_dispute),
     ("GET", r"/v1/invoice_payments", list_invoice_payments),
     ("GET", r"/v1/invoice_payments/([^/]+)", retrieve_invoice_payment),
