@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import CoreDep, RateLimitedClient, RuntimeDep, SessionDep
+from api.deps import CoreDep, RateLimitedClient, RuntimeDep, SessionDep, bearer_token
 from api.idempotent import respond
 from api.public import NO_STORE, PROBLEM_RESPONSES
 from api.schemas import CheckoutOut, CheckoutRequest, CheckoutState, LicenseOut, WebhookAnswer
@@ -100,7 +100,7 @@ def read_checkout_state(
     client: RateLimitedClient,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_poll_bearer)],
 ) -> Response:
-    token = credentials.credentials if credentials is not None and credentials.scheme.lower() == "bearer" else None
+    token = bearer_token(credentials)
     progress = poll_checkout(session, checkout_id, token)
     state = CheckoutState(status=progress.status)
     if progress.license is not None:

@@ -90,6 +90,11 @@ async def client_address(request: Request) -> str:
 ClientAddress = Annotated[str, Depends(client_address)]
 
 
+def bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header (a poll token), else None."""
+    return credentials.credentials if credentials is not None and credentials.scheme.lower() == "bearer" else None
+
+
 async def public_rate_limit(request: Request, address: ClientAddress) -> str:
     limiter: PublicRateLimit = request.app.state.rate_limiter
     await limiter.hit(address)

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from api.deps import CoreDep, RateLimitedClient, SessionDep
+from api.deps import CoreDep, RateLimitedClient, SessionDep, bearer_token
 from api.idempotent import respond
 from api.ratelimit import PublicRateLimit
 from api.schemas import (
@@ -193,7 +193,7 @@ def read_self_serve_request(
     client: RateLimitedClient,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_poll_bearer)],
 ) -> Response:
-    token = credentials.credentials if credentials is not None and credentials.scheme.lower() == "bearer" else None
+    token = bearer_token(credentials)
     row = poll(session, request_id, token)
     now = core.now()
     status = request_status(row, now)
