@@ -7,10 +7,8 @@ Screenshots: /tmp/proof-3ds-challenge.png, /tmp/proof-3ds-success.png, /tmp/proo
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -18,14 +16,16 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 import stripe
+from cli_support import clean_env, licensing_command
 from fakestripe import CARD_3DS, CARD_OK, FakeStripe
 from mailtools import text_of
 from pagetools import Store
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from test_checkout_flow import _buy, _work_off
 
-from licensing.models import License, OutboxMessage, StripeEvent
+from licensing.models import License
 from licensing.verify import Keyring, verify
 
 SHOTS = "/tmp/proof-{}.png"
@@ -33,15 +33,15 @@ REVOKED_SUBJECT = "Your Professional license has been revoked"
 
 
 def _licensing_verify(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """The real ``licensing verify`` in a subprocess, as tests/service/cli_support.py runs the CLI (that
-    module is importable only where tests/service is collected): the console script beside this
-    interpreter (else ``python -m service``), without any LICENSING_* setting of the outer shell."""
-    script = Path(sys.executable).with_name("licensing")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "service"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LICENSING_")}
-    env.update({"PYTHONDONTWRITEBYTECODE": "1", "NO_COLOR": "1", "TERM": "dumb", "COLUMNS": "200"})
+    """The real ``licensing verify`` in a subprocess, as the CLI's own tests run it."""
     return subprocess.run(
-        [*command, "verify", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False
+        [*licensing_command(), "verify", *args],
+        cwd=cwd,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -52,41 +52,6 @@ def shop_page(browser: Browser, store: Store) -> Iterator[Page]:
         yield context.new_page()
     finally:
         context.close()
-
-
-def _work_off(store: Store) -> None:
-    """Every delivered webhook processed and every e-mail sent (the in-process worker stopped, then run
-    here until nothing is due)."""
-    worker = store.app.state.worker
-    assert worker is not None
-    worker.stop()
-    worker.run_until_idle()
-    with Session(store.app.state.engine) as session:
-        events = session.execute(
-            select(StripeEvent.event_id, StripeEvent.last_error).where(StripeEvent.processed_at.is_(None))
-        ).all()
-        mails = session.execute(
-            select(OutboxMessage.dedupe_key, OutboxMessage.last_error).where(OutboxMessage.sent_at.is_(None))
-        ).all()
-    assert events == [] and mails == [], f"left unprocessed: {events}, unsent: {mails}"
-
-
-def _fill_checkout(page: Page, seats: int, card: str, email_address: str) -> None:
-    """From the pricing page to Stripe's hosted page, the card form filled in and submitted."""
-    page.goto("/pricing")
-    page.locator("#buy").click()
-    page.get_by_text("Monthly", exact=True).click()
-    page.get_by_label(re.compile(r"^Users")).fill(str(seats))
-    expect(page.locator("#total")).to_have_text(f"${10 * seats}.00 per month")
-    page.get_by_label("Work e-mail").fill(email_address)
-    page.get_by_label("Company").fill("Proof Co")
-    page.locator("#pay").click()
-    expect(page.locator("#payment-form")).to_be_visible()
-    page.locator("#card_number").fill(card)
-    page.locator("#card_expiry").fill("12 / 34")
-    page.locator("#card_cvc").fill("123")
-    page.locator("#name").fill("Pat Proof")
-    page.locator("#submit").click()
 
 
 def _shown_license(page: Page, keyring: Keyring) -> tuple[str, str]:
@@ -101,7 +66,7 @@ def test_a_card_that_needs_3d_secure_buys_after_the_bank_challenge(
     shop_page: Page, store: Store, keyring: Keyring, fake_stripe: FakeStripe
 ) -> None:
     page = shop_page
-    _fill_checkout(page, 4, CARD_3DS, "tess@secure-3d5a.example")
+    _buy(page, 4, CARD_3DS, "tess@secure-3d5a.example", company="Proof Co")
     # The bank's challenge, over Stripe's page: nothing is paid until it is answered.
     challenge = page.locator("#three-d-secure")
     expect(challenge).to_be_visible()
@@ -134,7 +99,7 @@ def test_a_full_refund_revokes_the_bought_license_for_the_cli(
     tmp_path: Path,
 ) -> None:
     page = shop_page
-    _fill_checkout(page, 2, CARD_OK, "rex@refund-8c2e.example")
+    _buy(page, 2, CARD_OK, "rex@refund-8c2e.example", company="Proof Co")
     shown, session_id = _shown_license(page, keyring)
     page.screenshot(path=SHOTS.format("refund-bought"), full_page=True)
     lic = verify(shown, keyring)
