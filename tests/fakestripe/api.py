@@ -886,18 +886,19 @@ def retrieve_charge(fake: FakeStripe, call: Call) -> JSON:
         return answer(fake, call, fake.render(fake._charge_of(call.args[0], param="id")))
 
 
-def list_charges(fake: FakeStripe, call: Call) -> JSON:
-    p = call.params
-    check_known(p, LIST_PARAMS | {"customer", "payment_intent"})
-    customer = get_str(p, "customer")
-    intent = get_str(p, "payment_intent")
+def list_filtered(
+    fake: FakeStripe, call: Call, store: dict[str, JSON], filters: tuple[str, ...], url: str, kind: str
+) -> JSON:
+    """A list endpoint whose ``filters`` are string parameters matched exactly against the object's fields."""
+    check_known(call.params, LIST_PARAMS | set(filters))
+    wanted = {name: value for name in filters if (value := get_str(call.params, name)) is not None}
     with fake.lock:
-        objects = [
-            o
-            for o in fake.ordered(fake.charges)
-            if (customer is None or o["customer"] == customer) and (intent is None or o["payment_intent"] == intent)
-        ]
-        return list_answer(fake, call, objects, "/v1/charges", "charge")
+        objects = [o for o in fake.ordered(store) if all(o[name] == value for name, value in wanted.items())]
+        return list_answer(fake, call, objects, url, kind)
+
+
+def list_charges(fake: FakeStripe, call: Call) -> JSON:
+    return list_filtered(fake, call, fake.charges, ("customer", "payment_intent"), "/v1/charges", "charge")
 
 
 def create_refund(fake: FakeStripe, call: Call) -> JSON:
@@ -928,17 +929,7 @@ def retrieve_refund(fake: FakeStripe, call: Call) -> JSON:
 
 
 def list_disputes(fake: FakeStripe, call: Call) -> JSON:
-    p = call.params
-    check_known(p, LIST_PARAMS | {"charge", "payment_intent"})
-    charge = get_str(p, "charge")
-    intent = get_str(p, "payment_intent")
-    with fake.lock:
-        objects = [
-            o
-            for o in fake.ordered(fake.disputes)
-            if (charge is None or o["charge"] == charge) and (intent is None or o["payment_intent"] == intent)
-        ]
-        return list_answer(fake, call, objects, "/v1/disputes", "dispute")
+    return list_filtered(fake, call, fake.disputes, ("charge", "payment_intent"), "/v1/disputes", "dispute")
 
 
 def retrieve_dispute(fake: FakeStripe, call: Call) -> JSON:
