@@ -74,3 +74,17 @@ def test_cancel_says_nothing_was_charged(offline_page: Page, traffic: Traffic) -
     page.locator("#retry").click()
     expect(page).to_have_url(re.compile(r"/checkout$"))
     traffic.assert_clean()
+
+
+def test_a_buy_link_that_no_longer_works_says_so_and_leaves_the_form(offline_page: Page, traffic: Traffic) -> None:
+    page = offline_page
+    response = page.goto("/checkout?trial=tbl_" + "A" * 43)
+    assert response is not None and response.status == 410
+    expect(page.locator("#error")).to_contain_text("This buy link does not work any more")
+    expect(page.locator("#replaces-trial")).to_have_count(0)
+    expect(page.locator("#checkout-form")).to_be_visible()
+    expect(page.locator("input[name=trial_token]")).to_have_count(0)
+    page.screenshot(path=SHOTS.format("buy-link-gone"), full_page=True)
+    # Chromium reports the 410 itself on the console; nothing else may be there.
+    traffic.console = [c for c in traffic.console if "status of 410" not in c]
+    traffic.assert_clean()
