@@ -237,7 +237,9 @@ def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     tags=["operation"],
-    summary="The database is reachable and a signing key is loaded (and Redis answers, when configured)",
+    summary="The database is reachable and a signing key is loaded",
+    description="200 `ready`, or 503 `not_ready` naming the failed check. When Redis (the shared rate limit) "
+    "does not answer, 200 `degraded`: the service works on, each process counting the rate limit itself.",
 )
 def readyz(request: Request, core: CoreDep) -> JSONResponse:
     checks: dict[str, str] = {}
@@ -251,10 +253,17 @@ def readyz(request: Request, core: CoreDep) -> JSONResponse:
         checks["signing_key"] = f"ok ({core.signer().kid})"
     except Exception as exc:
         checks["signing_key"] = f"missing: {exc}"
+    ready = all(v.startswith("ok") for v in checks.values())
+    # Redis holds only the public rate limit's counts, and without it each process counts in its own
+    # memory (api.ratelimit): the service still works, so it stays ready (200) and reports "degraded".
+    # A 503 here would make the load balancer take every replica out at once because of the cache.
+    degraded = False
     limiter: PublicRateLimit = request.app.state.rate_limiter
     if limiter.shared:  # Redis: the workers' shared counts
-        checks["rate_limit_storage"] = "ok" if limiter.check() else "unreachable"
-    ready = all(v.startswith("ok") for v in checks.values())
-    return JSONResponse(
-        {"status": "ready" if ready else "not_ready", "checks": checks}, status_code=200 if ready else 503
-    )
+        if limiter.check():
+            checks["rate_limit_storage"] = "ok"
+        else:
+            checks["rate_limit_storage"] = "unreachable: counting the public rate limit in each process's memory"
+            degraded = True
+    status = "not_ready" if not ready else "degraded" if degraded else "ready"
+    return JSONResponse({"status": status, "checks": checks}, status_code=200 if ready else 503)

@@ -5,9 +5,11 @@ window per address.
 
 A fixed one-minute window: a burst at a window's edge may reach twice the limit, which is enough to stop
 a script hammering the trial form or the sign-in link form (the forms also cap how much mail one
-address gets). When Redis cannot be reached the request goes through (a limit is protection, not
-correctness; refusing everyone because Redis is down would be worse) and a warning is logged, at most
-once a minute.
+address gets). When Redis cannot be reached the process counts in its own memory meanwhile (each worker
+its own window, so the limit is looser but a script is still stopped; refusing everyone because Redis is
+down would be worse, letting everyone through would be no limit at all) and a warning is logged, at most
+once a minute. Redis is asked again at most every few seconds (a Redis that does not answer must not cost
+every request its timeout); once it answers, the counts are in Redis again.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ log = logging.getLogger("licensing.api")
 KEY_PREFIX = "licensing:ratelimit"
 REDIS_TIMEOUT_SECONDS = 0.5  # a slow Redis must not hold up the public endpoints for long
 WARN_EVERY_SECONDS = 60.0
+RETRY_REDIS_SECONDS = 5.0  # while Redis is down, how often a request tries it again
 
 
 class RateLimited(DomainError):
@@ -60,13 +63,18 @@ def rate_limit_storage(redis_url: str | None, *, key_prefix: str = KEY_PREFIX) -
 class PublicRateLimit:
     """``per_minute`` requests a minute per client address; 0 turns the limit off."""
 
-    def __init__(self, per_minute: int, storage: Storage) -> None:
+    def __init__(self, per_minute: int, storage: Storage, *, retry_seconds: float = RETRY_REDIS_SECONDS) -> None:
         self.per_minute = per_minute
         self.storage = storage
         self._item = RateLimitItemPerMinute(per_minute) if per_minute > 0 else None
         self._limiter = FixedWindowRateLimiter(storage)
         # Counted where every worker sees it (Redis): a network round trip, kept off the event loop.
         self.shared = not isinstance(storage, MemoryStorage)
+        # While the shared storage fails: this process's own counts, and when to try the storage again.
+        self._fallback = FixedWindowRateLimiter(MemoryStorage()) if self.shared else self._limiter
+        self._retry_seconds = retry_seconds
+        self.degraded = False
+        self._retry_at = -math.inf
         self._warned_at = -math.inf
         self._warn_lock = threading.Lock()
 
@@ -83,23 +91,46 @@ class PublicRateLimit:
 
     def _hit(self, address: str) -> int | None:
         """None when allowed, else the seconds until the window resets."""
-        assert self._item is not None
+        if self.degraded and time.monotonic() < self._retry_at:
+            return self._count(self._fallback, address)  # Redis failed a moment ago: not asked again yet
         try:
-            if self._limiter.hit(self._item, "public", address):
-                return None
-            reset_at = self._limiter.get_window_stats(self._item, "public", address).reset_time
+            retry_after = self._count(self._limiter, address)
         except StorageError as exc:
-            self._warn(exc)
+            self._failed(exc)
+            return self._count(self._fallback, address)
+        if self.degraded:
+            self._recovered()
+        return retry_after
+
+    def _count(self, limiter: FixedWindowRateLimiter, address: str) -> int | None:
+        assert self._item is not None
+        if limiter.hit(self._item, "public", address):
             return None
+        reset_at = limiter.get_window_stats(self._item, "public", address).reset_time
         return max(1, math.ceil(reset_at - time.time()))
 
-    def _warn(self, exc: StorageError) -> None:
+    def _failed(self, exc: StorageError) -> None:
+        """Redis failed: count in memory, ask it again in a few seconds, warn at most once a minute."""
         with self._warn_lock:
             now = time.monotonic()
+            self.degraded, self._retry_at = True, now + self._retry_seconds
             if now - self._warned_at < WARN_EVERY_SECONDS:
                 return
             self._warned_at = now
-        log.warning("ratelimit.unavailable", extra={"error": f"{type(exc.storage_error).__name__}: {exc}"[:300]})
+        log.warning(
+            "ratelimit.unavailable",
+            extra={
+                "error": f"{type(exc.storage_error).__name__}: {exc}"[:300],
+                "detail": "Redis does not answer: counting in this process's memory until it does",
+            },
+        )
+
+    def _recovered(self) -> None:
+        with self._warn_lock:
+            if not self.degraded:
+                return
+            self.degraded = False
+        log.info("ratelimit.recovered", extra={"detail": "Redis answers again: counting in Redis"})
 
     def check(self) -> bool:
         """Whether the storage answers (for /readyz)."""

@@ -75,18 +75,19 @@ def test_workers_sharing_redis_count_against_one_window(settings: Settings, core
         assert ready["checks"]["rate_limit_storage"] == "ok"
 
 
-def test_an_unreachable_redis_lets_requests_through_and_readyz_says_so(
+def test_an_unreachable_redis_counts_in_memory_and_readyz_says_so(
     settings: Settings, core: Core, engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
     dead = "redis://127.0.0.1:1/0"  # nothing listens on port 1
-    configured = settings.model_copy(update={"public_rate_limit": 1, "redis_url": SecretStr(dead)})
+    configured = settings.model_copy(update={"public_rate_limit": 2, "redis_url": SecretStr(dead)})
     app = create_app(configured, core=core, engine=engine)
     with TestClient(app) as client, caplog.at_level(logging.WARNING, logger="licensing.api"):
-        codes = {client.post("/v1/licenses/refresh", json={"license_file": "x"}).status_code for _ in range(4)}
-        assert codes == {422}  # never 429 nor 500: the limit is protection, not correctness
+        codes = [client.post("/v1/licenses/refresh", json={"license_file": "x"}).status_code for _ in range(4)]
+        assert codes == [422, 422, 429, 429]  # never 500: counted in this process's memory meanwhile
         ready = client.get("/readyz")
-        assert ready.status_code == 503
-        assert ready.json()["checks"]["rate_limit_storage"] == "unreachable"
+        assert ready.status_code == 200  # a rate limit outage keeps the replica in the load balancer
+        assert ready.json()["status"] == "degraded"
+        assert ready.json()["checks"]["rate_limit_storage"].startswith("unreachable")
     warnings = [r for r in caplog.records if r.getMessage() == "ratelimit.unavailable"]
     assert len(warnings) == 1  # once a minute, not once a request
     assert "127.0.0.1:1" in str(getattr(warnings[0], "error", ""))

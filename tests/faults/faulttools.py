@@ -1,0 +1,269 @@
+"""Dependencies a fault test may stop and start again, all private to the test: a PostgreSQL cluster and a
+Redis server on free loopback ports (never the shared ones at 5432 and 6379), and ``licensing serve`` as
+a real process configured only through its environment.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from livetools import wait_until_answering
+
+BIN = Path(sys.executable).parent
+LICENSING = str(BIN / "licensing")
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 20.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str, poll: float = 0.1) -> None:
+    """Wait until ``condition()`` is true, failing the test with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not within {timeout:.0f} s")
+        time.sleep(poll)
+
+
+# --- a private PostgreSQL cluster ----------------------------------------------------------------
+def _postgres_bin() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
+    return Path(found[-1]).parent if found else None
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of the test's own in a temporary folder, on a free port of 127.0.0.1.
+    initdb refuses to run as root, so as root the cluster runs as the ``postgres`` user."""
+
+    def __init__(self, bindir: Path, root: Path, as_user: str | None) -> None:
+        self.bindir, self.root, self.as_user = bindir, root, as_user
+        self.data = root / "data"
+        self.logfile = root / "postgres.log"
+        self.port = free_port()
+
+    def _run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        command = [*(["runuser", "-u", self.as_user, "--"] if self.as_user else []), *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False, cwd=self.root)
+
+    def _pg_ctl(self, *args: str) -> None:
+        done = self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.logfile), "-w", *args)
+        if done.returncode != 0:
+            pytest.fail(f"pg_ctl {' '.join(args)} failed:\n{done.stdout}{done.stderr}\n{self.log()}")
+
+    def log(self) -> str:
+        try:
+            return self.logfile.read_text("utf-8", errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def init(self) -> None:
+        done = self._run(
+            str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "-N"
+        )
+        if done.returncode != 0:
+            pytest.skip(f"initdb could not make a private PostgreSQL cluster: {done.stderr.strip()[-500:]}")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100"
+        self._pg_ctl("-o", options, "start")
+
+    def stop(self) -> None:
+        self._pg_ctl("-m", "fast", "stop")
+
+    def restart(self) -> None:
+        self._pg_ctl("-m", "fast", "restart")
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str) -> str:
+        admin = sa.create_engine(self.url(), isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        finally:
+            admin.dispose()
+        return self.url(name)
+
+    def answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+
+@contextmanager
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A running private cluster, stopped and deleted afterwards; the test is skipped (saying why) when
+    this machine cannot make one (no PostgreSQL server binaries, no ``postgres`` user for root)."""
+    bindir = _postgres_bin()
+    if bindir is None:
+        pytest.skip("no PostgreSQL server binaries under /usr/lib/postgresql/*/bin for a private cluster")
+    as_user = None
+    root = Path(tempfile.mkdtemp(prefix="faults-pg-"))
+    if os.geteuid() == 0:
+        if shutil.which("runuser") is None:
+            pytest.skip("running as root without runuser: initdb refuses root")
+        try:
+            shutil.chown(root, user="postgres", group=None)
+        except (LookupError, OSError) as exc:
+            shutil.rmtree(root, ignore_errors=True)
+            pytest.skip(f"running as root and no postgres user to run initdb as: {exc}")
+        as_user = "postgres"
+    cluster = PrivatePostgres(bindir, root, as_user)
+    try:
+        cluster.init()
+        cluster.start()
+        yield cluster
+    finally:
+        cluster._run(str(bindir / "pg_ctl"), "-D", str(cluster.data), "-m", "immediate", "-w", "stop", timeout=60)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# --- a private Redis -----------------------------------------------------------------------------
+class PrivateRedis:
+    """``redis-server`` on a free port of 127.0.0.1, without persistence; :meth:`stop` and :meth:`start`
+    take it away and bring it back on the same port."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def answers(self) -> bool:
+        import redis
+
+        client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=1, socket_connect_timeout=1)
+        try:
+            return bool(client.ping())
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
+
+    def start(self) -> None:
+        server = shutil.which("redis-server")
+        if server is None:
+            pytest.skip("no redis-server on this machine for a private Redis")
+        options = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir"]
+        with (self.root / "redis.log").open("ab") as sink:
+            self.proc = subprocess.Popen(
+                [server, "--port", str(self.port), *options, str(self.root)],
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+            )
+        wait_for(self.answers, 20, f"the private redis-server on port {self.port} answering")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=STOP_TIMEOUT)
+        self.proc = None
+
+
+@contextmanager
+def private_redis(root: Path) -> Iterator[PrivateRedis]:
+    redis_server = PrivateRedis(root)
+    redis_server.start()
+    try:
+        yield redis_server
+    finally:
+        redis_server.stop()
+
+
+# --- licensing serve -----------------------------------------------------------------------------
+def service_environment(root: Path, database_url: str, **extra: str) -> dict[str, str]:
+    """The environment of ``licensing serve``: only what is given here (no ``LICENSING_*`` inherited)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LICENSING_")}
+    env.update(
+        LICENSING_DATABASE_URL=database_url,
+        LICENSING_KEYS_DIR=str(root / "keys"),
+        LICENSING_ISSUER="faults-test",
+        LICENSING_LOG_LEVEL="INFO",
+        **extra,
+    )
+    return env
+
+
+class Served:
+    """A running ``licensing serve`` process and what it printed."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], base_url: str, log: Path, env: dict[str, str], cwd: Path):
+        self.proc, self.base_url, self.log, self.env, self.cwd = proc, base_url, log, env, cwd
+
+    def output(self) -> str:
+        return self.log.read_text("utf-8", errors="replace")
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [LICENSING, *args], env=self.env, cwd=self.cwd, capture_output=True, text=True, timeout=60, check=False
+        )
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, **{"timeout": 30.0, **kwargs})
+
+    def api_key(self, role: str = "sales") -> dict[str, str]:
+        created = self.cli("apikeys", "create", "--name", "faults-test", "--role", role)
+        assert created.returncode == 0, created.stderr
+        return {"Authorization": f"Bearer {created.stdout.strip().splitlines()[-1]}"}
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the process leads its own group: that group is its workers
+        proc.wait(timeout=STOP_TIMEOUT)
+
+
+@contextmanager
+def serve(root: Path, env: dict[str, str], *args: str) -> Iterator[Served]:
+    """``licensing serve ARGS`` on a free port until the block ends, once ``/readyz`` answers 200."""
+    port = free_port()
+    log = root / "serve.log"
+    cwd = root / "cwd"  # no .env file here: only the environment configures it
+    cwd.mkdir(exist_ok=True)
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [LICENSING, "serve", "--host", "127.0.0.1", "--port", str(port), *args],
+            env=env,
+            cwd=cwd,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    served = Served(proc, f"http://127.0.0.1:{port}", log, env, cwd)
+    try:
+        wait_until_answering(proc, f"{served.base_url}/readyz", served.output, START_TIMEOUT)
+        yield served
+    finally:
+        _stop(proc)
