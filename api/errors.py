@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from licensing.kit.errors import DomainError
+from licensing.kit.errors import DomainError, ServiceUnavailable
 
 log = logging.getLogger("licensing.api")
 PROBLEM = "application/problem+json"
@@ -67,11 +70,49 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(method for method in _METHODS if routed(method))
 
 
+DATABASE_WARN_EVERY_SECONDS = 10.0
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    code = "database_unavailable"
+    retry_after = 5
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """The database cannot be reached or dropped the connection (restarted, failed over, shutting down),
+    or the pool had no connection to give in time: worth a retry, not a bug. A driver error that is not
+    an operational one (a constraint, bad SQL) stays a 500."""
+    if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)):
+        return True
+    return isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
+
+
+class _Throttle:
+    """True at most once every ``seconds`` (a log line a request would flood the log during an outage)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self._last, self._lock = seconds, -float("inf"), threading.Lock()
+        self.suppressed = 0
+
+    def __call__(self) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            if now - self._last < self.seconds:
+                self.suppressed += 1
+                return False
+            self._last = now
+            return True
+
+
 def install(app: FastAPI) -> None:
+    database_warning = _Throttle(DATABASE_WARN_EVERY_SECONDS)
+
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
         retry_after = str(getattr(exc, "retry_after", 60))
         headers = {401: {"WWW-Authenticate": "Bearer"}, 429: {"Retry-After": retry_after}}.get(exc.status)
+        if isinstance(exc, DatabaseUnavailable):
+            headers = {"Retry-After": str(exc.retry_after)}
         page: ProblemPage | None = getattr(request.app.state, "problem_page", None)
         if page is not None and is_page_request(request):
             return page(request, exc, headers)
@@ -104,6 +145,28 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 405 and (allowed := _allowed_methods(request)):
             headers = {**(headers or {}), "Allow": allowed}
         return problem(exc.status_code, code, title, str(exc.detail), headers=headers)
+
+    @app.exception_handler(sa_exc.SQLAlchemyError)
+    async def _database(request: Request, exc: sa_exc.SQLAlchemyError) -> Response:
+        if not is_database_unavailable(exc):
+            return await _unexpected(request, exc)
+        # 503 at once (the driver fails fast on a refused or dropped connection), never a traceback:
+        # the client retries, and the pool's pre-ping replaces dead connections when the database is back.
+        if database_warning():
+            cause = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
+            reason = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+            log.warning(
+                "database.unavailable",
+                extra={
+                    "path": request.url.path,
+                    "error": f"{type(cause).__name__}: {reason}"[:300],
+                    "suppressed": database_warning.suppressed,
+                },
+            )
+            database_warning.suppressed = 0
+        return await _domain(
+            request, DatabaseUnavailable("The database is not reachable right now; try again in a few seconds.")
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -26,6 +26,9 @@ NAMING_CONVENTION = {
 }
 
 
+CONNECT_TIMEOUT_SECONDS = 10
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -88,6 +91,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
+    # A database host that does not answer at all must not hold a request for the kernel's TCP timeout
+    # (minutes): the request fails with a 503 instead (api.errors). A connect_timeout in the URL wins.
+    if "connect_timeout" not in parsed.query:
+        kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS, **kwargs.get("connect_args", {})}
+    # A pooled connection is checked before use, so one the server dropped (a restart, a failover) is
+    # replaced rather than handed to a request.
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
