@@ -267,3 +267,37 @@ def serve(root: Path, env: dict[str, str], *args: str) -> Iterator[Served]:
         yield served
     finally:
         _stop(proc)
+
+
+# --- an SMTP server that goes away and comes back ------------------------------------------------
+class StoppableSmtp:
+    """tests/mailtools.py's aiosmtpd server on a fixed loopback port that :meth:`stop` and :meth:`start`
+    take away and bring back; what it received is in ``inbox``."""
+
+    def __init__(self) -> None:
+        from mailtools import Inbox
+
+        self.inbox = Inbox()
+        self.inbox.port = free_port()
+        self._controller: Any = None
+
+    def start(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self._controller = Controller(self.inbox, hostname="127.0.0.1", port=self.inbox.port)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+
+@contextmanager
+def stoppable_smtp() -> Iterator[StoppableSmtp]:
+    """A :class:`StoppableSmtp`, not yet listening; stopped afterwards."""
+    server = StoppableSmtp()
+    try:
+        yield server
+    finally:
+        server.stop()
