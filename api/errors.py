@@ -15,6 +15,7 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from licensing.kit.db import is_database_unavailable, unavailable_reason
 from licensing.kit.errors import DomainError, ServiceUnavailable
 
 log = logging.getLogger("licensing.api")
@@ -76,15 +77,6 @@ DATABASE_WARN_EVERY_SECONDS = 10.0
 class DatabaseUnavailable(ServiceUnavailable):
     code = "database_unavailable"
     retry_after = 5
-
-
-def is_database_unavailable(exc: BaseException) -> bool:
-    """The database cannot be reached or dropped the connection (restarted, failed over, shutting down),
-    or the pool had no connection to give in time: worth a retry, not a bug. A driver error that is not
-    an operational one (a constraint, bad SQL) stays a 500."""
-    if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)):
-        return True
-    return isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
 
 
 class _Throttle:
@@ -153,13 +145,11 @@ def install(app: FastAPI) -> None:
         # 503 at once (the driver fails fast on a refused or dropped connection), never a traceback:
         # the client retries, and the pool's pre-ping replaces dead connections when the database is back.
         if database_warning():
-            cause = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
-            reason = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
             log.warning(
                 "database.unavailable",
                 extra={
                     "path": request.url.path,
-                    "error": f"{type(cause).__name__}: {reason}"[:300],
+                    "error": unavailable_reason(exc),
                     "suppressed": database_warning.suppressed,
                 },
             )

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from billing.events import StripeEventTask
 from licensing.context import Runtime
+from licensing.kit.db import is_database_unavailable, unavailable_reason
 from licensing.mail.outbox import OutboxTask
 from licensing.mail.reminders import ReminderTask
 from licensing.mail.smtp import Mailer
@@ -53,9 +54,14 @@ class Worker:
         for task in self.tasks:
             try:
                 done += task.run_due(self.runtime, limit)
-            except Exception:
+            except Exception as exc:
                 self.failing = True
-                log.exception("worker.task_failed", extra={"task": task.name})
+                if is_database_unavailable(exc):  # an outage, not a bug: one line, no traceback
+                    log.warning(
+                        "worker.database_unavailable", extra={"task": task.name, "error": unavailable_reason(exc)}
+                    )
+                else:
+                    log.exception("worker.task_failed", extra={"task": task.name})
         return done
 
     def run_until_idle(self, max_passes: int = 100) -> int:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -112,6 +113,22 @@ def _private_file(path: Path) -> None:
         os.chmod(path.parent, 0o700)  # mkdir's mode is masked by the umask
     os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
     os.chmod(path, 0o600)
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """The database cannot be reached or dropped the connection (restarted, failed over, shutting down),
+    or the pool had no connection to give in time: worth a retry, not a bug. A driver error that is not
+    an operational one (a constraint, bad SQL) is not this."""
+    if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)):
+        return True
+    return isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
+
+
+def unavailable_reason(exc: BaseException) -> str:
+    """The driver's first line about it, for the log (no SQL, no parameters)."""
+    cause = exc.orig if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None else exc
+    lines = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {lines[0] if lines else ''}"[:300]
 
 
 def describe_database(url: str) -> str:

@@ -9,6 +9,7 @@ sends mail again, without restarting the service.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections import Counter
@@ -22,6 +23,7 @@ import pytest
 from fastapi.testclient import TestClient
 from faulttools import PrivatePostgres, private_postgres, serve, service_environment, wait_for
 from mailtools import smtp_server
+from sqlalchemy import exc as sa_exc
 
 from api.app import create_app
 from licensing.access.apikeys import create_api_key
@@ -31,6 +33,7 @@ from licensing.kit.settings import Settings
 from licensing.kit.tokens import new_token
 from licensing.selfserve.requests import CONFIRM_PREFIX
 from service import migrate
+from service.worker import Worker
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -199,7 +202,7 @@ def test_postgres_restarted_under_load_the_service_recovers_by_itself(cluster: P
                     ready = client.get("/readyz")
                 assert ready.status_code == 503, ready.text
                 assert ready.json()["checks"]["database"].startswith("unreachable")
-                wait_for(lambda: "worker.task_failed" in served.output(), 30, "the background loop noticing")
+                wait_for(lambda: "worker.database_unavailable" in served.output(), 30, "the worker noticing")
                 load.stopping.wait(OUTAGE_SECONDS)  # the outage itself: the load goes on meanwhile
 
                 cluster.start()
@@ -242,6 +245,8 @@ def test_postgres_restarted_under_load_the_service_recovers_by_itself(cluster: P
             events = [json.loads(line) for line in served.output().splitlines() if line.startswith("{")]
             assert not [e for e in events if e.get("event") == "request.failed"], "a 500 with a traceback"
             assert any(e.get("event") == "database.unavailable" for e in events)
+            assert any(e.get("event") == "worker.database_unavailable" for e in events)
+            assert not [e for e in events if "exception" in e], "a traceback logged for a database outage"
             noted = Counter(f"{e['level']} {e['event']}" for e in events if e.get("level") in ("WARNING", "ERROR"))
             print(f"warnings and errors logged: {dict(noted)}")
 
@@ -257,3 +262,23 @@ def test_connecting_to_postgresql_gives_up_after_a_timeout(monkeypatch: pytest.M
     seen.clear()
     db.make_engine("postgresql+psycopg://licensing@db.internal/licensing?connect_timeout=3")
     assert "connect_timeout" not in seen.get("connect_args", {})  # the operator's own, in the URL, wins
+
+
+class _DatabaseDown:
+    name = "outbox"
+
+    def run_due(self, runtime: Any, limit: int) -> int:
+        raise sa_exc.OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+
+def test_the_background_loop_says_the_database_is_down_without_a_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    class FakeRuntime:
+        database = "postgresql licensing on db.internal"
+
+    worker = Worker(FakeRuntime(), [_DatabaseDown()])  # type: ignore[arg-type]
+    with caplog.at_level(logging.WARNING, logger="licensing.worker"):
+        assert worker.run_once() == 0
+    assert worker.failing  # so the loop pauses before the next pass
+    [record] = [r for r in caplog.records if r.name == "licensing.worker"]
+    assert record.getMessage() == "worker.database_unavailable" and record.levelname == "WARNING"
+    assert record.exc_info is None and "connection refused" in record.error  # type: ignore[attr-defined]
