@@ -80,20 +80,20 @@ class DatabaseUnavailable(ServiceUnavailable):
 
 
 class _Throttle:
-    """True at most once every ``seconds`` (a log line a request would flood the log during an outage)."""
+    """At most once every ``seconds`` (a log line a request would flood the log during an outage)."""
 
     def __init__(self, seconds: float) -> None:
-        self.seconds, self._last, self._lock = seconds, -float("inf"), threading.Lock()
-        self.suppressed = 0
+        self.seconds, self._last, self._skipped, self._lock = seconds, -float("inf"), 0, threading.Lock()
 
-    def __call__(self) -> bool:
+    def __call__(self) -> int | None:
+        """None when it is too soon, else how many times it was too soon since the last time."""
         with self._lock:
             now = time.monotonic()
             if now - self._last < self.seconds:
-                self.suppressed += 1
-                return False
-            self._last = now
-            return True
+                self._skipped += 1
+                return None
+            self._last, skipped, self._skipped = now, self._skipped, 0
+            return skipped
 
 
 def install(app: FastAPI) -> None:
@@ -144,16 +144,11 @@ def install(app: FastAPI) -> None:
             return await _unexpected(request, exc)
         # 503 at once (the driver fails fast on a refused or dropped connection), never a traceback:
         # the client retries, and the pool's pre-ping replaces dead connections when the database is back.
-        if database_warning():
+        if (unlogged := database_warning()) is not None:
             log.warning(
                 "database.unavailable",
-                extra={
-                    "path": request.url.path,
-                    "error": unavailable_reason(exc),
-                    "suppressed": database_warning.suppressed,
-                },
+                extra={"path": request.url.path, "error": unavailable_reason(exc), "unlogged_since_last": unlogged},
             )
-            database_warning.suppressed = 0
         return await _domain(
             request, DatabaseUnavailable("The database is not reachable right now; try again in a few seconds.")
         )
