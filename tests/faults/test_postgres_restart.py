@@ -35,7 +35,7 @@ from licensing.selfserve.requests import CONFIRM_PREFIX
 from service import migrate
 from service.worker import Worker
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+pytestmark = pytest.mark.slow  # a private cluster: not the shared server the `postgres` mark is about
 
 PROBLEM = "application/problem+json"
 CLIENT_TIMEOUT = 15.0  # every call must come back within this, answered
