@@ -115,3 +115,12 @@ def test_every_problem_code_is_documented() -> None:
     text = (DOCS / "http-api.md").read_text("utf-8")
     missing = sorted(code for code in codes if f"`{code}`" not in text)
     assert not missing, f"docs/http-api.md does not list the problem codes {missing}"
+
+
+def test_the_webhook_events_to_subscribe_are_those_the_service_handles() -> None:
+    from billing.webhooks import ALLOWED_EVENTS
+
+    text = (DOCS / "operations.md").read_text("utf-8")
+    section = text.split("## Stripe", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"`((?:checkout|customer|invoice|charge)\.[a-z_.]+)`", section))
+    assert listed == set(ALLOWED_EVENTS), (sorted(listed - set(ALLOWED_EVENTS)), sorted(set(ALLOWED_EVENTS) - listed))
