@@ -124,3 +124,28 @@ def test_the_webhook_events_to_subscribe_are_those_the_service_handles() -> None
     section = text.split("## Stripe", 1)[1].split("\n## ", 1)[0]
     listed = set(re.findall(r"`((?:checkout|customer|invoice|charge)\.[a-z_.]+)`", section))
     assert listed == set(ALLOWED_EVENTS), (sorted(listed - set(ALLOWED_EVENTS)), sorted(set(ALLOWED_EVENTS) - listed))
+
+
+def test_every_command_and_option_is_in_the_cli_page() -> None:
+    import click
+    import typer
+
+    from service.cli import app
+
+    text = (DOCS / "cli.md").read_text("utf-8")
+    missing = []
+
+    def walk(command: click.Command, path: str) -> None:
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                walk(sub, f"{path} {name}")
+            return
+        if f"`{path}" not in text:
+            missing.append(path)
+        for param in command.params:
+            if isinstance(param, click.Option):
+                flags = [flag for flag in param.opts if flag.startswith("--") and flag != "--help"]
+                missing.extend(f"{path} {flag}" for flag in flags if flag not in text)
+
+    walk(typer.main.get_command(app), "licensing")
+    assert not missing, f"docs/cli.md does not describe {missing}"
