@@ -120,7 +120,9 @@ def read_checkout_state(
     response_model=WebhookAnswer,
     summary="Stripe's webhook endpoint",
     description="Register this address in Stripe with the events `checkout.session.*`, `customer.subscription.*`, "
-    "`invoice.paid` and `invoice.payment_failed`, and set `LICENSING_STRIPE_WEBHOOK_SECRET` to its signing secret. "
+    "`invoice.paid`, `invoice.payment_failed`, `invoice.payment_action_required`, `charge.refunded`, "
+    "`charge.dispute.created` and `charge.dispute.closed` (`licensing billing sync-catalog --webhook-endpoint` "
+    "does it; the list is in docs/operations.md), and set `LICENSING_STRIPE_WEBHOOK_SECRET` to its signing secret. "
     "Each event is verified (`Stripe-Signature`, 5-minute tolerance), stored once and answered at once; the "
     "background worker processes it by re-reading the object from Stripe.",
     responses=WEBHOOK_RESPONSES,
