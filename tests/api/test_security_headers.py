@@ -158,6 +158,12 @@ def test_production_requires_a_real_secret_key() -> None:
         "env": "production",
         "stripe_webhook_secret": "whsec_9b1c4d7e2f0a8c6b5d3e1f7a9c2b4d6e",
         "stripe_secret_key": "sk_live_51Hq8ZtLkq2vX0p9A7bC3dE5fG",
+        # What production also refuses at its development defaults (tests/licensing/kit/test_settings.py).
+        "issuer": "licenses.example.com",
+        "public_url": "https://licenses.example.com",
+        "sales_email": "sales@example.com",
+        "mail_from": "licenses@example.com",
+        "self_serve_confirmation": "none",
         "_env_file": None,
     }
     for missing in ({}, {"secret_key": "change-me-please-change-me-please"}, {"secret_key": "short"}):

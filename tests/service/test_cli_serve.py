@@ -24,6 +24,14 @@ from licensing.signing.keys import KeyStore
 REAL_WEBHOOK_SECRET = "whsec_9b1c4d7e2f0a8c6b5d3e1f7a9c2b4d6e"
 REAL_STRIPE_KEY = "sk_live_51Hq8ZtLkq2vX0p9A7bC3dE5fG"
 REAL_SECRET_KEY = "9f2c4e1a7b3d5f608e1c2a4b6d8f0e13579bdf2468ace0"
+# What production also refuses at its development defaults (tests/licensing/kit/test_settings.py).
+PRODUCTION_SETTINGS = {
+    "LICENSING_ISSUER": "licenses.example.com",
+    "LICENSING_PUBLIC_URL": "https://licenses.example.com",
+    "LICENSING_SALES_EMAIL": "sales@example.com",
+    "LICENSING_MAIL_FROM": "licenses@example.com",
+    "LICENSING_SELF_SERVE_CONFIRMATION": "none",
+}
 START_DEADLINE = 60.0  # seconds to wait for /healthz before giving up (not a speed requirement)
 
 
@@ -193,6 +201,7 @@ def test_production_starts_with_a_real_key_and_real_secrets_and_prints_no_secret
         LICENSING_STRIPE_WEBHOOK_SECRET=REAL_WEBHOOK_SECRET,
         LICENSING_STRIPE_SECRET_KEY=REAL_STRIPE_KEY,
         LICENSING_SECRET_KEY=REAL_SECRET_KEY,
+        **PRODUCTION_SETTINGS,
     ) as base:
         assert get_json(f"{base}/healthz") == {"status": "ok"}
     served = cli.results[-1]
