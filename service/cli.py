@@ -1,4 +1,4 @@
-"""The ``licensing`` command: serve, worker, db, keys, apikeys, billing and verify.
+"""The ``licensing`` command: serve, worker, check, db, keys, apikeys, billing and verify.
 
 Every command reads the same settings (LICENSING_* variables or .env), so they act on the same
 database and keys. Errors print a plain message to stderr and exit non-zero; private keys and API
@@ -602,6 +602,37 @@ def billing_events(
     for event_id, event_type, state, attempts, next_at, note in rows:
         next_text = next_at.isoformat() if next_at else "-"
         typer.echo(f"{event_id:<32} {event_type:<40} {state:<10} {attempts:>5} {next_text:<26} {note}")
+
+
+# --- check -------------------------------------------------------------------------------------
+@app.command("check")
+def check_command() -> None:
+    """Check the configuration without starting anything: what production refuses, the keys, the
+    database, and every setting's value (secrets masked) and where it came from. Exit 1 on a finding in
+    production."""
+    from service.check import effective_settings, run_check
+
+    settings = _settings()
+    report = run_check(settings)
+    production = settings.is_production
+    typer.echo(f"environment: {settings.env}")
+    if not report.findings:
+        typer.echo("findings: none" + ("" if production else " (production would start)"))
+    else:
+        heading = "production refuses to start" if production else "production would refuse"
+        typer.echo(f"{heading} ({len(report.findings)} finding(s)):")
+        for finding in report.findings:
+            typer.echo(f"  - {finding}")
+    typer.echo(f"keys: {report.keys}")
+    typer.echo(f"database: {report.database}")
+    rows = effective_settings(settings)
+    width = max(len(row.variable) for row in rows)
+    typer.echo("")
+    typer.echo("settings (value, and where it came from: env, .env or default; secrets masked):")
+    for row in rows:
+        typer.echo(f"  {row.variable:<{width}}  {row.value}  [{row.source}]")
+    if production and report.findings:
+        raise typer.Exit(EXIT_REJECTED)
 
 
 # --- worker ------------------------------------------------------------------------------------
