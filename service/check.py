@@ -187,3 +187,47 @@ def run_check(settings: Settings) -> Report:
     check_database(settings, report)
     report.findings = [_scrub(finding, settings) for finding in report.findings]
     return report
+
+
+def database_is_new(settings: Settings) -> bool:
+    """No migration applied yet (a SQLite file that does not exist, or an empty database): ``serve``'s first
+    run. False when the database cannot be asked (``serve``'s migration then says why)."""
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    try:
+        url = make_url(settings.database_url)
+    except Exception:
+        return False
+    if url.get_backend_name() == "sqlite":
+        return not url.database or url.database == ":memory:" or not Path(url.database).exists()
+    connect_args = {"connect_timeout": CONNECT_TIMEOUT} if url.get_backend_name() == "postgresql" else {}
+    engine = create_engine(url, connect_args=connect_args)
+    try:
+        with engine.connect() as connection:
+            return not MigrationContext.configure(connection).get_current_heads()
+    except Exception:
+        return False
+    finally:
+        engine.dispose()
+
+
+def next_steps(settings: Settings, base: str) -> list[str]:
+    """What to do after ``licensing serve``'s first run in development: the pages, an API key, the mail."""
+    if settings.smtp_host:
+        mail = f"sent through the SMTP server {settings.smtp_host}:{settings.smtp_port}"
+    else:
+        mail = "not sent (LICENSING_SMTP_HOST is not set): each e-mail is shown on this terminal, links included"
+    return [
+        f"Next steps: the service is starting at {base}",
+        "Open the pages:",
+        f"  {base}/pricing   the offers, and buying (with Stripe configured)",
+        f"  {base}/trial     a trial license",
+        f"  {base}/portal    the customer portal",
+        f"  {base}/docs      the sales-ops API",
+        "Make an API key for the sales-ops API (the token is printed once):",
+        "  .venv/bin/licensing apikeys create --name you --role admin",
+        f"Mail: {mail}",
+        "Check the configuration before production: .venv/bin/licensing check",
+    ]

@@ -684,8 +684,10 @@ def serve(
     from licensing.kit.logs import uvicorn_log_config
     from licensing.signing.keys import KeyStoreError
     from service import migrate
+    from service.check import database_is_new, next_steps
 
     settings = _settings()
+    new_database = not settings.is_production and database_is_new(settings)  # before start() makes the file
     try:
         # The same start as the app's and the worker's, plus serve's own: a development key when there is
         # none (development only), and a key that signs.
@@ -702,10 +704,18 @@ def serve(
             typer.echo(f"  {line}", err=True)
         typer.echo("=" * 78, err=True)
     _say_database(settings)
+    first_run = not settings.is_production and (runtime.created_key is not None or new_database)
     try:
         migrate.upgrade(settings.database_url, catalog_path=settings.catalog_path)
     except Exception as exc:
         _fail(f"migration failed: {exc}")
+    if first_run:
+        every_interface = host in ("0.0.0.0", "::", "")  # noqa: S104 - what it listens on, not a bind
+        shown = "127.0.0.1" if every_interface else (f"[{host}]" if ":" in host else host)
+        typer.echo("-" * 78, err=True)
+        for line in next_steps(settings, f"http://{shown}:{port}"):
+            typer.echo(f"  {line}", err=True)
+        typer.echo("-" * 78, err=True)
     uvicorn.run(
         "api.app:create_app",
         factory=True,

@@ -181,6 +181,28 @@ def test_development_serve_creates_a_development_key_and_says_so_loudly(cli: Cli
     assert_refused(cli, result, "development key")
 
 
+def test_the_first_development_run_prints_the_next_steps(cli: Cli) -> None:
+    with serving(cli, free_port()) as base:
+        pass
+    first = cli.results[-1].stderr
+    assert "next steps" in first.lower()
+    for page in ("/pricing", "/trial", "/portal", "/docs"):
+        assert f"{base}{page}" in first, first
+    assert ".venv/bin/licensing apikeys create --name you --role admin" in first
+    assert "not sent" in first and "this terminal" in first  # no SMTP host: where mail goes
+
+    with serving(cli, free_port()):  # nothing new: no next steps
+        pass
+    assert "next steps" not in cli.results[-1].stderr.lower()
+
+    # A key made beforehand (the README's order) but a new database is a first run too; mail goes out.
+    database_path(cli).unlink()
+    with serving(cli, free_port(), LICENSING_SMTP_HOST="smtp.example.com", LICENSING_SMTP_PORT="587"):
+        pass
+    third = cli.results[-1].stderr
+    assert "next steps" in third.lower() and "smtp.example.com:587" in third
+
+
 def test_development_serve_with_a_key_creates_no_other(cli: Cli) -> None:
     assert cli("keys", "generate").returncode == 0
     before = (cli.keys_dir / "keyring.json").read_text()
