@@ -103,7 +103,8 @@ class Settings(BaseSettings):
     # development, only noted in the log in production); production refuses that while self-serve
     # confirmation is by e-mail.
     smtp_host: str | None = None
-    smtp_port: int = 25
+    smtp_port: int = 25  # 587 for submission with STARTTLS, 465 for implicit TLS
+    # The SMTP login, when the server asks for one (the password is never logged).
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     # auto: STARTTLS when the server offers it (implicit TLS on port 465); starttls: required; ssl; none.
