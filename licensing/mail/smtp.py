@@ -150,6 +150,11 @@ class Mailer:
 _show_lock = threading.Lock()
 
 
+def _printable(text: str, keep: str = "") -> str:
+    """``text`` without control characters (a name typed in a form must not drive the terminal)."""
+    return "".join(c if c in keep or (c.isprintable() or c == " ") else "?" for c in text)
+
+
 def show_unsent(email: Email, sender: str) -> None:
     """An e-mail that was not sent, for a person at the terminal (development only): headers, the text
     body (its links each on a line, as the templates write them), the attachments' names."""
@@ -157,13 +162,14 @@ def show_unsent(email: Email, sender: str) -> None:
     lines = [
         rule,
         "E-MAIL NOT SENT (LICENSING_SMTP_HOST is not set): shown here instead",
-        f"From: {sender}",
-        f"To: {email.to}",
-        f"Subject: {email.subject}",
+        f"From: {_printable(sender)}",
+        f"To: {_printable(email.to)}",
+        f"Subject: {_printable(email.subject)}",
     ]
     if email.attachments:
-        lines.append("Attachments: " + ", ".join(a.filename for a in email.attachments) + " (not shown)")
-    lines += ["", email.text.rstrip("\n"), rule, ""]
+        names = ", ".join(_printable(a.filename) for a in email.attachments)
+        lines.append(f"Attachments: {names} (not shown)")
+    lines += ["", _printable(email.text.rstrip("\n"), keep="\n\t"), rule, ""]
     with _show_lock:  # the worker's threads: one e-mail after another, not interleaved
         sys.stderr.write("\n".join(lines))
         sys.stderr.flush()

@@ -43,6 +43,14 @@ def test_development_shows_the_mail_readably_on_stderr(
     assert LINK not in str(record.__dict__)  # the log line holds no body
 
 
+def test_development_shows_no_control_character(capsys: pytest.CaptureFixture[str]) -> None:
+    typed = Email(to="ada@acme.example", subject="Hi \x1b[2J", text="Dear \x1b]0;owned\x07Ada,\n\tbye", html="")
+    _mailer("development").send(typed)
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err
+    assert "Dear ?]0;owned?Ada,\n\tbye" in err
+
+
 def test_production_never_shows_or_logs_the_body(
     capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
