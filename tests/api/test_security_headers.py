@@ -185,6 +185,12 @@ def test_development_secret_is_shared_on_disk_by_every_worker(tmp_path: Path) ->
     assert signing_secret(Settings(keys_dir=tmp_path / "other", _env_file=None)) != first  # type: ignore[call-arg]
 
 
+def test_the_folders_made_for_the_development_secret_are_owner_only(tmp_path: Path) -> None:
+    signing_secret(Settings(keys_dir=tmp_path / "data" / "keys", _env_file=None))  # type: ignore[call-arg]
+    assert stat.S_IMODE((tmp_path / "data").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "data" / "keys").stat().st_mode) == 0o700
+
+
 def test_a_configured_secret_key_is_used_and_no_file_is_written(tmp_path: Path) -> None:
     settings = Settings(keys_dir=tmp_path / "keys", secret_key=REAL_SECRET, _env_file=None)  # type: ignore[call-arg]
     again = Settings(keys_dir=tmp_path / "elsewhere", secret_key=REAL_SECRET, _env_file=None)  # type: ignore[call-arg]
