@@ -2,7 +2,10 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+PYPROJECT_SUM := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# Two installs: what the service needs to run (`serve`), and the test tools on top (test, lint, bench...).
+RUNTIME_STAMP := $(VENV)/.installed-runtime-$(PYPROJECT_SUM)
+STAMP  := $(VENV)/.installed-dev-$(PYPROJECT_SUM)
 PGVERSION := $(shell ls /etc/postgresql 2>/dev/null | head -1)
 PYTEST_ARGS ?=
 GO_DIR := verifiers/go
@@ -12,21 +15,30 @@ TS_STAMP = $(TS_DIR)/node_modules/.installed-$(shell cat $(TS_DIR)/package-lock.
 GO := GOPROXY=off GOFLAGS=-mod=mod go
 GO_FUZZTIME ?= 10s
 
-.PHONY: all venv serve test lint typecheck postgres redis browser dist bench clean go test-go ts-deps test-ts
+.PHONY: all venv venv-runtime serve test lint typecheck postgres redis browser dist bench clean go test-go ts-deps test-ts
 
 all: test
 
-$(STAMP): pyproject.toml
+## The service and what it needs to run, nothing more (no test tools, no browser driver)
+$(RUNTIME_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	rm -f $(VENV)/.installed-*
+	$(BIN)/python -m pip install --quiet -e .
+	rm -f $(VENV)/.installed-runtime-*
 	touch $@
+
+## The test, lint and build tools (the `dev` extras), on top of the runtime install
+$(STAMP): $(RUNTIME_STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-dev-*
+	touch $@
+
+venv-runtime: $(RUNTIME_STAMP)
 
 venv: $(STAMP)
 
 ## Run the service on SQLite under ./data with a development key, at http://127.0.0.1:8000
-serve: venv
+serve: venv-runtime
 	$(BIN)/licensing serve
 
 ## Start the local PostgreSQL when it is down (tests need it at 127.0.0.1:5432)

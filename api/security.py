@@ -43,6 +43,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from licensing.kit.paths import make_private_dirs
 from licensing.kit.settings import Settings
 
 log = logging.getLogger("licensing.api")
@@ -153,7 +154,7 @@ def signing_secret(settings: Settings) -> bytes:
 
 def _development_secret(path: Path) -> bytes:
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_dirs(path.parent)  # the keys folder and any it sits in, as the keys make them
         descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secret_key.")  # mode 0600
         try:
             with os.fdopen(descriptor, "w", encoding="ascii") as out:

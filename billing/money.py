@@ -271,7 +271,7 @@ def _apply_dispute(session: Session, core: Core, said: DisputeState) -> Fulfilme
             core.now(),
             f"dispute_opened:{said.id}",
             notices.dispute_opened(
-                core.settings.sales_email,
+                core.settings.sales_address,
                 row,
                 newest,
                 dispute_id=said.id,

@@ -72,28 +72,45 @@ def production_problems(settings: Settings, keys: KeyStore) -> list[str]:
     """Why ``settings`` and ``keys`` must not serve production (empty when they may, or in development)."""
     if not settings.is_production:
         return []
+    return configuration_problems(settings, keys)
+
+
+def configuration_problems(settings: Settings, keys: KeyStore) -> list[str]:
+    """Every reason ``settings`` and ``keys`` would be refused in production, whatever ``settings.env``
+    says (``licensing check`` shows them in development too), each naming what to fix."""
     problems = settings.production_problems()
     try:
         listed = keys.list_keys()
     except KeyStoreError as exc:
-        return [*problems, str(exc)]
+        return [*problems, f"LICENSING_KEYS_DIR: {exc}"]
     for key in listed:
         if key.development and key.state == "active":
-            problems.append(f"the active signing key {key.kid} is a development key")
+            problems.append(
+                f"LICENSING_KEYS_DIR: the active signing key {key.kid} is a development key: make a real one "
+                f"with `licensing keys generate`, `licensing keys rotate`, then `licensing keys retire {key.kid}`"
+            )
         elif key.development and key.state in PUBLISHED_STATES:
             problems.append(
-                f"the development key {key.kid} is still published ({key.state}); "
+                f"LICENSING_KEYS_DIR: the development key {key.kid} is still published ({key.state}); "
                 f"withdraw it with `licensing keys retire {key.kid}`"
             )
     if not any(key.state == "active" for key in listed):
-        problems.append(f"no active signing key in {settings.keys_dir}; run `licensing keys generate`")
+        problems.append(
+            f"LICENSING_KEYS_DIR: no active signing key in {settings.keys_dir}; run `licensing keys generate`"
+        )
     return problems
 
 
 def check_production(settings: Settings, keys: KeyStore) -> None:
     problems = production_problems(settings, keys)
     if problems:
-        raise StartupRefused("refusing to start in production: " + "; ".join(problems))
+        raise StartupRefused(refusal_message(problems))
+
+
+def refusal_message(problems: list[str]) -> str:
+    """Every finding, one a line (``licensing check`` shows the same list)."""
+    lines = "".join(f"\n  - {problem}" for problem in problems)
+    return f"refusing to start in production ({len(problems)} problem(s); `licensing check` lists them):{lines}"
 
 
 def development_key_warning(keys: KeyStore) -> str | None:

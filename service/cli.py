@@ -1,4 +1,4 @@
-"""The ``licensing`` command: serve, worker, db, keys, apikeys, billing and verify.
+"""The ``licensing`` command: serve, worker, check, db, keys, apikeys, billing and verify.
 
 Every command reads the same settings (LICENSING_* variables or .env), so they act on the same
 database and keys. Errors print a plain message to stderr and exit non-zero; private keys and API
@@ -604,6 +604,37 @@ def billing_events(
         typer.echo(f"{event_id:<32} {event_type:<40} {state:<10} {attempts:>5} {next_text:<26} {note}")
 
 
+# --- check -------------------------------------------------------------------------------------
+@app.command("check")
+def check_command() -> None:
+    """Check the configuration without starting anything: what production refuses, the keys, the
+    database, and every setting's value (secrets masked) and where it came from. Exit 1 on a finding in
+    production."""
+    from service.check import effective_settings, run_check
+
+    settings = _settings()
+    report = run_check(settings)
+    production = settings.is_production
+    typer.echo(f"environment: {settings.env}")
+    if not report.findings:
+        typer.echo("findings: none" + ("" if production else " (production would start)"))
+    else:
+        heading = "production refuses to start" if production else "production would refuse"
+        typer.echo(f"{heading} ({len(report.findings)} finding(s)):")
+        for finding in report.findings:
+            typer.echo(f"  - {finding}")
+    typer.echo(f"keys: {report.keys}")
+    typer.echo(f"database: {report.database}")
+    rows = effective_settings(settings)
+    width = max(len(row.variable) for row in rows)
+    typer.echo("")
+    typer.echo("settings (value, and where it came from: env, .env or default; secrets masked):")
+    for row in rows:
+        typer.echo(f"  {row.variable:<{width}}  {row.value}  [{row.source}]")
+    if production and report.findings:
+        raise typer.Exit(EXIT_REJECTED)
+
+
 # --- worker ------------------------------------------------------------------------------------
 @app.command("worker")
 def worker_command(
@@ -653,8 +684,10 @@ def serve(
     from licensing.kit.logs import uvicorn_log_config
     from licensing.signing.keys import KeyStoreError
     from service import migrate
+    from service.check import database_is_new, next_steps
 
     settings = _settings()
+    new_database = not settings.is_production and database_is_new(settings)  # before start() makes the file
     try:
         # The same start as the app's and the worker's, plus serve's own: a development key when there is
         # none (development only), and a key that signs.
@@ -671,10 +704,18 @@ def serve(
             typer.echo(f"  {line}", err=True)
         typer.echo("=" * 78, err=True)
     _say_database(settings)
+    first_run = not settings.is_production and (runtime.created_key is not None or new_database)
     try:
         migrate.upgrade(settings.database_url, catalog_path=settings.catalog_path)
     except Exception as exc:
         _fail(f"migration failed: {exc}")
+    if first_run:
+        every_interface = host in ("0.0.0.0", "::", "")  # noqa: S104 - what it listens on, not a bind
+        shown = "127.0.0.1" if every_interface else (f"[{host}]" if ":" in host else host)
+        typer.echo("-" * 78, err=True)
+        for line in next_steps(settings, f"http://{shown}:{port}"):
+            typer.echo(f"  {line}", err=True)
+        typer.echo("-" * 78, err=True)
     uvicorn.run(
         "api.app:create_app",
         factory=True,

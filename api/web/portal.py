@@ -181,7 +181,7 @@ def _dashboard(
         "intervals": INTERVALS,
         "days_left": lambda end: _days_left(end, core.now()),
         "selling": is_configured(core),  # without Stripe, no Buy button (sales sell)
-        "sales_email": core.settings.sales_email,
+        "sales_email": core.settings.sales_address,
         "error": error,
     }
     return _page(request, "portal/dashboard.html", context, status_code=status_code)

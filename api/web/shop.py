@@ -78,7 +78,7 @@ def pricing(request: Request, core: CoreDep) -> Response:
         **_prices(catalog),
         "professional_features": professional,
         "enterprise_features": [f for f in catalog.tier_features["enterprise"] if f not in professional],
-        "sales_email": settings.sales_email,
+        "sales_email": settings.sales_address,
         "price_terms": _terms(settings, catalog.offer("professional").prices[0].currency),
         "selling": is_configured(core),  # without Stripe, Buy is Contact sales (SPEC 6)
     }
@@ -107,7 +107,7 @@ def _checkout_page(
         "total": total,
         "price_terms": terms,
         "selling": is_configured(core),  # without Stripe: no form to fill in for nothing, but Contact sales
-        "sales_email": settings.sales_email,
+        "sales_email": settings.sales_address,
     }
     return templates.TemplateResponse(request, "shop/checkout.html", context, status_code=status_code)
 

@@ -18,6 +18,8 @@ from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from licensing.kit.paths import make_private_dirs
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -108,9 +110,7 @@ def _private_file(path: Path) -> None:
     """Create the SQLite file and its folder readable by their owner alone (licenses, customers and
     API key hashes are in it); an existing file is narrowed to that too. SQLite gives its -wal and
     -shm files the database file's mode."""
-    if not path.parent.exists():
-        path.parent.mkdir(mode=0o700, parents=True)
-        os.chmod(path.parent, 0o700)  # mkdir's mode is masked by the umask
+    make_private_dirs(path.parent)  # only the folders it makes: an existing one is left as it is
     os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
     os.chmod(path, 0o600)
 

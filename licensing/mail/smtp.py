@@ -1,7 +1,9 @@
 """Sending e-mail over SMTP with the standard library (``smtplib`` and ``email.message.EmailMessage``).
 
 Each message has a plain-text and an HTML part and any attachments. With no ``LICENSING_SMTP_HOST``
-the message is logged instead of sent (development); the SMTP password is never logged.
+the message is not sent: in development it is shown readably on stderr (From, To, Subject and the text,
+so a confirmation link can be followed); in production only its message id is logged, never its body
+(it holds tokens and license files). The SMTP password is never logged.
 
 A message goes to exactly the address it is given: that address is the envelope's only ``RCPT TO``
 (not whatever the e-mail package reads back from the To header), and a message whose To header, as
@@ -15,6 +17,8 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+import sys
+import threading
 from dataclasses import dataclass, field
 from email import message_from_string
 from email import policy as email_policy
@@ -91,6 +95,7 @@ class Mailer:
         self._password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
         self.security = settings.smtp_security
         self.sender = settings.mail_from
+        self.show_unsent = not settings.is_production  # development: mail not sent is shown on stderr
 
     def __repr__(self) -> str:  # never the password
         return f"Mailer(host={self.host!r}, port={self.port}, username={self.username!r}, security={self.security!r})"
@@ -98,16 +103,7 @@ class Mailer:
     def send(self, email: Email) -> None:
         message = build_message(email, self.sender)
         if not self.host:
-            log.info(
-                "mail.logged",
-                extra={
-                    "to": email.to,
-                    "subject": email.subject,
-                    "text": email.text,
-                    "attachments": [a.filename for a in email.attachments],
-                    "detail": "LICENSING_SMTP_HOST is not set: the e-mail is logged, not sent",
-                },
-            )
+            self._not_sent(email, message)
             return
         context = ssl.create_default_context()
         implicit_tls = self.security == "ssl" or (self.security == "auto" and self.port == 465)
@@ -127,3 +123,53 @@ class Mailer:
             if self.username:
                 smtp.login(self.username, self._password or "")
             smtp.send_message(message, to_addrs=[email.to])
+
+    def _not_sent(self, email: Email, message: EmailMessage) -> None:
+        """No SMTP host: log that the message was not sent (never its body), and in development show it."""
+        if not self.show_unsent:
+            log.info(
+                "mail.logged",
+                extra={
+                    "message_id": message["Message-ID"],
+                    "detail": "LICENSING_SMTP_HOST is not set: the e-mail was not sent",
+                },
+            )
+            return
+        log.info(
+            "mail.logged",
+            extra={
+                "message_id": message["Message-ID"],
+                "to": email.to,
+                "subject": email.subject,
+                "detail": "LICENSING_SMTP_HOST is not set: the e-mail is shown on stderr, not sent",
+            },
+        )
+        show_unsent(email, self.sender)
+
+
+_show_lock = threading.Lock()
+
+
+def _printable(text: str, keep: str = "") -> str:
+    """``text`` without control characters (a name typed in a form must not drive the terminal)."""
+    return "".join(c if c in keep or (c.isprintable() or c == " ") else "?" for c in text)
+
+
+def show_unsent(email: Email, sender: str) -> None:
+    """An e-mail that was not sent, for a person at the terminal (development only): headers, the text
+    body (its links each on a line, as the templates write them), the attachments' names."""
+    rule = "-" * 72
+    lines = [
+        rule,
+        "E-MAIL NOT SENT (LICENSING_SMTP_HOST is not set): shown here instead",
+        f"From: {_printable(sender)}",
+        f"To: {_printable(email.to)}",
+        f"Subject: {_printable(email.subject)}",
+    ]
+    if email.attachments:
+        names = ", ".join(_printable(a.filename) for a in email.attachments)
+        lines.append(f"Attachments: {names} (not shown)")
+    lines += ["", _printable(email.text.rstrip("\n"), keep="\n\t"), rule, ""]
+    with _show_lock:  # the worker's threads: one e-mail after another, not interleaved
+        sys.stderr.write("\n".join(lines))
+        sys.stderr.flush()

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from licensing.kit.clock import Clock, utcnow
+from licensing.kit.paths import make_private_dirs
 from licensing.signing.jws import Signer
 from licensing.verify import Keyring, KeyringError, b64url_encode, jwk_thumbprint
 
@@ -100,7 +101,7 @@ class KeyStore:
         return [KeyInfo(**entry) for entry in raw.get("keys", [])]
 
     def _write(self, keys: list[KeyInfo]) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_dirs(self.directory)
         document: dict[str, Any] = {"keys": [asdict(k) for k in keys]}
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".keyring.", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -120,7 +121,7 @@ class KeyStore:
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
         """Hold the directory's lock: two `licensing keys` commands at once change keyring.json in turn."""
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_dirs(self.directory)
         with open(self.directory / ".lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield
@@ -143,7 +144,7 @@ class KeyStore:
             else serialization.NoEncryption()
         )
         pem = private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_dirs(self.directory)
         path = self.directory / f"{kid}.pem"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as handle:

@@ -158,6 +158,12 @@ def test_production_requires_a_real_secret_key() -> None:
         "env": "production",
         "stripe_webhook_secret": "whsec_9b1c4d7e2f0a8c6b5d3e1f7a9c2b4d6e",
         "stripe_secret_key": "sk_live_51Hq8ZtLkq2vX0p9A7bC3dE5fG",
+        # What production also refuses at its development defaults (tests/licensing/kit/test_settings.py).
+        "issuer": "licenses.example.com",
+        "public_url": "https://licenses.example.com",
+        "sales_email": "sales@example.com",
+        "mail_from": "licenses@example.com",
+        "self_serve_confirmation": "none",
         "_env_file": None,
     }
     for missing in ({}, {"secret_key": "change-me-please-change-me-please"}, {"secret_key": "short"}):
@@ -177,6 +183,12 @@ def test_development_secret_is_shared_on_disk_by_every_worker(tmp_path: Path) ->
     assert signing_secret(Settings(keys_dir=tmp_path / "keys", _env_file=None)) == first  # type: ignore[call-arg]
     # Another installation does not.
     assert signing_secret(Settings(keys_dir=tmp_path / "other", _env_file=None)) != first  # type: ignore[call-arg]
+
+
+def test_the_folders_made_for_the_development_secret_are_owner_only(tmp_path: Path) -> None:
+    signing_secret(Settings(keys_dir=tmp_path / "data" / "keys", _env_file=None))  # type: ignore[call-arg]
+    assert stat.S_IMODE((tmp_path / "data").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "data" / "keys").stat().st_mode) == 0o700
 
 
 def test_a_configured_secret_key_is_used_and_no_file_is_written(tmp_path: Path) -> None:

@@ -153,7 +153,7 @@ def test_a_dispute_opened_is_audited_and_mailed_to_sales_and_revokes_nothing(sho
 
     assert _license(shop, lic.id).revoked_at is None
     [mail] = [m for m in shop.mailer.sent if m.subject.startswith(DISPUTE_SUBJECT_START)]
-    assert mail.to == settings.sales_email
+    assert mail.to == settings.sales_address
     for fact in (dispute["id"], charge["id"], "fraudulent", "ada@acme.example", "Acme", lic.id):
         assert fact in mail.text, fact
     [audit] = _audits(shop, "subscription.disputed")

@@ -317,3 +317,29 @@ def test_retire_takes_a_kid_that_starts_with_a_dash(cli: Cli) -> None:
     result = cli("keys", "retire", "-Zx9_not_a_key")
     assert_plain_error(result, code=1)
     assert "no key '-Zx9_not_a_key'" in result.stderr
+
+
+# --- folders the service makes are its owner's alone (SPEC 7) ---------------------------------------
+def test_keys_generate_before_the_database_makes_every_missing_folder_owner_only(tmp_path: Path) -> None:
+    """The README's order (keys first, then `db upgrade`): ./data must not be left 0755."""
+    home = tmp_path / "home"
+    home.mkdir()
+    data = home / "data"
+    cli = Cli(home=home, keys_dir=data / "keys", database_url=f"sqlite:///{data / 'licensing.db'}")
+    assert cli("keys", "generate").returncode == 0
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert stat.S_IMODE((data / "keys").stat().st_mode) == 0o700
+    cli.assert_no_secrets()
+
+
+def test_the_database_folders_made_are_owner_only_and_an_existing_folder_is_left_alone(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir(mode=0o755)
+    home.chmod(0o755)
+    deep = home / "var" / "lib"
+    cli = Cli(home=home, keys_dir=home / "keys", database_url=f"sqlite:///{deep / 'licensing.db'}")
+    result = cli("db", "upgrade")
+    assert result.returncode == 0, str(result)
+    assert stat.S_IMODE((home / "var").stat().st_mode) == 0o700
+    assert stat.S_IMODE(deep.stat().st_mode) == 0o700
+    assert stat.S_IMODE(home.stat().st_mode) == 0o755  # not made by the service: never narrowed

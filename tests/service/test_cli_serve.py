@@ -24,6 +24,14 @@ from licensing.signing.keys import KeyStore
 REAL_WEBHOOK_SECRET = "whsec_9b1c4d7e2f0a8c6b5d3e1f7a9c2b4d6e"
 REAL_STRIPE_KEY = "sk_live_51Hq8ZtLkq2vX0p9A7bC3dE5fG"
 REAL_SECRET_KEY = "9f2c4e1a7b3d5f608e1c2a4b6d8f0e13579bdf2468ace0"
+# What production also refuses at its development defaults (tests/licensing/kit/test_settings.py).
+PRODUCTION_SETTINGS = {
+    "LICENSING_ISSUER": "licenses.example.com",
+    "LICENSING_PUBLIC_URL": "https://licenses.example.com",
+    "LICENSING_SALES_EMAIL": "sales@example.com",
+    "LICENSING_MAIL_FROM": "licenses@example.com",
+    "LICENSING_SELF_SERVE_CONFIRMATION": "none",
+}
 START_DEADLINE = 60.0  # seconds to wait for /healthz before giving up (not a speed requirement)
 
 
@@ -173,6 +181,28 @@ def test_development_serve_creates_a_development_key_and_says_so_loudly(cli: Cli
     assert_refused(cli, result, "development key")
 
 
+def test_the_first_development_run_prints_the_next_steps(cli: Cli) -> None:
+    with serving(cli, free_port()) as base:
+        pass
+    first = cli.results[-1].stderr
+    assert "next steps" in first.lower()
+    for page in ("/pricing", "/trial", "/portal", "/docs"):
+        assert f"{base}{page}" in first, first
+    assert ".venv/bin/licensing apikeys create --name you --role admin" in first
+    assert "not sent" in first and "this terminal" in first  # no SMTP host: where mail goes
+
+    with serving(cli, free_port()):  # nothing new: no next steps
+        pass
+    assert "next steps" not in cli.results[-1].stderr.lower()
+
+    # A key made beforehand (the README's order) but a new database is a first run too; mail goes out.
+    database_path(cli).unlink()
+    with serving(cli, free_port(), LICENSING_SMTP_HOST="smtp.example.com", LICENSING_SMTP_PORT="587"):
+        pass
+    third = cli.results[-1].stderr
+    assert "next steps" in third.lower() and "smtp.example.com:587" in third
+
+
 def test_development_serve_with_a_key_creates_no_other(cli: Cli) -> None:
     assert cli("keys", "generate").returncode == 0
     before = (cli.keys_dir / "keyring.json").read_text()
@@ -193,6 +223,7 @@ def test_production_starts_with_a_real_key_and_real_secrets_and_prints_no_secret
         LICENSING_STRIPE_WEBHOOK_SECRET=REAL_WEBHOOK_SECRET,
         LICENSING_STRIPE_SECRET_KEY=REAL_STRIPE_KEY,
         LICENSING_SECRET_KEY=REAL_SECRET_KEY,
+        **PRODUCTION_SETTINGS,
     ) as base:
         assert get_json(f"{base}/healthz") == {"status": "ok"}
     served = cli.results[-1]
