@@ -13,7 +13,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api import checkout, errors, public, sales, web
 from api.deps import reject_nul_in_url
-from api.middleware import BodySizeLimit
+from api.middleware import BodySizeLimit, redirect_slashes_to
 from api.ratelimit import PublicRateLimit, rate_limit_storage
 from api.schemas import StripeEventBody
 from api.security import SecurityHeaders
@@ -103,6 +103,7 @@ def create_app(settings: Settings | None = None, *, core: Core | None = None, en
     app.include_router(checkout.router)
     app.include_router(sales.router)
     web.install(app)
+    redirect_slashes_to(app.router, settings.public_url)
     _describe_problems(app)
     log.info("app.started", extra={"database": runtime.database})
     return app

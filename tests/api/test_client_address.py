@@ -90,9 +90,7 @@ def test_the_setting_reads_a_comma_separated_list() -> None:
 
 def test_an_ipv6_client_rotating_within_its_64_is_limited(live: Any, engine: Engine) -> None:
     base = live(trusted_proxies=["127.0.0.1"], public_rate_limit=2)
-    answers = [
-        _free(base, f"2001:db8:77:1::{i:x}", email=f"v{i}@v6-5e1a.example").status_code for i in range(1, 6)
-    ]
+    answers = [_free(base, f"2001:db8:77:1::{i:x}", email=f"v{i}@v6-5e1a.example").status_code for i in range(1, 6)]
     assert answers.count(201) <= 2 * 2 and 429 in answers, answers
     # Another /64 is another client.
     assert _free(base, "2001:db8:77:2::1", email="w@v6-5e1a.example").status_code == 201
