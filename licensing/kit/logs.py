@@ -1,12 +1,20 @@
-"""Logs as JSON lines, with dotted event names (``license.issued``) as the message."""
+"""Logs as JSON lines, with dotted event names (``license.issued``) as the message, and the id of the
+HTTP request they were written for (``request_id``, set by the API's request-id middleware)."""
 
 from __future__ import annotations
 
 import json
 import logging
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
+
+# The id of the request being served in this context (a thread pool hop copies it along), else None.
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+# Third-party loggers that say too much below WARNING: the Stripe SDK logs every request's URL at INFO
+# (checkout session ids in it) and its request bodies at DEBUG.
+QUIET_LOGGERS = ("stripe",)
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
@@ -19,6 +27,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "event": record.getMessage(),
         }
+        if (current := request_id.get()) is not None:
+            entry["request_id"] = current
         entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")})
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
@@ -32,6 +42,8 @@ def configure_logging(level: str = "INFO") -> None:
         handler.setFormatter(JsonFormatter())
         root.addHandler(handler)
     root.setLevel(level)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def uvicorn_log_config(level: str = "INFO") -> dict[str, Any]:
