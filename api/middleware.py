@@ -8,7 +8,8 @@ import json
 
 from starlette.datastructures import URL
 from starlette.responses import RedirectResponse
-from starlette.routing import Match, Router, get_route_path
+from starlette._utils import get_route_path
+from starlette.routing import Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import PROBLEM, TYPE_BASE

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from billing.client import event_target, stripe_id
 from licensing.context import Core
+from licensing.kit import metrics
 from licensing.kit.db import insert_ignoring_duplicates
 from licensing.kit.errors import DomainError
 from licensing.models import StripeEvent
@@ -94,6 +95,7 @@ def receive(session: Session, core: Core, payload: bytes, signature: str | None)
         raw = event.to_dict()
     except stripe.SignatureVerificationError as exc:
         log.warning("webhook.rejected", extra={"reason": str(exc)[:200]})
+        metrics.webhooks_received.labels(outcome="rejected").inc()
         raise InvalidWebhook(
             "The Stripe-Signature header is missing, does not match the body, or is too old.",
             code="invalid_signature",
@@ -111,6 +113,7 @@ def receive(session: Session, core: Core, payload: bytes, signature: str | None)
     target = event_target(raw) if event_type in ALLOWED_EVENTS else None
     if target is None:
         log.info("webhook.ignored", extra={"event": event_id, "type": event_type})
+        metrics.webhooks_received.labels(outcome="ignored").inc()
         return Received(event_id, event_type, stored=False, handled=False)
     now = core.now()
     created = raw.get("created")
@@ -129,4 +132,5 @@ def receive(session: Session, core: Core, payload: bytes, signature: str | None)
         next_attempt_at=now,
     )
     log.info("webhook.stored" if stored else "webhook.duplicate", extra={"event": event_id, "type": event_type})
+    metrics.webhooks_received.labels(outcome="stored" if stored else "duplicate").inc()
     return Received(event_id, event_type, stored=stored, handled=True)

@@ -13,8 +13,8 @@ from typing import Any
 # The id of the request being served in this context (a thread pool hop copies it along), else None.
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 # Third-party loggers that say too much below WARNING: the Stripe SDK logs every request's URL at INFO
-# (checkout session ids in it) and its request bodies at DEBUG.
-QUIET_LOGGERS = ("stripe",)
+# (checkout session ids in it) and its request bodies at DEBUG; the HTTP clients under it log URLs too.
+QUIET_LOGGERS = ("stripe", "httpx", "httpcore", "urllib3")
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     # Addresses or networks (CIDR) whose X-Forwarded-For is believed: the load balancer's. None by default.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: str = "INFO"
+    # GET /metrics: with a token, for `Authorization: Bearer <token>` alone (from anywhere); without one,
+    # for callers on this machine's loopback that no proxy forwarded (api/metrics.py).
+    metrics_token: SecretStr | None = None
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
 
     @field_validator("trusted_proxies", mode="before")
