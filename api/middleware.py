@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 
+from starlette._utils import get_route_path
 from starlette.datastructures import URL
 from starlette.responses import RedirectResponse
-from starlette._utils import get_route_path
 from starlette.routing import Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
