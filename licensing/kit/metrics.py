@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Histogram, values
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -50,9 +50,13 @@ self_serve_requests = Counter(
 _ON_COMMIT = "licensing.metrics.on_commit"
 
 
+# Decided by prometheus-client when it was first imported (the variable set then, or not).
+_MULTIPROCESS = values.ValueClass is not values.MutexValue
+
+
 def multiprocess_dir() -> str | None:
-    """The directory the worker processes share their counts through, when there is one."""
-    return os.environ.get(MULTIPROCESS_ENV) or None
+    """The directory the worker processes share their counts through, when this process writes there."""
+    return (os.environ.get(MULTIPROCESS_ENV) or None) if _MULTIPROCESS else None
 
 
 def on_commit(session: Session, count: Callable[[], None]) -> None:
