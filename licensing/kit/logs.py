@@ -29,7 +29,10 @@ class JsonFormatter(logging.Formatter):
         }
         if (current := request_id.get()) is not None:
             entry["request_id"] = current
-        entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")})
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_"):
+                # An extra named like a field of the line (``event``: a Stripe event's id) keeps both.
+                entry["extra_" + key if key in entry else key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)

@@ -27,6 +27,13 @@ def test_a_line_written_during_a_request_carries_its_id() -> None:
     assert "request_id" not in _line()
 
 
+def test_an_extra_named_like_a_field_does_not_replace_it() -> None:
+    record = logging.LogRecord("licensing.test", logging.INFO, __file__, 1, "webhook.stored", (), None)
+    record.event = "evt_123"
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["event"] == "webhook.stored" and entry["extra_event"] == "evt_123"
+
+
 def test_the_stripe_sdk_logs_warnings_only(caplog: pytest.LogCaptureFixture) -> None:
     """The SDK logs every request's URL at INFO, checkout session ids included (and at DEBUG its bodies)."""
     configure_logging("DEBUG")
