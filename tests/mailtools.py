@@ -7,7 +7,6 @@ import email.policy
 import socket
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -73,9 +72,7 @@ def smtp_server(login: tuple[str, str] | None = None) -> Iterator[Inbox]:
 
         auth = {"authenticator": authenticator, "auth_required": True, "auth_require_tls": False}
     controller = Controller(handler, hostname="127.0.0.1", port=handler.port, **auth)
-    with warnings.catch_warnings():  # AUTH without TLS: on loopback, for a test
-        warnings.simplefilter("ignore", UserWarning)
-        controller.start()
+    controller.start()
     try:
         yield handler
     finally:
