@@ -114,3 +114,22 @@ def test_a_path_with_a_token_never_reaches_a_log_line(client: Any, lines: Lines)
     assert any(e["route"] == "/confirm/{token}" for e in entries)
     text = "\n".join(lines.lines)
     assert token not in text and token[:24] not in text
+
+
+def test_an_unexpected_error_is_logged_with_the_id_and_without_the_path(app: Any, lines: Lines) -> None:
+    from fastapi.testclient import TestClient
+
+    def boom(token: str) -> None:
+        raise RuntimeError("boom")
+
+    app.add_api_route("/boom/{token}", boom)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/boom/tok-Hh7Kk2Pp9Qq", headers={"X-Request-ID": "req-boom-1"})
+    assert response.status_code == 500 and response.json()["code"] == "internal_error"
+    assert response.headers["x-request-id"] == "req-boom-1"
+    entries = [json.loads(line) for line in lines.lines]
+    [failed] = [e for e in entries if e["event"] == "request.failed"]
+    assert failed["request_id"] == "req-boom-1" and failed["route"] == "/boom/{token}"
+    [entry] = lines.access()
+    assert entry["status"] == 500 and entry["request_id"] == "req-boom-1"
+    assert "tok-Hh7Kk2Pp9Qq" not in "\n".join(lines.lines)
