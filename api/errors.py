@@ -12,7 +12,9 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from api.observe import route_of
 from licensing.kit.errors import DomainError
+from licensing.kit.logs import request_id
 
 log = logging.getLogger("licensing.api")
 PROBLEM = "application/problem+json"
@@ -107,5 +109,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("request.failed", extra={"path": request.url.path})
-        return problem(500, "internal_error", "Internal error", "Something went wrong on our side; it has been logged.")
+        # The route template, not the path (it may hold a token); the request id, still set (api.observe).
+        log.exception("request.failed", extra={"route": route_of(request.scope)})
+        rid = request_id.get()
+        return problem(
+            500,
+            "internal_error",
+            "Internal error",
+            "Something went wrong on our side; it has been logged.",
+            headers={"X-Request-ID": rid} if rid else None,
+        )

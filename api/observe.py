@@ -69,21 +69,28 @@ class RequestLog:
 
         try:
             await self.app(scope, receive, send_with_id)
-        finally:
-            seconds = time.perf_counter() - started
-            route = route_of(scope)
-            method = scope.get("method", "") if scope.get("method") in METHODS else "OTHER"
-            metrics.http_requests.labels(method=method, route=route, status=str(status)).inc()
-            metrics.http_duration.labels(route=route).observe(seconds)
-            client = scope.get("client")
-            log.info(
-                "http.request",
-                extra={
-                    "method": method,
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(seconds * 1000, 2),
-                    "client": client[0] if client else None,
-                },
-            )
-            request_id.reset(token)
+        except BaseException:
+            # The 500 is answered outside (Starlette's ServerErrorMiddleware, api.errors): the id stays set
+            # for its log line and header (this task serves this one request).
+            self._log(scope, status, started)
+            raise
+        self._log(scope, status, started)
+        request_id.reset(token)
+
+    def _log(self, scope: Scope, status: int, started: float) -> None:
+        seconds = time.perf_counter() - started
+        route = route_of(scope)
+        method = scope.get("method", "") if scope.get("method") in METHODS else "OTHER"
+        metrics.http_requests.labels(method=method, route=route, status=str(status)).inc()
+        metrics.http_duration.labels(route=route).observe(seconds)
+        client = scope.get("client")
+        log.info(
+            "http.request",
+            extra={
+                "method": method,
+                "route": route,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 2),
+                "client": client[0] if client else None,
+            },
+        )
