@@ -101,14 +101,17 @@ def receive(session: Session, core: Core, payload: bytes, signature: str | None)
             code="invalid_signature",
         ) from None
     except (ValueError, TypeError, AttributeError, KeyError):  # not UTF-8 (checked first), or signed but not JSON
+        metrics.webhooks_received.labels(outcome="malformed").inc()
         raise InvalidWebhook("The webhook body is not a Stripe event.", code="malformed_event") from None
     except RecursionError:  # signed, but nested deeper than the JSON parser or the SDK's objects go
         log.warning("webhook.too_deep", extra={"bytes": len(payload)})
+        metrics.webhooks_received.labels(outcome="malformed").inc()
         raise InvalidWebhook(
             "The webhook body is nested too deep to be a Stripe event.", code="malformed_event"
         ) from None
     event_id, event_type = raw.get("id"), raw.get("type")
     if stripe_id(event_id) is None or not isinstance(event_type, str):
+        metrics.webhooks_received.labels(outcome="malformed").inc()
         raise InvalidWebhook("The webhook body is not a Stripe event.", code="malformed_event")
     target = event_target(raw) if event_type in ALLOWED_EVENTS else None
     if target is None:

@@ -34,7 +34,7 @@ licenses_issued = Counter(
 )
 webhooks_received = Counter(
     "licensing_stripe_webhooks_received",
-    "Stripe webhook calls received, by outcome (stored, duplicate, ignored, rejected).",
+    "Stripe webhook calls received, by outcome (stored, duplicate, ignored, rejected, malformed).",
     ["outcome"],
 )
 webhooks_processed = Counter("licensing_stripe_webhooks_processed", "Stripe events processed.")
