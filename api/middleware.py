@@ -96,7 +96,9 @@ def redirect_slashes_to(router: Router, public_url: str) -> None:
             other["path"] = scope["path"].rstrip("/") if route_path.endswith("/") else scope["path"] + "/"
             if any(route.matches(other)[0] is not Match.NONE for route in router.routes):
                 query = scope.get("query_string", b"").decode("latin-1")
-                location = base.replace(path=base.path + other["path"], query=query)
+                # The public URL is the app's root: the path below it (without any ASGI root_path).
+                below = route_path.rstrip("/") if route_path.endswith("/") else route_path + "/"
+                location = base.replace(path=base.path + below, query=query)
                 await RedirectResponse(str(location))(scope, receive, send)
                 return
         await not_found(scope, receive, send)
