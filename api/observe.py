@@ -58,13 +58,18 @@ class RequestLog:
         token = request_id.set(rid)
         started = time.perf_counter()
         status = 500  # what the caller gets if the app raises before answering
+        logged = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, logged
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != HEADER]
                 message = {**message, "headers": [*headers, (HEADER, rid.encode())]}
+            elif message["type"] == "http.response.body" and not message.get("more_body", False) and not logged:
+                # Counted before the answer's last bytes go: a scrape the caller makes next sees it.
+                logged = True
+                self._log(scope, status, started)
             await send(message)
 
         try:
@@ -72,9 +77,11 @@ class RequestLog:
         except BaseException:
             # The 500 is answered outside (Starlette's ServerErrorMiddleware, api.errors): the id stays set
             # for its log line and header (this task serves this one request).
-            self._log(scope, status, started)
+            if not logged:
+                self._log(scope, status, started)
             raise
-        self._log(scope, status, started)
+        if not logged:
+            self._log(scope, status, started)
         request_id.reset(token)
 
     def _log(self, scope: Scope, status: int, started: float) -> None:
