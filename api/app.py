@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI
+from prometheus_client import multiprocess
 from sqlalchemy import Engine
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from api import checkout, errors, public, sales, web
+from api import checkout, errors, metrics, public, sales, web
 from api.deps import reject_nul_in_url
-from api.middleware import BodySizeLimit
+from api.middleware import BodySizeLimit, redirect_slashes_to
+from api.observe import RequestLog
 from api.ratelimit import PublicRateLimit, rate_limit_storage
 from api.schemas import StripeEventBody
 from api.security import SecurityHeaders
 from billing.webhooks import MAX_BODY_BYTES as WEBHOOK_MAX_BODY_BYTES
 from licensing import __version__, context
 from licensing.context import Core
+from licensing.kit import metrics as kit_metrics
 from licensing.kit.logs import configure_logging
 from licensing.kit.settings import Settings, get_settings
 from service.worker import build_worker
@@ -63,6 +67,8 @@ def create_app(settings: Settings | None = None, *, core: Core | None = None, en
         finally:
             if worker is not None:
                 worker.stop()
+            if metrics_dir := kit_metrics.multiprocess_dir():  # this worker's live gauges go with it
+                multiprocess.mark_process_dead(os.getpid(), metrics_dir)  # type: ignore[no-untyped-call]
 
     app = FastAPI(
         lifespan=lifespan,
@@ -98,11 +104,17 @@ def create_app(settings: Settings | None = None, *, core: Core | None = None, en
     # would let a caller choose the address that the rate limit, the audit log and idempotency scopes see.
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.add_middleware(SecurityHeaders, settings=settings)
+    # Outermost: every answer (refusals by the middleware above too) carries the request id, is logged
+    # and counted; the client it logs is the one ProxyHeadersMiddleware settled on.
+    app.add_middleware(RequestLog)
     errors.install(app)
     app.include_router(public.router)
     app.include_router(checkout.router)
     app.include_router(sales.router)
+    app.include_router(metrics.router)
+    metrics.install(app.state, runtime)
     web.install(app)
+    redirect_slashes_to(app.router, settings.public_url)
     _describe_problems(app)
     log.info("app.started", extra={"database": runtime.database})
     return app

@@ -77,14 +77,27 @@ SalesKey = Annotated[ApiKey, Depends(_api_key("sales"))]
 AdminKey = Annotated[ApiKey, Depends(_api_key("admin"))]
 
 
-async def client_address(request: Request) -> str:
-    """The client's IP address: the socket's, or what a trusted proxy forwarded (see api.app). Anything
-    that is not an address (a proxy passing on a client's junk) is not believed."""
-    host = request.client.host if request.client else ""
+def client_key(host: str) -> str:
+    """Who a client is, from its IP address: an IPv4 address itself; an IPv6 client by its /64 (one
+    network hands a whole /64 to a host, which can rotate its address inside it at will), an IPv4-mapped
+    IPv6 address as the IPv4 one. Anything that is not an address is ``unknown``."""
     try:
-        return str(ipaddress.ip_address(host))
+        address = ipaddress.ip_address(host)
     except ValueError:
         return "unknown"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+async def client_address(request: Request) -> str:
+    """The client: the socket's address, or what a trusted proxy forwarded (see api.app), as
+    :func:`client_key` names it (an IPv6 client is its /64). The rate limit counts it, idempotency
+    scopes and the audit log's ``public:`` actors name it. Anything that is not an address (a proxy
+    passing on a client's junk) is not believed."""
+    return client_key(request.client.host if request.client else "")
 
 
 ClientAddress = Annotated[str, Depends(client_address)]

@@ -15,8 +15,10 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from api.observe import route_of
 from licensing.kit.db import is_database_unavailable, unavailable_reason
 from licensing.kit.errors import DomainError, ServiceUnavailable
+from licensing.kit.logs import request_id
 
 log = logging.getLogger("licensing.api")
 PROBLEM = "application/problem+json"
@@ -147,7 +149,7 @@ def install(app: FastAPI) -> None:
         if (unlogged := database_warning()) is not None:
             log.warning(
                 "database.unavailable",
-                extra={"path": request.url.path, "error": unavailable_reason(exc), "unlogged_since_last": unlogged},
+                extra={"route": route_of(request.scope), "error": unavailable_reason(exc), "unlogged_since_last": unlogged},
             )
         return await _domain(
             request, DatabaseUnavailable("The database is not reachable right now; try again in a few seconds.")
@@ -155,5 +157,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("request.failed", extra={"path": request.url.path})
-        return problem(500, "internal_error", "Internal error", "Something went wrong on our side; it has been logged.")
+        # The route template, not the path (it may hold a token); the request id, still set (api.observe).
+        log.exception("request.failed", extra={"route": route_of(request.scope)})
+        rid = request_id.get()
+        return problem(
+            500,
+            "internal_error",
+            "Internal error",
+            "Something went wrong on our side; it has been logged.",
+            headers={"X-Request-ID": rid} if rid else None,
+        )

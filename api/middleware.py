@@ -1,10 +1,15 @@
-"""ASGI middleware: refuse request bodies over a size limit before reading them. The limit is the same
-for every route but the few given their own (Stripe's webhooks, whose real payloads exceed the default)."""
+"""ASGI middleware: refuse request bodies over a size limit before reading them (the limit is the same
+for every route but the few given their own: Stripe's webhooks, whose real payloads exceed the default);
+redirect a path with or without its trailing slash to the public address."""
 
 from __future__ import annotations
 
 import json
 
+from starlette._utils import get_route_path
+from starlette.datastructures import URL
+from starlette.responses import RedirectResponse
+from starlette.routing import Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import PROBLEM, TYPE_BASE
@@ -74,3 +79,28 @@ class BodySizeLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+def redirect_slashes_to(router: Router, public_url: str) -> None:
+    """Starlette's trailing-slash redirect (``/v1/trials/`` to ``/v1/trials``), with its ``Location`` on
+    ``public_url`` (``LICENSING_PUBLIC_URL``): Starlette builds it from the request's ``Host`` header, which
+    any caller chooses (an open redirect, and a cache poisoned with it behind a CDN)."""
+    base = URL(public_url.rstrip("/"))
+    not_found = router.default
+    router.redirect_slashes = False
+
+    async def default(scope: Scope, receive: Receive, send: Send) -> None:
+        route_path = get_route_path(scope)
+        if scope["type"] == "http" and route_path != "/":
+            other = dict(scope)
+            other["path"] = scope["path"].rstrip("/") if route_path.endswith("/") else scope["path"] + "/"
+            if any(route.matches(other)[0] is not Match.NONE for route in router.routes):
+                query = scope.get("query_string", b"").decode("latin-1")
+                # The public URL is the app's root: the path below it (without any ASGI root_path).
+                below = route_path.rstrip("/") if route_path.endswith("/") else route_path + "/"
+                location = base.replace(path=base.path + below, query=query)
+                await RedirectResponse(str(location))(scope, receive, send)
+                return
+        await not_found(scope, receive, send)
+
+    router.default = default

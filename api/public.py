@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from api.conditional import conditional
 from api.deps import CoreDep, RateLimitedClient, SessionDep, bearer_token
 from api.idempotent import respond
 from api.ratelimit import PublicRateLimit
@@ -62,9 +63,25 @@ def issued(lic: License, core: Core) -> IssuedLicense:
     return IssuedLicense(license=LicenseOut.of(lic, core.now(), None), license_file=lic.license_file)
 
 
-@router.get("/.well-known/jwks.json", tags=["public"], summary="The public signing keys (JWKS)")
-def jwks(core: CoreDep) -> JSONResponse:
-    return JSONResponse(core.keys.jwks(), headers={"Cache-Control": "public, max-age=300"})
+# Both documents are public and the same for everyone: a CDN may keep them, and revalidates them with
+# their ETag (304 Not Modified, no body) once they are older than max-age. A revocation must reach the
+# fleet soon, so the list's copies are fresh for a minute and never served stale.
+JWKS_CACHE = "public, max-age=300"
+REVOCATIONS_CACHE = "public, max-age=60, must-revalidate"
+_CONDITIONAL: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified: the `If-None-Match` tag is the current `ETag`; no body."}
+}
+
+
+@router.get(
+    "/.well-known/jwks.json",
+    tags=["public"],
+    summary="The public signing keys (JWKS)",
+    description="With an `ETag`; `If-None-Match` with it answers 304 when nothing changed.",
+    responses=_CONDITIONAL,
+)
+def jwks(request: Request, core: CoreDep) -> Response:
+    return conditional(request, JSONResponse(core.keys.jwks()), JWKS_CACHE)
 
 
 @router.get(
@@ -72,13 +89,17 @@ def jwks(core: CoreDep) -> JSONResponse:
     tags=["public"],
     summary="The signed revocation list",
     response_class=PlainTextResponse,
-    responses={200: {"content": {"text/plain": {"example": "-----BEGIN LICENSE REVOCATIONS-----\n...\n"}}}},
+    description="With an `ETag`; `If-None-Match` with it answers 304 when nothing changed.",
+    responses={
+        200: {"content": {"text/plain": {"example": "-----BEGIN LICENSE REVOCATIONS-----\n...\n"}}},
+        **_CONDITIONAL,
+    },
 )
-def revocations(session: SessionDep, core: CoreDep) -> Response:
-    return PlainTextResponse(
-        revocation_list(session, core),
-        headers={"Cache-Control": "public, max-age=60", "Content-Disposition": 'inline; filename="revocations.lic"'},
+def revocations(request: Request, session: SessionDep, core: CoreDep) -> Response:
+    listing = PlainTextResponse(
+        revocation_list(session, core), headers={"Content-Disposition": 'inline; filename="revocations.lic"'}
     )
+    return conditional(request, listing, REVOCATIONS_CACHE)
 
 
 def trial_ask_of(payload: TrialRequest) -> Ask:

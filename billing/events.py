@@ -19,6 +19,7 @@ from billing import money
 from billing.checkout import Fulfilment, Then, fulfil_checkout, sync_subscription
 from billing.client import is_configured
 from licensing.context import Runtime
+from licensing.kit import metrics
 from licensing.kit.errors import DomainError
 from licensing.kit.jobs import JobQueue
 from licensing.models import StripeEvent
@@ -97,12 +98,14 @@ class StripeEventTask:
         except Exception as exc:  # any failure: undone, retried later, visible on the row
             with runtime.unit_of_work() as session:
                 retry_at = QUEUE.failed(session, item.id, runtime.core.now(), exc)
+            metrics.webhooks_failed.inc()
             log.warning(
                 "webhook.failed",
                 extra={"event": item.event_id, "type": item.type, "error": str(exc)[:300], "retry_at": retry_at},
                 exc_info=not isinstance(exc, DomainError),  # a traceback for the unexpected
             )
             return
+        metrics.webhooks_processed.inc()
         log.info("webhook.processed", extra={"event": item.event_id, "type": item.type, "outcome": describe(result)})
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from billing.client import event_target, stripe_id
 from licensing.context import Core
+from licensing.kit import metrics
 from licensing.kit.db import insert_ignoring_duplicates
 from licensing.kit.errors import DomainError
 from licensing.models import StripeEvent
@@ -94,23 +95,28 @@ def receive(session: Session, core: Core, payload: bytes, signature: str | None)
         raw = event.to_dict()
     except stripe.SignatureVerificationError as exc:
         log.warning("webhook.rejected", extra={"reason": str(exc)[:200]})
+        metrics.webhooks_received.labels(outcome="rejected").inc()
         raise InvalidWebhook(
             "The Stripe-Signature header is missing, does not match the body, or is too old.",
             code="invalid_signature",
         ) from None
     except (ValueError, TypeError, AttributeError, KeyError):  # not UTF-8 (checked first), or signed but not JSON
+        metrics.webhooks_received.labels(outcome="malformed").inc()
         raise InvalidWebhook("The webhook body is not a Stripe event.", code="malformed_event") from None
     except RecursionError:  # signed, but nested deeper than the JSON parser or the SDK's objects go
         log.warning("webhook.too_deep", extra={"bytes": len(payload)})
+        metrics.webhooks_received.labels(outcome="malformed").inc()
         raise InvalidWebhook(
             "The webhook body is nested too deep to be a Stripe event.", code="malformed_event"
         ) from None
     event_id, event_type = raw.get("id"), raw.get("type")
     if stripe_id(event_id) is None or not isinstance(event_type, str):
+        metrics.webhooks_received.labels(outcome="malformed").inc()
         raise InvalidWebhook("The webhook body is not a Stripe event.", code="malformed_event")
     target = event_target(raw) if event_type in ALLOWED_EVENTS else None
     if target is None:
         log.info("webhook.ignored", extra={"event": event_id, "type": event_type})
+        metrics.webhooks_received.labels(outcome="ignored").inc()
         return Received(event_id, event_type, stored=False, handled=False)
     now = core.now()
     created = raw.get("created")
@@ -129,4 +135,5 @@ def receive(session: Session, core: Core, payload: bytes, signature: str | None)
         next_attempt_at=now,
     )
     log.info("webhook.stored" if stored else "webhook.duplicate", extra={"event": event_id, "type": event_type})
+    metrics.webhooks_received.labels(outcome="stored" if stored else "duplicate").inc()
     return Received(event_id, event_type, stored=stored, handled=True)

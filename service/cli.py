@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
+import tempfile
 import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -716,19 +718,60 @@ def serve(
         for line in next_steps(settings, f"http://{shown}:{port}"):
             typer.echo(f"  {line}", err=True)
         typer.echo("-" * 78, err=True)
-    uvicorn.run(
-        "api.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=settings.log_level.lower(),
-        log_config=uvicorn_log_config(settings.log_level),
-        access_log=False,
-        # The app believes X-Forwarded-For from LICENSING_TRUSTED_PROXIES alone (api.app); uvicorn's own
-        # handling would believe it from any peer on 127.0.0.1 before the app could check.
-        proxy_headers=False,
-    )
+    # Before the app is imported: prometheus-client chooses where its counts live when first imported.
+    metrics_dir, made_metrics_dir = _metrics_directory()
+    if made_metrics_dir:
+        _remove_on_sigterm(metrics_dir)
+    try:
+        uvicorn.run(
+            "api.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=settings.log_level.lower(),
+            log_config=uvicorn_log_config(settings.log_level),
+            access_log=False,
+            # The app believes X-Forwarded-For from LICENSING_TRUSTED_PROXIES alone (api.app); uvicorn's own
+            # handling would believe it from any peer on 127.0.0.1 before the app could check.
+            proxy_headers=False,
+        )
+    finally:
+        if made_metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"  # as licensing.kit.metrics (not imported: see below)
+
+
+def _metrics_directory() -> tuple[Path, bool]:
+    """Where the worker processes keep their metrics (``PROMETHEUS_MULTIPROC_DIR``), so that a scrape of
+    any of them sums every worker's counts: the operator's directory when set (emptied of the last run's
+    files), else a new private one (0700) removed on exit. Set before the workers start (they inherit
+    it) and before this process imports prometheus-client (it serves itself with one worker)."""
+    given = os.environ.get(MULTIPROCESS_ENV)
+    if given:
+        directory = Path(given)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):  # counts of processes of an earlier run
+            stale.unlink(missing_ok=True)
+        return directory, False
+    directory = Path(tempfile.mkdtemp(prefix="licensing-metrics-"))  # empty, 0700
+    os.environ[MULTIPROCESS_ENV] = str(directory)
+    return directory, True
+
+
+def _remove_on_sigterm(directory: Path) -> None:
+    """Remove ``directory`` when SIGTERM ends this process: uvicorn (one worker) raises the signal again
+    once it has shut down, which would end the process before a ``finally`` could run."""
+    import signal
+
+    def remove_then_end(signum: int, _frame: Any) -> None:
+        shutil.rmtree(directory, ignore_errors=True)
+        signal.signal(signum, signal.SIG_DFL)
+        signal.raise_signal(signum)
+
+    signal.signal(signal.SIGTERM, remove_then_end)
 
 
 def main() -> None:

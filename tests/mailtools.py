@@ -14,6 +14,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 @dataclass
@@ -55,13 +56,22 @@ def utf8(address: str) -> str:
 
 
 @contextmanager
-def smtp_server() -> Iterator[Inbox]:
-    """An aiosmtpd server on 127.0.0.1 and a free port, stopped afterwards."""
+def smtp_server(login: tuple[str, str] | None = None) -> Iterator[Inbox]:
+    """An aiosmtpd server on 127.0.0.1 and a free port, stopped afterwards; with ``login`` (user, password)
+    it requires AUTH with them (over plain SMTP: loopback only)."""
     handler = Inbox()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         handler.port = probe.getsockname()[1]
-    controller = Controller(handler, hostname="127.0.0.1", port=handler.port)
+    auth: dict[str, Any] = {}
+    if login is not None:
+
+        def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+            given = (data.login.decode(), data.password.decode()) if isinstance(data, LoginPassword) else None
+            return AuthResult(success=given == login)
+
+        auth = {"authenticator": authenticator, "auth_required": True, "auth_require_tls": False}
+    controller = Controller(handler, hostname="127.0.0.1", port=handler.port, **auth)
     controller.start()
     try:
         yield handler

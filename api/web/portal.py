@@ -315,13 +315,13 @@ def portal_manage_billing(
 
 # --- for air-gapped installs (public, as on /.well-known/jwks.json and /v1/revocations) --------------
 @router.get("/portal/downloads/jwks.json")
-def portal_jwks(core: CoreDep) -> Response:
-    return _attachment(public.jwks(core), "jwks.json")
+def portal_jwks(request: Request, core: CoreDep) -> Response:
+    return _attachment(public.jwks(request, core), "jwks.json")
 
 
 @router.get("/portal/downloads/revocations.lic")
-def portal_revocations(session: SessionDep, core: CoreDep) -> Response:
-    return _attachment(public.revocations(session, core), "revocations.lic")
+def portal_revocations(request: Request, session: SessionDep, core: CoreDep) -> Response:
+    return _attachment(public.revocations(request, session, core), "revocations.lic")
 
 
 def _attachment(response: Response, filename: str) -> Response:

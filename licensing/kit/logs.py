@@ -1,12 +1,20 @@
-"""Logs as JSON lines, with dotted event names (``license.issued``) as the message."""
+"""Logs as JSON lines, with dotted event names (``license.issued``) as the message, and the id of the
+HTTP request they were written for (``request_id``, set by the API's request-id middleware)."""
 
 from __future__ import annotations
 
 import json
 import logging
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
+
+# The id of the request being served in this context (a thread pool hop copies it along), else None.
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+# Third-party loggers that say too much below WARNING: the Stripe SDK logs every request's URL at INFO
+# (checkout session ids in it) and its request bodies at DEBUG; the HTTP clients under it log URLs too.
+QUIET_LOGGERS = ("stripe", "httpx", "httpcore", "urllib3")
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
@@ -19,7 +27,12 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "event": record.getMessage(),
         }
-        entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")})
+        if (current := request_id.get()) is not None:
+            entry["request_id"] = current
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_"):
+                # An extra named like a field of the line (``event``: a Stripe event's id) keeps both.
+                entry["extra_" + key if key in entry else key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
@@ -32,6 +45,8 @@ def configure_logging(level: str = "INFO") -> None:
         handler.setFormatter(JsonFormatter())
         root.addHandler(handler)
     root.setLevel(level)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def uvicorn_log_config(level: str = "INFO") -> dict[str, Any]:

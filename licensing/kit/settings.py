@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # The log level (DEBUG, INFO, WARNING...); logs are JSON lines.
     log_level: str = "INFO"
+    # GET /metrics: with a token, for `Authorization: Bearer <token>` alone (from anywhere); without one,
+    # for callers on this machine's loopback that no proxy forwarded (api/metrics.py).
+    metrics_token: SecretStr | None = None
     # The largest request body accepted (bytes); larger ones answer 413.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
 
@@ -229,6 +232,11 @@ class Settings(BaseSettings):
             problems.append(
                 f"LICENSING_MAIL_FROM {self.mail_from!r} is at localhost: set the From address of the "
                 "service's e-mail at your domain, e.g. licenses@example.com"
+            )
+        if self.metrics_token is not None and is_placeholder(self.metrics_token.get_secret_value()):
+            problems.append(
+                "LICENSING_METRICS_TOKEN is a placeholder: set a long random value (the scraper sends it as "
+                "`Authorization: Bearer <token>`), or leave it unset to serve /metrics to loopback callers only"
             )
         return problems
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from licensing.access import audit
 from licensing.catalog import Offer
 from licensing.context import Core
-from licensing.kit import fields
+from licensing.kit import fields, metrics
 from licensing.kit.db import atomic, new_id
 from licensing.kit.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from licensing.licenses.queries import newest_of_line, successor_of
@@ -281,6 +281,7 @@ def issue_license(session: Session, core: Core, request: IssueRequest) -> Licens
         "license.issued",
         extra={"license_id": lic.id, "tier": lic.tier, "trial": lic.trial, "source": lic.source, "by": request.actor},
     )
+    metrics.on_commit(session, metrics.licenses_issued.labels(tier=lic.tier, source=lic.source).inc)
     return lic
 
 

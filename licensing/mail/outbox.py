@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from licensing.catalog import Catalog
+from licensing.kit import metrics
 from licensing.kit.db import insert_ignoring_duplicates
 from licensing.kit.jobs import JobQueue
 from licensing.licenses.customers import mailbox_of, organisation_of
@@ -117,6 +118,14 @@ def sent_recently_to_organisation(session: Session, organisation: str, kind: str
     return int(session.scalar(query) or 0)
 
 
+def backlog(session: Session) -> tuple[int, datetime | None]:
+    """How many e-mails are waiting to be sent, and when the oldest of them was written."""
+    count, oldest = session.execute(
+        select(func.count(OutboxMessage.id), func.min(OutboxMessage.created_at)).where(OutboxMessage.sent_at.is_(None))
+    ).one()
+    return int(count), oldest
+
+
 def pending(session: Session, *, limit: int = 100) -> list[OutboxMessage]:
     """Unsent e-mails (due, retrying or given up), oldest first."""
     query = select(OutboxMessage).where(OutboxMessage.sent_at.is_(None)).order_by(OutboxMessage.id).limit(limit)
@@ -156,10 +165,12 @@ class OutboxTask:
             except Exception as exc:  # any failure is retried later; the reason is kept for the operator
                 with runtime.unit_of_work() as session:
                     self.queue.failed(session, row_id, runtime.core.now(), exc)
+                metrics.emails_failed.inc()
                 log.warning("mail.failed", extra={"outbox_id": row_id, "error": _reason(exc)})
                 continue
             with runtime.unit_of_work() as session:
                 self.queue.done(session, row_id, runtime.core.now(), **(SENT_SECRET_BODY if secret else {}))
+            metrics.emails_sent.inc()
             log.info("mail.sent", extra={"outbox_id": row_id})
         return len(claimed)
 

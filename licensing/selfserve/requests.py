@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from licensing.access import audit
 from licensing.context import Core
-from licensing.kit import fields
+from licensing.kit import fields, metrics
 from licensing.kit.db import atomic
 from licensing.kit.errors import Conflict, NotFound, ValidationFailed
 from licensing.kit.tokens import find, matches, new_token, token_hash
@@ -180,9 +180,25 @@ def issues_at_once(core: Core) -> bool:
 def request_license(session: Session, core: Core, ask: Ask, *, actor: str) -> License | Pending:
     """What the public gets for ``ask`` (the API and the pages alike): the license at once, or the pending
     request whose confirmation link was mailed, as :func:`issues_at_once` says."""
-    if issues_at_once(core):
-        return issue_self_serve(session, core, ask, actor)
-    return submit_request(session, core, ask, actor=actor)
+    try:
+        if issues_at_once(core):
+            result: License | Pending = issue_self_serve(session, core, ask, actor)
+        else:
+            result = submit_request(session, core, ask, actor=actor)
+    except Conflict as exc:
+        if exc.code == TRIAL_USED:
+            metrics.self_serve_requests.labels(kind=ask.kind, outcome="refused").inc()
+        raise
+    if isinstance(result, Pending):  # "throttled": recorded, but over the hourly cap of confirmation mails
+        _count(session, ask.kind, "requested" if result.mailed else "throttled")
+    else:
+        _count(session, ask.kind, "issued")
+    return result
+
+
+def _count(session: Session, kind: str, outcome: str) -> None:
+    """A self-serve outcome, counted once the caller commits it."""
+    metrics.on_commit(session, metrics.self_serve_requests.labels(kind=kind, outcome=outcome).inc)
 
 
 # --- confirmation by e-mail ------------------------------------------------------------------------
@@ -355,11 +371,14 @@ def confirm(session: Session, core: Core, token: str, *, actor: str) -> Confirma
     """
     row = by_confirm_token(session, token, lock=True)
     if row is None:
+        _count(session, "unknown", "confirm_unknown")
         return Confirmation("unknown")
     now = core.now()
     status = request_status(row, now)
     if status != "pending_confirmation":
-        return Confirmation("used" if status == "issued" else status, row)
+        outcome: ConfirmOutcome = "used" if status == "issued" else status
+        _count(session, row.kind, f"confirm_{outcome}")
+        return Confirmation(outcome, row)
     ask = Ask(row.kind, row.email, row.company, row.name, row.installation_id, row.seats)  # type: ignore[arg-type]
     try:
         lic = issue_self_serve(session, core, ask, row.created_by)
@@ -368,6 +387,7 @@ def confirm(session: Session, core: Core, token: str, *, actor: str) -> Confirma
             raise
         row.status, row.refusal_code, row.confirmed_at = "refused", exc.code, now
         audit.record(session, now, actor, "self_serve.refused", "self_serve_request", row.id, code=exc.code)
+        _count(session, row.kind, "refused")
         return Confirmation("refused", row)
     row.status, row.license_id, row.confirmed_at = "issued", lic.id, now
     headline = "Your Professional trial license" if row.kind == "trial" else "Your free license"
@@ -383,6 +403,7 @@ def confirm(session: Session, core: Core, token: str, *, actor: str) -> Confirma
         session, now, actor, "self_serve.confirmed", "self_serve_request", row.id, license_id=lic.id, kind=row.kind
     )
     session.flush()
+    _count(session, row.kind, "issued")
     return Confirmation("issued", row, lic)
 
 

@@ -82,3 +82,41 @@ def test_the_setting_reads_a_comma_separated_list() -> None:
     assert Settings(_env_file=None).trusted_proxies == []  # type: ignore[call-arg]
     with pytest.raises(ValueError, match=r"LICENSING_TRUSTED_PROXIES"):
         Settings(trusted_proxies="not-an-address", _env_file=None)  # type: ignore[call-arg]
+
+
+# An IPv6 client holds a whole /64 (SLAAC, privacy addresses): counted per address, it could rotate within
+# it and never be limited. The client is its /64; an IPv4-mapped IPv6 address is the IPv4 address.
+
+
+def test_an_ipv6_client_rotating_within_its_64_is_limited(live: Any, engine: Engine) -> None:
+    base = live(trusted_proxies=["127.0.0.1"], public_rate_limit=2)
+    answers = [_free(base, f"2001:db8:77:1::{i:x}", email=f"v{i}@v6-5e1a.example").status_code for i in range(1, 6)]
+    assert answers.count(201) <= 2 * 2 and 429 in answers, answers
+    # Another /64 is another client.
+    assert _free(base, "2001:db8:77:2::1", email="w@v6-5e1a.example").status_code == 201
+    assert "public:2001:db8:77:1::/64" in _actors(engine)
+
+
+def test_the_idempotency_scope_of_an_ipv6_client_is_its_64(live: Any) -> None:
+    base = live(trusted_proxies=["127.0.0.1"])
+    first = _free(base, "2001:db8:77:3::1", key="k-6", email="x@v6-5e1a.example")
+    again = _free(base, "2001:db8:77:3:ffff::2", key="k-6", email="x@v6-5e1a.example")
+    assert first.status_code == again.status_code == 201
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert again.json()["license"]["id"] == first.json()["license"]["id"]
+
+
+def test_an_ipv4_mapped_address_is_the_ipv4_client(live: Any, engine: Engine) -> None:
+    base = live(trusted_proxies=["127.0.0.1"])
+    assert _free(base, "::ffff:198.51.100.9", email="y@v6-5e1a.example").status_code == 201
+    assert "public:198.51.100.9" in _actors(engine)
+
+
+def test_client_keys() -> None:
+    from api.deps import client_key
+
+    assert client_key("198.51.100.7") == "198.51.100.7"
+    assert client_key("::ffff:198.51.100.7") == "198.51.100.7"
+    assert client_key("2001:db8:1:2:3:4:5:6") == "2001:db8:1:2::/64"
+    assert client_key("::1") == "::/64"
+    assert client_key("junk") == "unknown"

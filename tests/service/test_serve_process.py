@@ -83,8 +83,9 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=STOP_TIMEOUT)
 
 
-def _serve(tmp_path: Path, env: dict[str, str], *args: str) -> Iterator[Served]:
-    port = _free_port()
+def _serve(tmp_path: Path, env: dict[str, str], *args: str, port: int | None = None) -> Iterator[Served]:
+    """Serve with ``env`` on ``port`` (a free one by default) until the generator is closed."""
+    port = port or _free_port()
     log = tmp_path / "serve.log"
     cwd = tmp_path / "cwd"  # no .env file here, so only the environment configures it
     cwd.mkdir(exist_ok=True)

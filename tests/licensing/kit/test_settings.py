@@ -82,6 +82,7 @@ def _production(**changes: object) -> Settings:
         ({"sales_email": "sales@localhost"}, "LICENSING_SALES_EMAIL"),
         ({"mail_from": None}, "LICENSING_MAIL_FROM"),
         ({"mail_from": "licensing@127.0.0.1"}, "LICENSING_MAIL_FROM"),
+        ({"metrics_token": "changeme"}, "LICENSING_METRICS_TOKEN"),
     ],
 )
 def test_each_production_finding_names_its_setting(changes: dict[str, object], setting: str) -> None:
