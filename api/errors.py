@@ -149,7 +149,11 @@ def install(app: FastAPI) -> None:
         if (unlogged := database_warning()) is not None:
             log.warning(
                 "database.unavailable",
-                extra={"route": route_of(request.scope), "error": unavailable_reason(exc), "unlogged_since_last": unlogged},
+                extra={
+                    "route": route_of(request.scope),
+                    "error": unavailable_reason(exc),
+                    "unlogged_since_last": unlogged,
+                },
             )
         return await _domain(
             request, DatabaseUnavailable("The database is not reachable right now; try again in a few seconds.")
