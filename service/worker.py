@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Protocol
 
 from billing.events import StripeEventTask
@@ -42,7 +43,14 @@ class Task(Protocol):
 
 
 class Worker:
-    def __init__(self, runtime: Runtime, tasks: Sequence[Task], *, poll_seconds: float = POLL_SECONDS) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        tasks: Sequence[Task],
+        *,
+        poll_seconds: float = POLL_SECONDS,
+        lease: timedelta = jobs.LEASE,
+    ) -> None:
         self.runtime = runtime
         self.tasks = list(tasks)
         self.poll_seconds = poll_seconds
@@ -50,8 +58,8 @@ class Worker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.failing = False  # the last pass had a task fail (the database down, not migrated...)
-        self.holder = jobs.Holder(self._stop)
-        self.renew_seconds = jobs.RENEW_EVERY.total_seconds()
+        self.holder = jobs.Holder(self._stop, lease=lease)
+        self.renew_seconds = self.holder.renew_every.total_seconds()
 
     def run_once(self, limit: int = BATCH) -> int:
         """One pass over every task; how many items were taken on. A task that fails is logged and
@@ -167,4 +175,5 @@ def build_worker(runtime: Runtime, *, poll_seconds: float = POLL_SECONDS) -> Wor
     """The worker with every kind of background work of the service: Stripe events first (they write
     e-mails), then the reminders (they write e-mails too), then the outbox."""
     tasks: list[Task] = [StripeEventTask(), ReminderTask(), OutboxTask(Mailer(runtime.settings))]
-    return Worker(runtime, tasks, poll_seconds=poll_seconds)
+    lease = timedelta(seconds=runtime.settings.worker_lease_seconds)
+    return Worker(runtime, tasks, poll_seconds=poll_seconds, lease=lease)

@@ -56,10 +56,11 @@ class QueuedJob:
 J = TypeVar("J", bound=QueuedJob)
 
 LEASE = timedelta(seconds=45)
-RENEW_EVERY = timedelta(seconds=10)
-# How long after its claim or last renewal a holder still starts a send: a call that starts then and
-# times out (SMTP 30 s) ends before the lease does.
-SAFE_FOR = timedelta(seconds=15)
+# A holder renews every 2/9 of the lease (10 s of 45 s) and starts a send only within a third of the lease
+# (15 s) of its claim's last renewal: a call that starts then and times out (SMTP 30 s) ends before the
+# lease does.
+RENEW_EVERY = LEASE * 2 / 9
+SAFE_FOR = LEASE / 3
 MAX_ATTEMPTS = 10
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_WAIT = timedelta(hours=1)
@@ -100,12 +101,14 @@ class JobQueue(Generic[J]):
             .limit(limit)
             .with_for_update(skip_locked=True)
         ).all()
+        holder = _holder.get()
+        lease = self.lease if holder is None else holder.lease
         for row in rows:
             row.attempts += 1
-            row.next_attempt_at = now + self.lease
+            row.next_attempt_at = now + lease
         session.flush()
-        if (holder := _holder.get()) is not None:
-            holder.hold(self, [Claim(row.id, row.attempts, now + self.lease) for row in rows])
+        if holder is not None:
+            holder.hold(self, [Claim(row.id, row.attempts, now + lease) for row in rows])
         return rows
 
     def done(self, session: Session, row_id: int, now: datetime, **values: Any) -> bool:
@@ -153,10 +156,10 @@ class JobQueue(Generic[J]):
             & self.done_column.is_(None)
         )
 
-    def renew(self, session: Session, claim: Claim, now: datetime) -> datetime | None:
-        """Extend a claim's lease to now + the lease; the new end, or None when the claim is no longer
+    def renew(self, session: Session, claim: Claim, now: datetime, lease: timedelta) -> datetime | None:
+        """Extend a claim's lease to now + ``lease``; the new end, or None when the claim is no longer
         this holder's (done, failed, handed back, or its lease ran out and another worker claimed it)."""
-        until = now + self.lease
+        until = now + lease
         result = session.execute(
             update(self.model)
             .where(self._claimed(claim))
@@ -193,8 +196,11 @@ class Holder:
     is left when the worker stops. ``stopping`` is set when the worker is asked to stop: tasks check
     :func:`stopping` between items."""
 
-    def __init__(self, stopping: threading.Event | None = None) -> None:
+    def __init__(self, stopping: threading.Event | None = None, *, lease: timedelta = LEASE) -> None:
         self.stopping = stopping or threading.Event()
+        self.lease = lease
+        self.renew_every = lease * 2 / 9
+        self.safe_for = lease / 3
         self._claims: dict[tuple[int, int], tuple[JobQueue[Any], Claim]] = {}
         self._lock = threading.Lock()  # the dict (never held across the database)
         self._renewing = threading.Lock()  # one renewal or release at a time (never held by a task)
@@ -218,11 +224,11 @@ class Holder:
             self._claims.pop((id(queue), row_id), None)
 
     def holds(self, queue: JobQueue[Any], row_id: int) -> bool:
-        """Whether the row is still this holder's with time to spare: claimed or renewed within
-        :data:`SAFE_FOR` (the heartbeat failing, say with the database away, runs that out)."""
+        """Whether the row is still this holder's with time to spare: claimed or renewed within a third
+        of the lease (the heartbeat failing, say with the database away, runs that out)."""
         with self._lock:
             entry = self._claims.get((id(queue), row_id))
-        return entry is not None and time.monotonic() - entry[1].renewed < SAFE_FOR.total_seconds()
+        return entry is not None and time.monotonic() - entry[1].renewed < self.safe_for.total_seconds()
 
     def claims(self) -> list[tuple[JobQueue[Any], Claim]]:
         with self._lock:
@@ -240,7 +246,7 @@ class Holder:
         lost = 0
         with self._renewing:
             for queue, claim in self.claims():
-                until = queue.renew(session, claim, now)
+                until = queue.renew(session, claim, now, self.lease)
                 if until is None:
                     lost += 1
                     self.let_go(queue, claim.row_id)
