@@ -138,20 +138,20 @@ def test_stopping_is_seen_inside_the_holder_only() -> None:
 def test_the_outbox_sends_nothing_whose_claim_it_could_not_renew_in_time(runtime: Runtime) -> None:
     holder = Holder(lease=timedelta(seconds=3))  # a send may start within 1 s of the claim's renewal
 
-    class Slow:
-        sent: list[str] = []
+    sent: list[str] = []
 
+    class Slow:
         def send(self, email: object) -> None:
             deadline = time.monotonic() + 30
             while any(holder.holds(QUEUE, c.row_id) for _, c in holder.claims() if c.row_id != first):
                 assert time.monotonic() < deadline
                 time.sleep(0.05)
-            self.sent.append(email.to)  # type: ignore[attr-defined]
+            sent.append(email.to)  # type: ignore[attr-defined]
 
     first = min(rows(runtime))
     with holder.active():
         assert OutboxTask(Slow()).run_due(runtime, 3) == 3  # type: ignore[arg-type]
-    assert Slow.sent == ["n0@example.com"]  # the others' claims went stale (no heartbeat): not sent
+    assert sent == ["n0@example.com"]  # the others' claims went stale (no heartbeat): not sent
     state = rows(runtime)
     assert state[first][1] is None
     assert all(attempts == 1 and until is not None for row_id, (attempts, until) in state.items() if row_id != first)
