@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, cast
 
 import typer
 
@@ -647,12 +647,16 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes.", min=1, max=64)] = 1,
 ) -> None:
     """Migrate the database, make a development key if none is configured, and serve the API."""
+    import functools
+    import signal
+
     import uvicorn
 
     from licensing import context
     from licensing.kit.logs import uvicorn_log_config
     from licensing.signing.keys import KeyStoreError
     from service import migrate
+    from service.http import HeaderTimeoutProtocol
 
     settings = _settings()
     try:
@@ -675,6 +679,10 @@ def serve(
         migrate.upgrade(settings.database_url, catalog_path=settings.catalog_path)
     except Exception as exc:
         _fail(f"migration failed: {exc}")
+    # uvicorn handles SIGTERM (stop accepting, let requests in flight finish within the shutdown timeout,
+    # stop the app: its background loop hands leased work back), then raises the signal again for the
+    # handler it found: a no-op here, so that a drained server exits 0 rather than "killed by SIGTERM".
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: None)
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -687,6 +695,12 @@ def serve(
         # The app believes X-Forwarded-For from LICENSING_TRUSTED_PROXIES alone (api.app); uvicorn's own
         # handling would believe it from any peer on 127.0.0.1 before the app could check.
         proxy_headers=False,
+        # A slow client cannot hold the connections: request headers within a deadline (service.http),
+        # idle keep-alive connections closed, a bound on connections and requests per process.
+        http=cast(Any, functools.partial(HeaderTimeoutProtocol, header_timeout=settings.http_header_timeout)),
+        timeout_keep_alive=settings.http_keep_alive,
+        limit_concurrency=settings.http_max_concurrency,
+        timeout_graceful_shutdown=settings.shutdown_timeout,
     )
 
 

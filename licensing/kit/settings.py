@@ -87,10 +87,10 @@ class Settings(BaseSettings):
     # an idle keep-alive connection is closed after http_keep_alive seconds; at most http_max_concurrency
     # connections and requests per worker process, beyond which requests are answered 503.
     http_header_timeout: float = Field(default=10.0, gt=0, le=300)
-    http_keep_alive: float = Field(default=5.0, gt=0, le=300)
+    http_keep_alive: int = Field(default=5, ge=1, le=300)
     http_max_concurrency: int = Field(default=1000, ge=10)
     # On SIGTERM: how long requests in flight may take to finish before they are cancelled.
-    shutdown_timeout: float = Field(default=30.0, ge=0, le=600)
+    shutdown_timeout: int = Field(default=30, ge=1, le=600)
     # The background work's lease (licensing.kit.jobs): renewed while its worker lives; after a crash the
     # work is taken up again at most this long after it. Below 45 s, an SMTP send (30 s timeout) may
     # outlive its lease.
