@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -25,6 +26,17 @@ class Inbox:
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     port: int = 0
+    # While ``stalling`` is set, a client's RCPT TO waits unanswered (``stalled`` tells a client is
+    # waiting): the mail server has accepted nothing yet, so a sender killed then has sent nothing.
+    stalling: threading.Event = field(default_factory=threading.Event)
+    stalled: threading.Event = field(default_factory=threading.Event)
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        while self.stalling.is_set():
+            self.stalled.set()
+            await asyncio.sleep(0.02)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
@@ -42,6 +54,10 @@ class Inbox:
                         return message
             time.sleep(0.1)
         raise AssertionError(f"no such e-mail within {timeout} s; got {[m['subject'] for m in self.messages]}")
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.messages)
 
     def to(self, address: str) -> list[EmailMessage]:
         with self.lock:
