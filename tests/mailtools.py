@@ -24,6 +24,7 @@ class Inbox:
 
     messages: list[EmailMessage] = field(default_factory=list)
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
+    accepted_at: list[float] = field(default_factory=list)  # time.monotonic() of each message's acceptance
     lock: threading.Lock = field(default_factory=threading.Lock)
     port: int = 0
     # While ``stalling`` is set, a client's RCPT TO waits unanswered (``stalled`` tells a client is
@@ -43,6 +44,7 @@ class Inbox:
         with self.lock:
             self.messages.append(message)  # type: ignore[arg-type]
             self.envelopes.append((utf8(envelope.mail_from), [utf8(a) for a in envelope.rcpt_tos]))
+            self.accepted_at.append(time.monotonic())
         return "250 OK"
 
     def wait_for(self, predicate: Callable[[EmailMessage], bool], timeout: float = 30) -> EmailMessage:
