@@ -3,7 +3,8 @@
 * Slow clients: connections that send part of a request (or nothing) and then wait are closed by the
   server once the header timeout passes, while a normal request is still answered meanwhile.
 * SIGTERM drains: the server stops accepting, a request in flight (its body still arriving) completes,
-  the in-process background loop hands its leased work back, and the process exits 0.
+  the in-process background loop finishes the e-mail it is sending and hands the others it claimed
+  back (due now, the attempt not counted), and the process exits 0.
 """
 
 from __future__ import annotations
@@ -18,6 +19,13 @@ from pathlib import Path
 import httpx
 import pytest
 from livetools import Served, serve_process, served_environment
+from mailtools import Inbox, smtp_server
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from licensing.kit.clock import utcnow
+from licensing.mail.outbox import Message, enqueue
+from licensing.models import OutboxMessage
 
 pytestmark = pytest.mark.slow
 
@@ -33,6 +41,25 @@ def server(tmp_path: Path) -> Iterator[Served]:
         f"sqlite:///{tmp_path / 'data' / 'licensing.db'}",
         LICENSING_HTTP_HEADER_TIMEOUT=str(HEADER_TIMEOUT),
         LICENSING_PUBLIC_RATE_LIMIT="0",
+    )
+    yield from serve_process(tmp_path, env)
+
+
+@pytest.fixture
+def inbox() -> Iterator[Inbox]:
+    with smtp_server() as server:
+        yield server
+
+
+@pytest.fixture
+def mailing_server(tmp_path: Path, inbox: Inbox) -> Iterator[Served]:
+    env = served_environment(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'data' / 'licensing.db'}",
+        LICENSING_PUBLIC_RATE_LIMIT="0",
+        LICENSING_SMTP_HOST="127.0.0.1",
+        LICENSING_SMTP_PORT=str(inbox.port),
+        LICENSING_SMTP_SECURITY="none",
     )
     yield from serve_process(tmp_path, env)
 
@@ -110,23 +137,50 @@ def _refused(served: Served) -> bool:
     return False
 
 
-def test_sigterm_stops_accepting_lets_the_request_in_flight_finish_and_exits_0(server: Served) -> None:
+def test_sigterm_stops_accepting_finishes_what_is_in_flight_hands_work_back_and_exits_0(
+    mailing_server: Served, inbox: Inbox
+) -> None:
+    server = mailing_server
     headers = server.api_key()
-    body = b'{"name": "Ada", "email": "ada@drain.example", "company": "Drain Ltd"}'
-    sock = _request_in_flight(server, headers, body)
+    engine = create_engine(server.env["LICENSING_DATABASE_URL"])
     try:
-        server.proc.send_signal(signal.SIGTERM)
+        inbox.stalling.set()  # the first e-mail's send waits at RCPT TO
+        with Session(engine) as session, session.begin():  # three e-mails, claimed by the loop's next pass
+            for n in range(3):
+                message = Message(to=f"n{n}@drain.example", subject=f"note {n}", text="t", html="h")
+                enqueue(session, utcnow(), f"note:{n}", message)
         deadline = time.monotonic() + DEADLINE
-        while not _refused(server):  # no new connection is accepted...
-            assert time.monotonic() < deadline, "the server still accepts connections after SIGTERM"
+        while not inbox.stalled.is_set():
+            assert time.monotonic() < deadline, f"no e-mail was sent:\n{server.output()}"
             time.sleep(0.05)
-        assert server.proc.poll() is None  # ...but the server waits for the request in flight
-        sock.sendall(body[len(body) // 2 :])
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
+
+        body = b'{"name": "Ada", "email": "ada@drain.example", "company": "Drain Ltd"}'
+        sock = _request_in_flight(server, headers, body)
+        try:
+            server.proc.send_signal(signal.SIGTERM)
+            while not _refused(server):  # no new connection is accepted...
+                assert time.monotonic() < deadline, "the server still accepts connections after SIGTERM"
+                time.sleep(0.05)
+            assert server.proc.poll() is None  # ...but the server waits for the request in flight
+            sock.sendall(body[len(body) // 2 :])
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        finally:
+            sock.close()
+        assert answer.startswith(b"HTTP/1.1 201"), answer[:300]
+        assert b"ada@drain.example" in answer
+
+        inbox.stalling.clear()  # the send in hand completes; the loop stops and hands the rest back
+        assert server.proc.wait(timeout=DEADLINE) == 0, server.output()
+        assert inbox.count() == 1
+        with Session(engine) as session:
+            rows = list(session.scalars(select(OutboxMessage)))
+        sent = [row for row in rows if row.sent_at is not None]
+        assert [row.to_address for row in sent] == [inbox.messages[0]["To"]]
+        handed_back = [row for row in rows if row.sent_at is None]
+        assert len(handed_back) == 2
+        for row in handed_back:
+            assert row.attempts == 0 and row.next_attempt_at is not None and row.next_attempt_at <= utcnow()
     finally:
-        sock.close()
-    assert answer.startswith(b"HTTP/1.1 201"), answer[:300]
-    assert b"ada@drain.example" in answer
-    assert server.proc.wait(timeout=DEADLINE) == 0, server.output()
+        engine.dispose()
