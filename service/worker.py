@@ -165,6 +165,7 @@ class Worker:
         """Ask the loop to stop: the item in hand finishes, the claims not started are handed back. Waits
         up to ``timeout`` for the thread :meth:`start` made."""
         self._stop.set()
+        log.info("worker.stopping")
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)

@@ -87,8 +87,8 @@ def served_environment(tmp_path: Path, database_url: str, **extra: str) -> dict[
         LICENSING_KEYS_DIR=str(tmp_path / "keys"),
         LICENSING_ISSUER="serve-test",
         LICENSING_LOG_LEVEL="WARNING",
-        **extra,
     )
+    env.update(extra)
     return env
 
 

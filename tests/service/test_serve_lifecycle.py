@@ -60,6 +60,7 @@ def mailing_server(tmp_path: Path, inbox: Inbox) -> Iterator[Served]:
         LICENSING_SMTP_HOST="127.0.0.1",
         LICENSING_SMTP_PORT=str(inbox.port),
         LICENSING_SMTP_SECURITY="none",
+        LICENSING_LOG_LEVEL="INFO",  # the test waits for worker.stopping
     )
     yield from serve_process(tmp_path, env)
 
@@ -171,6 +172,9 @@ def test_sigterm_stops_accepting_finishes_what_is_in_flight_hands_work_back_and_
         assert answer.startswith(b"HTTP/1.1 201"), answer[:300]
         assert b"ada@drain.example" in answer
 
+        while "worker.stopping" not in server.output():  # the app's shutdown has asked the loop to stop
+            assert time.monotonic() < deadline, f"the background loop was not stopped:\n{server.output()}"
+            time.sleep(0.05)
         inbox.stalling.clear()  # the send in hand completes; the loop stops and hands the rest back
         assert server.proc.wait(timeout=DEADLINE) == 0, server.output()
         assert inbox.count() == 1

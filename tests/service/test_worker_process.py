@@ -91,6 +91,7 @@ def test_sigterm_sends_the_mail_in_hand_and_hands_the_others_back(
     try:
         _wait(inbox.stalled.is_set, "the worker did not start sending", log)
         proc.send_signal(signal.SIGTERM)
+        _wait(lambda: "worker.stopping" in log.read_text(errors="replace"), "the worker was not stopped", log)
         inbox.stalling.clear()
         assert proc.wait(timeout=DEADLINE) == 0, log.read_text(errors="replace")
     finally:
