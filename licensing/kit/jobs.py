@@ -7,9 +7,12 @@ transaction that commits before the work starts. So several workers never take t
 transaction stays open while a mail server or Stripe is called. Nothing about the queue lives only in a
 process's memory.
 
-Leases are short and renewed (a heartbeat), so work a dead worker held resumes within a minute. A claim
-is ``(row id, attempts)``: ``attempts`` grows at every claim, so it tells this worker's claim from a later
-one. A worker holds its claims in a :class:`Holder` while a task works them off and:
+Leases are short and renewed (a heartbeat), so work a dead worker held resumes within a minute; we chose
+this over worker identities with heartbeats of their own (a table, a migration, a reclaim step) because
+the row already says all that is needed. A claim is the row's id, the ``attempts`` and the lease end the
+claim wrote: ``attempts`` grows at every claim, so a renewal or a hand-back touches the row only while it
+is still this claim's, never a later worker's. The lease is ``LICENSING_WORKER_LEASE_SECONDS`` (45 s by
+default). A worker holds its claims in a :class:`Holder` while a task works them off and:
 
 * renews them every :data:`RENEW_EVERY` (10 s) to now + :data:`LEASE` (45 s) from a thread of its own,
   so an item may take as long as it needs while its holder lives (a webhook event calling Stripe a few
