@@ -53,7 +53,8 @@ DEADLINE = 60.0
 
 
 @pytest.fixture
-def pg_url() -> Iterator[str]:  # type: ignore[override]
+def sigkill_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database of its own (the served processes migrate it); dropped afterwards."""
     with fresh_database(unique_name("licensing_sigkill")) as url:
         yield url
 
@@ -139,13 +140,13 @@ def _wait(condition: Callable[[], bool], what: str, served: Served) -> None:
 
 
 def test_sigkill_in_the_middle_loses_nothing_and_duplicates_nothing(
-    tmp_path: Path, pg_url: str, fake_stripe: FakeStripe, stripe_webhook_secret: str, inbox: Inbox
+    tmp_path: Path, sigkill_database: str, fake_stripe: FakeStripe, stripe_webhook_secret: str, inbox: Inbox
 ) -> None:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = served_environment(
         tmp_path,
-        pg_url,
+        sigkill_database,
         LICENSING_PUBLIC_URL=base_url,
         LICENSING_PUBLIC_RATE_LIMIT="0",
         LICENSING_SELF_SERVE_CONFIRMATION="none",
@@ -159,7 +160,7 @@ def test_sigkill_in_the_middle_loses_nothing_and_duplicates_nothing(
         LICENSING_WORKER_LEASE_SECONDS=str(LEASE_SECONDS),
     )
     served = start_process(tmp_path, env, "--workers", "2", port=port)
-    engine = sa.create_engine(pg_url)
+    engine = sa.create_engine(sigkill_database)
     try:
         synced = served.cli("billing", "sync-catalog")
         assert synced.returncode == 0, synced.stdout + synced.stderr
