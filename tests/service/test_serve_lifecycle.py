@@ -1,7 +1,8 @@
 """``licensing serve`` as a real process against slow and departing clients, and stopped with SIGTERM.
 
 * Slow clients: connections that send part of a request (or nothing) and then wait are closed by the
-  server once the header timeout passes, while a normal request is still answered meanwhile.
+  server once the header timeout passes, while a normal request is still answered meanwhile; request
+  headers beyond 64 KiB are refused (431) rather than buffered.
 * SIGTERM drains: the server stops accepting, a request in flight (its body still arriving) completes,
   the in-process background loop finishes the e-mail it is sending and hands the others it claimed
   back (due now, the attempt not counted), and the process exits 0.
@@ -188,3 +189,19 @@ def test_sigterm_stops_accepting_finishes_what_is_in_flight_hands_work_back_and_
             assert row.attempts == 0 and row.next_attempt_at is not None and row.next_attempt_at <= utcnow()
     finally:
         engine.dispose()
+
+
+def test_request_headers_too_large_are_refused_431(server: Served) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=DEADLINE) as sock:
+        # 72 headers of 1 KiB, more than the 64 KiB allowed, sent at once (then nothing: all of it is read).
+        filler = "".join(f"X-Filler-{n:02d}: {'a' * 1009}\r\n" for n in range(72))
+        sock.sendall(f"GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\n{filler}".encode())
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 431"), answer[:200]
+    assert answer.endswith(b"\r\n\r\nRequest header fields too large.\n")
+    # Large headers within the limit are served.
+    assert (
+        httpx.get(f"{server.base_url}/readyz", headers={"Cookie": "c=" + "x" * 30_000}, timeout=30).status_code == 200
+    )
