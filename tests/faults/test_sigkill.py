@@ -13,7 +13,8 @@ the restarted ones and the outbox sends what is left. Then:
   allows a second copy only of an e-mail whose first copy was accepted before the kill and whose row
   was claimed again after it (two attempts);
 * the audit log has no gap: every license has its ``license.issued`` event;
-* every webhook event was processed.
+* every webhook event was processed;
+* and SIGTERM then stops the restarted server (both workers drained) with exit status 0.
 
 The restarted server's background work is due again after ``LICENSING_WORKER_LEASE_SECONDS`` (5 s here,
 45 s by default) so the test stays short.
@@ -204,6 +205,8 @@ def test_sigkill_in_the_middle_loses_nothing_and_duplicates_nothing(
             f"{again[1]} e-mail(s) claimed twice; kill to settled {time.monotonic() - killed_at:.1f} s"
         )
         _assert_nothing_lost_nothing_doubled(engine, stream, inbox, killed_at)
+        served.proc.send_signal(signal.SIGTERM)  # and a graceful stop of both workers ends the run cleanly
+        assert served.proc.wait(timeout=DEADLINE) == 0, served.output()[-3000:]
     finally:
         fake_stripe.webhooks.mode = "drop"
         stop_process(served.proc)
