@@ -19,7 +19,7 @@ from billing import money
 from billing.checkout import Fulfilment, Then, fulfil_checkout, sync_subscription
 from billing.client import is_configured
 from licensing.context import Runtime
-from licensing.kit import metrics
+from licensing.kit import jobs, metrics
 from licensing.kit.errors import DomainError
 from licensing.kit.jobs import JobQueue
 from licensing.models import StripeEvent
@@ -77,6 +77,8 @@ class StripeEventTask:
                 for row in QUEUE.claim(session, runtime.core.now(), limit)
             ]
         for item in claimed:
+            if jobs.stopping():
+                break  # the worker hands the rest back
             try:
                 self._process(runtime, item)
             except Exception:  # the database failed the transaction: the event is retried after its lease

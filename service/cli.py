@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, cast
 
 import typer
 
@@ -680,6 +680,9 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes.", min=1, max=64)] = 1,
 ) -> None:
     """Migrate the database, make a development key if none is configured, and serve the API."""
+    import functools
+    import signal
+
     import uvicorn
 
     from licensing import context
@@ -687,6 +690,7 @@ def serve(
     from licensing.signing.keys import KeyStoreError
     from service import migrate
     from service.check import database_is_new, next_steps
+    from service.http import HeaderTimeoutProtocol
 
     settings = _settings()
     new_database = not settings.is_production and database_is_new(settings)  # before start() makes the file
@@ -720,8 +724,11 @@ def serve(
         typer.echo("-" * 78, err=True)
     # Before the app is imported: prometheus-client chooses where its counts live when first imported.
     metrics_dir, made_metrics_dir = _metrics_directory()
-    if made_metrics_dir:
-        _remove_on_sigterm(metrics_dir)
+    # uvicorn handles SIGTERM (stop accepting, let requests in flight finish within the shutdown timeout,
+    # stop the app: its background loop hands leased work back), then raises the signal again for the
+    # handler it found: a no-op here, so that a drained server exits 0 rather than "killed by SIGTERM",
+    # and the ``finally`` below removes the metrics directory.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: None)
     try:
         uvicorn.run(
             "api.app:create_app",
@@ -735,6 +742,12 @@ def serve(
             # The app believes X-Forwarded-For from LICENSING_TRUSTED_PROXIES alone (api.app); uvicorn's own
             # handling would believe it from any peer on 127.0.0.1 before the app could check.
             proxy_headers=False,
+            # A slow client cannot hold the connections: request headers within a deadline (service.http),
+            # idle keep-alive connections closed, a bound on connections and requests per process.
+            http=cast(Any, functools.partial(HeaderTimeoutProtocol, header_timeout=settings.http_header_timeout)),
+            timeout_keep_alive=settings.http_keep_alive,
+            limit_concurrency=settings.http_max_concurrency,
+            timeout_graceful_shutdown=settings.shutdown_timeout,
         )
     finally:
         if made_metrics_dir:
@@ -759,19 +772,6 @@ def _metrics_directory() -> tuple[Path, bool]:
     directory = Path(tempfile.mkdtemp(prefix="licensing-metrics-"))  # empty, 0700
     os.environ[MULTIPROCESS_ENV] = str(directory)
     return directory, True
-
-
-def _remove_on_sigterm(directory: Path) -> None:
-    """Remove ``directory`` when SIGTERM ends this process: uvicorn (one worker) raises the signal again
-    once it has shut down, which would end the process before a ``finally`` could run."""
-    import signal
-
-    def remove_then_end(signum: int, _frame: Any) -> None:
-        shutil.rmtree(directory, ignore_errors=True)
-        signal.signal(signum, signal.SIG_DFL)
-        signal.raise_signal(signum)
-
-    signal.signal(signal.SIGTERM, remove_then_end)
 
 
 def main() -> None:

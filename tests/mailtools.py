@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -24,14 +25,27 @@ class Inbox:
 
     messages: list[EmailMessage] = field(default_factory=list)
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
+    accepted_at: list[float] = field(default_factory=list)  # time.monotonic() of each message's acceptance
     lock: threading.Lock = field(default_factory=threading.Lock)
     port: int = 0
+    # While ``stalling`` is set, a client's RCPT TO waits unanswered (``stalled`` tells a client is
+    # waiting): the mail server has accepted nothing yet, so a sender killed then has sent nothing.
+    stalling: threading.Event = field(default_factory=threading.Event)
+    stalled: threading.Event = field(default_factory=threading.Event)
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        while self.stalling.is_set():
+            self.stalled.set()
+            await asyncio.sleep(0.02)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.lock:
             self.messages.append(message)  # type: ignore[arg-type]
             self.envelopes.append((utf8(envelope.mail_from), [utf8(a) for a in envelope.rcpt_tos]))
+            self.accepted_at.append(time.monotonic())
         return "250 OK"
 
     def wait_for(self, predicate: Callable[[EmailMessage], bool], timeout: float = 30) -> EmailMessage:
@@ -43,6 +57,10 @@ class Inbox:
                         return message
             time.sleep(0.1)
         raise AssertionError(f"no such e-mail within {timeout} s; got {[m['subject'] for m in self.messages]}")
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.messages)
 
     def to(self, address: str) -> list[EmailMessage]:
         with self.lock:

@@ -134,6 +134,20 @@ class Settings(BaseSettings):
     # The largest request body accepted (bytes); larger ones answer 413.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
 
+    # `licensing serve`'s connection limits (service.http): a client must send its request headers within
+    # http_header_timeout seconds of connecting (or of its previous response), else it is disconnected;
+    # an idle keep-alive connection is closed after http_keep_alive seconds; at most http_max_concurrency
+    # connections and requests per worker process, beyond which requests are answered 503.
+    http_header_timeout: float = Field(default=10.0, gt=0, le=300)
+    http_keep_alive: int = Field(default=5, ge=1, le=300)
+    http_max_concurrency: int = Field(default=1000, ge=10)
+    # On SIGTERM: how long requests in flight may take to finish before they are cancelled.
+    shutdown_timeout: int = Field(default=30, ge=1, le=600)
+    # The background work's lease (licensing.kit.jobs): renewed while its worker lives; after a crash the
+    # work is taken up again at most this long after it. Below 45 s, an SMTP send (30 s timeout) may
+    # outlive its lease.
+    worker_lease_seconds: int = Field(default=45, ge=3, le=600)
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _proxies(cls, value: Any) -> Any:

@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from licensing.catalog import Catalog
-from licensing.kit import metrics
+from licensing.kit import jobs, metrics
 from licensing.kit.db import insert_ignoring_duplicates
 from licensing.kit.jobs import JobQueue
 from licensing.licenses.customers import mailbox_of, organisation_of
@@ -160,6 +160,8 @@ class OutboxTask:
         with runtime.unit_of_work() as session:
             claimed = [(row.id, as_email(row), row.contains_secret) for row in self.queue.claim(session, now, limit)]
         for row_id, email, secret in claimed:
+            if jobs.stopping() or not jobs.holds(self.queue, row_id):
+                continue  # stopping: handed back by the worker; not held any more: another worker's now
             try:
                 self.mailer.send(email)
             except Exception as exc:  # any failure is retried later; the reason is kept for the operator

@@ -21,8 +21,8 @@ import httpx
 import pytest
 from fakestripe import FakeStripe
 from fakestripe.hosted import submit_checkout
+from livetools import Served, free_port, serve_process, served_environment
 from mailtools import Inbox, smtp_server, text_of
-from test_serve_process import Served, _api_key, _environment, _free_port, _serve
 
 from api.checkout import WEBHOOK_PATH
 
@@ -43,8 +43,8 @@ def inbox() -> Iterator[Inbox]:
 
 @pytest.fixture
 def served(tmp_path: Path, fake_stripe: FakeStripe, stripe_webhook_secret: str, inbox: Inbox) -> Iterator[Served]:
-    port = _free_port()
-    env = _environment(
+    port = free_port()
+    env = served_environment(
         tmp_path,
         f"sqlite:///{tmp_path / 'data' / 'licensing.db'}",
         LICENSING_PUBLIC_URL=f"http://127.0.0.1:{port}",
@@ -69,7 +69,7 @@ def served(tmp_path: Path, fake_stripe: FakeStripe, stripe_webhook_secret: str, 
     synced = cli.cli("billing", "sync-catalog")
     assert generated.returncode == 0 and synced.returncode == 0, generated.stderr + synced.stderr
     (tmp_path / "cli.log").write_text(generated.stdout + generated.stderr + synced.stdout + synced.stderr)
-    yield from _serve(tmp_path, env, port=port)
+    yield from serve_process(tmp_path, env, port=port)
 
 
 def _csrf(page: httpx.Response) -> str:
@@ -166,7 +166,7 @@ def test_no_secret_reaches_a_log_line(
         assert dashboard.status_code == 200 and buyer in dashboard.text, dashboard.text
 
     # The sales API: an API key, a customer, a license issued, downloaded and revoked.
-    auth = _api_key(served)
+    auth = served.api_key()
     secrets["API key"] = auth["Authorization"].removeprefix("Bearer ")
     with served.client(headers=auth) as api:
         customer = api.post("/v1/customers", json={"name": "Cy", "email": "cy@nolog-9a2b.example", "company": "Cyco"})

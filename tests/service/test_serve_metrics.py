@@ -9,8 +9,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from livetools import Served, serve_process, served_environment
 from prometheus_client.parser import text_string_to_metric_families
-from test_serve_process import Served, _environment, _serve, _worker_processes
+from test_serve_process import _worker_processes
 
 REQUESTS = 40
 ROUTE = "/v1/self-serve-requests/{request_id}"
@@ -18,8 +19,10 @@ ROUTE = "/v1/self-serve-requests/{request_id}"
 
 @pytest.fixture
 def two_workers(tmp_path: Path) -> Iterator[Served]:
-    env = _environment(tmp_path, f"sqlite:///{tmp_path / 'data' / 'licensing.db'}", LICENSING_PUBLIC_RATE_LIMIT="0")
-    yield from _serve(tmp_path, env, "--workers", "2")
+    env = served_environment(
+        tmp_path, f"sqlite:///{tmp_path / 'data' / 'licensing.db'}", LICENSING_PUBLIC_RATE_LIMIT="0"
+    )
+    yield from serve_process(tmp_path, env, "--workers", "2")
 
 
 def _count(served: Served) -> float:
@@ -60,8 +63,8 @@ def test_the_counts_are_every_workers(two_workers: Served) -> None:
 def test_serve_removes_the_directory_it_made(tmp_path: Path) -> None:
     temp = tmp_path / "tmp"  # serve's temporary directory (TMPDIR): nobody else's runs in it
     temp.mkdir()
-    env = _environment(tmp_path, f"sqlite:///{tmp_path / 'data' / 'licensing.db'}", TMPDIR=str(temp))
-    servers = _serve(tmp_path, env)  # one worker: serve's own process serves
+    env = served_environment(tmp_path, f"sqlite:///{tmp_path / 'data' / 'licensing.db'}", TMPDIR=str(temp))
+    servers = serve_process(tmp_path, env)  # one worker: serve's own process serves
     served = next(servers)
     [made] = temp.glob("licensing-metrics-*")
     assert stat.S_IMODE(made.stat().st_mode) == 0o700
@@ -88,10 +91,10 @@ def test_an_operators_directory_is_emptied_on_start(tmp_path: Path) -> None:
     directory.mkdir()
     stale = directory / "counter_999999.db"
     stale.write_bytes(b"stale")
-    env = _environment(
+    env = served_environment(
         tmp_path, f"sqlite:///{tmp_path / 'data' / 'licensing.db'}", PROMETHEUS_MULTIPROC_DIR=str(directory)
     )
-    servers = _serve(tmp_path, env, "--workers", "2")
+    servers = serve_process(tmp_path, env, "--workers", "2")
     served = next(servers)
     try:
         assert not stale.exists()

@@ -9,109 +9,25 @@ PostgreSQL database of its own.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from livetools import wait_until_answering
+from livetools import Served, serve_process, served_environment
 from pgtools import fresh_database, unique_name
 
 from licensing.verify import Keyring, load_revocations, verify
 
-BIN = Path(sys.executable).parent
-LICENSING = str(BIN / "licensing")
-START_TIMEOUT = 60.0
-STOP_TIMEOUT = 20.0
 RATE_LIMIT = 5
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _environment(tmp_path: Path, database_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LICENSING_")}
-    env.update(
-        LICENSING_DATABASE_URL=database_url,
-        LICENSING_KEYS_DIR=str(tmp_path / "keys"),
-        LICENSING_ISSUER="serve-test",
-        LICENSING_LOG_LEVEL="WARNING",
-        **extra,
-    )
-    return env
-
-
-class Served:
-    """A running ``licensing serve`` process and what it printed."""
-
-    def __init__(self, proc: subprocess.Popen[bytes], base_url: str, log: Path, env: dict[str, str], cwd: Path):
-        self.proc, self.base_url, self.log, self.env, self.cwd = proc, base_url, log, env, cwd
-
-    def output(self) -> str:
-        return self.log.read_text("utf-8", errors="replace")
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """Run ``licensing ARGS`` with the server's environment."""
-        return subprocess.run(
-            [LICENSING, *args], env=self.env, cwd=self.cwd, capture_output=True, text=True, timeout=60, check=False
-        )
-
-    def client(self, **kwargs: Any) -> httpx.Client:
-        """A new client, so a new TCP connection (with several workers, any of them may answer)."""
-        return httpx.Client(base_url=self.base_url, timeout=30, **kwargs)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        # The process leads its own process group (start_new_session): that group is its workers.
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=STOP_TIMEOUT)
-
-
-def _serve(tmp_path: Path, env: dict[str, str], *args: str, port: int | None = None) -> Iterator[Served]:
-    """Serve with ``env`` on ``port`` (a free one by default) until the generator is closed."""
-    port = port or _free_port()
-    log = tmp_path / "serve.log"
-    cwd = tmp_path / "cwd"  # no .env file here, so only the environment configures it
-    cwd.mkdir(exist_ok=True)
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(
-            [LICENSING, "serve", "--host", "127.0.0.1", "--port", str(port), *args],
-            env=env,
-            cwd=cwd,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    served = Served(proc, f"http://127.0.0.1:{port}", log, env, cwd)
-    try:
-        wait_until_answering(proc, f"{served.base_url}/readyz", served.output, START_TIMEOUT)
-        yield served
-    finally:
-        _stop(proc)
 
 
 @pytest.fixture
 def sqlite_server(tmp_path: Path) -> Iterator[Served]:
-    env = _environment(
+    env = served_environment(
         tmp_path, f"sqlite:///{tmp_path / 'data' / 'licensing.db'}", LICENSING_PUBLIC_RATE_LIMIT=str(RATE_LIMIT)
     )
-    yield from _serve(tmp_path, env)
+    yield from serve_process(tmp_path, env)
 
 
 @pytest.fixture
@@ -124,10 +40,10 @@ def pg_served_database() -> Iterator[str]:
 @pytest.fixture
 def pg_server(tmp_path: Path, pg_served_database: str) -> Iterator[Served]:
     # Trials issued at once, so that the trial rule across workers shows in two answers.
-    env = _environment(
+    env = served_environment(
         tmp_path, pg_served_database, LICENSING_PUBLIC_RATE_LIMIT="0", LICENSING_SELF_SERVE_CONFIRMATION="none"
     )
-    yield from _serve(tmp_path, env, "--workers", "2")
+    yield from serve_process(tmp_path, env, "--workers", "2")
 
 
 def _worker_processes(pid: int) -> list[int]:
@@ -141,14 +57,6 @@ def _worker_processes(pid: int) -> list[int]:
         if b"spawn_main" in cmdline:
             workers.append(int(child))
     return workers
-
-
-def _api_key(served: Served, role: str = "sales") -> dict[str, str]:
-    created = served.cli("apikeys", "create", "--name", "serve-test", "--role", role)
-    assert created.returncode == 0, created.stderr
-    token = created.stdout.strip().splitlines()[-1]
-    assert token.startswith("lsk_") and " " not in token
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _verify_with_cli(served: Served, tmp_path: Path, license_file: str, jwks: dict[str, Any]) -> dict[str, Any]:
@@ -174,7 +82,7 @@ def test_serve_on_sqlite_issues_verifiable_licenses_and_rate_limits(sqlite_serve
     keys = jwks.json()["keys"]
     assert len(keys) == 1 and keys[0]["kty"] == "OKP" and keys[0]["alg"] == "EdDSA"
 
-    auth = _api_key(served)
+    auth = served.api_key()
     with served.client(headers=auth) as client:
         customer = client.post("/v1/customers", json={"name": "Ada", "email": "ada@serve.example", "company": "Serve"})
         assert customer.status_code == 201, customer.text
@@ -223,7 +131,7 @@ def test_serve_with_two_workers_on_postgresql(pg_server: Served, tmp_path: Path)
     with served.client() as client:
         jwks = client.get("/.well-known/jwks.json").json()
     keyring = Keyring.from_jwks(jwks)
-    auth = _api_key(served)
+    auth = served.api_key()
 
     with served.client(headers=auth) as client:
         customer = client.post("/v1/customers", json={"name": "Bo", "email": "bo@workers.example"})
