@@ -53,6 +53,9 @@ import psycopg  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
+from licensing.catalog import load_catalog  # noqa: E402
+from licensing.verify import FORMAT_VERSION  # noqa: E402
+
 LICENSES_PER_CUSTOMER = 10
 READ_TARGET_MS = 20.0
 REVOKE_TARGET_MS = 200.0
@@ -207,7 +210,9 @@ def make_customer(index: int, now: datetime, rng: random.Random) -> Customer:
     created = now - timedelta(days=250 + rng.random() * (5 * 365 - 250))
     organisation = f"org{index:06d}.example.com"
     email = f"it@{organisation}"
-    customer = Customer(make_id("cus", created, rng), f"Buyer {index}", email, f"Org {index} Ltd", organisation, created)
+    customer = Customer(
+        make_id("cus", created, rng), f"Buyer {index}", email, f"Org {index} Ltd", organisation, created
+    )
     # Free, then a trial a day later: each from a self-serve request confirmed at once.
     for offset, kind in ((0, "free"), (1, "trial")):
         issued = created + timedelta(days=offset, minutes=rng.randrange(600))
@@ -358,7 +363,9 @@ def revoke_some(customers: list[Customer], target: int, now: datetime, rng: rand
     return revoked
 
 
-def bulk_load(database_url: str, customer_count: int, revoked_target: int, keys_dir: Path, issuer: str) -> dict[str, Any]:
+def bulk_load(
+    database_url: str, customer_count: int, revoked_target: int, keys_dir: Path, issuer: str
+) -> dict[str, Any]:
     """Everything, by COPY, in one transaction; returns what the measurements pick from."""
     from licensing.signing.keys import KeyStore
 
@@ -448,7 +455,9 @@ def bulk_load(database_url: str, customer_count: int, revoked_target: int, keys_
                         "key_id": signer.kid,
                     }
                     data = {k: v for k, v in data.items() if v is not None}
-                    events.append((row.issued_at, row.created_by, "license.issued", "license", row.id, json.dumps(data)))
+                    events.append(
+                        (row.issued_at, row.created_by, "license.issued", "license", row.id, json.dumps(data))
+                    )
             for row in revoked:
                 assert row.revoked_at is not None
                 data = {"reason": row.revoked_reason}
@@ -660,7 +669,9 @@ def run(args: argparse.Namespace) -> int:
                     REVOKE_TARGET_MS,
                 ),
             ]
-            with benchkit.running("licensing serve", benchkit.serve_argv(port), env, work, port, work / "serve.log") as server:
+            with benchkit.running(
+                "licensing serve", benchkit.serve_argv(port), env, work, port, work / "serve.log"
+            ) as server:
                 # Warm-up: every endpoint once or twice (the first revocation list request signs it).
                 for endpoint in endpoints[:-1]:
                     measure(server, work, Endpoint(endpoint.label, endpoint.requests[:1] * 3, 0), 1)
@@ -722,18 +733,11 @@ def main() -> None:
     if not (100 <= args.customers <= 1_000_000 and 0 <= args.revoked <= args.customers and 1 <= args.seconds <= 60):
         parser.error("--customers in [100, 1000000], --revoked in [0, customers], --seconds in [1, 60]")
     benchkit.require_wrk(parser)
-    global FORMAT_VERSION
-    from licensing.catalog import load_catalog
-    from licensing.verify import FORMAT_VERSION as version
-
-    FORMAT_VERSION = version
     catalog = load_catalog(None)
     PRO_FEATURES[:] = sorted(catalog.tier_features["professional"])
     ENT_FEATURES[:] = sorted(catalog.tier_features["enterprise"])
     benchkit.run_until_interrupted(run, args)
 
-
-FORMAT_VERSION = 1
 
 if __name__ == "__main__":
     main()
