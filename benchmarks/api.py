@@ -35,19 +35,14 @@ absolute figures. Exits 1 when a target is missed or a request failed. Everythin
 from __future__ import annotations
 
 import argparse
-import copy
-import hashlib
-import hmac
 import json
 import os
 import shutil
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -60,32 +55,7 @@ ISSUANCE_TARGET = 0.6
 REFRESH_TARGET = 0.8
 WEBHOOK_TARGET = 0.5
 THREADS = 2
-SECRET = "whsec_benchmark_9b1c4d7e2f0a8c6b5d3e1f7a9c2b4d6e"
 EVENTS_PER_SECOND_CEILING = 3000  # webhook events signed per second of a round: above what 2 cores take in
-
-
-def signed_event(template: dict[str, Any], event_id: str, now: int) -> tuple[str, bytes]:
-    """One Stripe event with its own id, and its ``Stripe-Signature`` header as Stripe makes it."""
-    event = copy.copy(template)
-    event["id"] = event_id
-    event["created"] = now
-    body = json.dumps(event, indent=2).encode()
-    digest = hmac.new(SECRET.encode(), f"{now}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={now},v1={digest}", body
-
-
-def webhook_requests(template: dict[str, Any], port: int, count: int, tag: str) -> list[bytes]:
-    now = int(time.time())
-    requests = []
-    for i in range(count):
-        signature, body = signed_event(template, f"evt_bench{tag}{i:08d}", now)
-        headers = {
-            "Content-Type": "application/json; charset=utf-8",
-            "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
-            "Stripe-Signature": signature,
-        }
-        requests.append(benchkit.raw_request("POST", "/v1/webhooks/stripe", port, body, headers))
-    return requests
 
 
 @dataclass
@@ -113,7 +83,10 @@ def run(args: argparse.Namespace) -> int:
             benchkit.fresh_database(f"licensing_bench_bare_{tag}") as bare_url,
         ):
             env = benchkit.service_env(
-                service_url, work, LICENSING_STRIPE_WEBHOOK_SECRET=SECRET, LICENSING_WORKER_IN_PROCESS="false"
+                service_url,
+                work,
+                LICENSING_STRIPE_WEBHOOK_SECRET=benchkit.WEBHOOK_SECRET,
+                LICENSING_WORKER_IN_PROCESS="false",
             )
             benchkit.cli(env, work, "keys", "generate")
             benchkit.cli(env, work, "db", "upgrade")
@@ -167,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
 
                 def hooks(seconds: float, label: str) -> list[bytes]:
                     count = int(EVENTS_PER_SECOND_CEILING * (seconds + 1))
-                    return webhook_requests(template, service_port, count, f"{tag}{label}")
+                    return benchkit.webhook_requests(template, service_port, count, f"{tag}{label}")
 
                 two = lambda s: 200 <= s < 300  # noqa: E731
                 poll_ok = lambda s: s in (200, 304)  # noqa: E731

@@ -9,6 +9,9 @@ Python only renders the requests beforehand and reads wrk's figures.
 from __future__ import annotations
 
 import contextlib
+import copy
+import hashlib
+import hmac
 import json
 import logging
 import os
@@ -37,6 +40,7 @@ START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 REQUESTS_LUA = HERE / "requests.lua"
+WEBHOOK_SECRET = "whsec_benchmark_9b1c4d7e2f0a8c6b5d3e1f7a9c2b4d6e"
 
 
 def free_port() -> int:
@@ -301,3 +305,28 @@ def wrk(
     if figures.errors():
         figures.first_output = done.stdout[-800:]
     return figures
+
+
+# --- Stripe webhooks --------------------------------------------------------------------------
+def signed_event(template: dict[str, Any], event_id: str, now: int) -> tuple[str, bytes]:
+    """One Stripe event with its own id, and its ``Stripe-Signature`` header as Stripe makes it."""
+    event = copy.copy(template)
+    event["id"] = event_id
+    event["created"] = now
+    body = json.dumps(event, indent=2).encode()
+    digest = hmac.new(WEBHOOK_SECRET.encode(), f"{now}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={now},v1={digest}", body
+
+
+def webhook_requests(template: dict[str, Any], port: int, count: int, tag: str) -> list[bytes]:
+    now = int(time.time())
+    requests = []
+    for i in range(count):
+        signature, body = signed_event(template, f"evt_bench{tag}{i:08d}", now)
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+            "Stripe-Signature": signature,
+        }
+        requests.append(raw_request("POST", "/v1/webhooks/stripe", port, body, headers))
+    return requests
