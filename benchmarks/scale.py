@@ -260,6 +260,21 @@ def make_customer(index: int, now: datetime, rng: random.Random) -> Customer:
                 "created_by": f"public:10.{index % 250}.{index // 250 % 250}.1",
             }
         )
+    if index % 20 == 0:  # a lead that never confirmed: pending for a day, then expired
+        asked = created - timedelta(days=3)
+        customer.requests.append(
+            {
+                **customer.requests[-1],
+                "id": make_id("ssr", asked, rng),
+                "status": "pending_confirmation",
+                "confirm_token_hash": rng.randbytes(32).hex(),
+                "poll_token_hash": rng.randbytes(32).hex(),
+                "created_at": asked,
+                "expires_at": asked + timedelta(hours=24),
+                "confirmed_at": None,
+                "license_id": None,
+            }
+        )
     # Paid lines: renewals every `interval`, so that about a third have ended by now (some in grace).
     paid_at = created + timedelta(days=31)
     sub_id = make_id("sub", paid_at, rng)
@@ -575,6 +590,10 @@ def query_plans(database_url: str, env: dict[str, str], data: dict[str, Any]) ->
             s, [x.line_id for x in queries.list_subscriptions(s, limit=50, cursor=None).items]
         ),
         "leads (self-serve requests)": lambda s: list_requests(s, now, limit=50, cursor=None),
+        "leads ?status=pending_confirmation": lambda s: list_requests(
+            s, now, limit=50, cursor=None, status="pending_confirmation"
+        ),
+        "leads ?status=expired": lambda s: list_requests(s, now, limit=50, cursor=None, status="expired"),
         "revocation list": lambda s: revocation_list(s, core),
         "revoke one (rolled back)": lambda s: revoke_license(s, core, "apikey:bench", revoke_id, "bench"),
     }
@@ -648,11 +667,10 @@ def run(args: argparse.Namespace) -> int:
                     READ_TARGET_MS,
                 ),
                 Endpoint("leads", gets(["/v1/self-serve-requests"]), READ_TARGET_MS),
-                Endpoint(
-                    "leads ?status=pending",
-                    gets(["/v1/self-serve-requests?status=pending_confirmation"]),
-                    READ_TARGET_MS,
-                ),
+                *[
+                    Endpoint(f"leads ?status={s}", gets([f"/v1/self-serve-requests?status={s}"]), READ_TARGET_MS)
+                    for s in ("pending_confirmation", "expired")
+                ],
                 Endpoint("revocation list", gets(["/v1/revocations"]), READ_TARGET_MS),
                 Endpoint(
                     "revoke one (re-signs)",
