@@ -542,26 +542,61 @@ def capture(engine: sa.Engine) -> Iterator[list[tuple[str, Any]]]:
         sa.event.remove(engine, "before_cursor_execute", listener)
 
 
+def _execution_ms(lines: list[str]) -> float:
+    return sum(float(m.group(1)) for x in lines if (m := re.search(r"Execution Time: ([\d.]+) ms", x)))
+
+
+def _generic_plan(cur: psycopg.ClientCursor[Any], statement: str, parameters: dict[str, Any]) -> list[str]:
+    """EXPLAIN ANALYZE of the statement's generic plan: what a server-side prepared statement (psycopg
+    prepares a statement on its 5th run) may run, planned without the parameters' values."""
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        names.append(match.group(1))
+        return f"${len(names)}"
+
+    prepared = re.sub(r"%\((\w+)\)s", number, statement)
+    cur.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+    cur.execute(f"PREPARE bench_generic AS {prepared}")
+    try:
+        values = ", ".join(["%s"] * len(names))
+        cur.execute(f"EXPLAIN ANALYZE EXECUTE bench_generic({values})", [parameters[n] for n in names])
+        return [line for (line,) in cur.fetchall()]
+    finally:
+        cur.execute("DEALLOCATE bench_generic")
+        cur.execute("SET LOCAL plan_cache_mode = auto")
+
+
 def explain(engine: sa.Engine, statements: list[tuple[str, Any]]) -> tuple[list[str], float]:
-    """EXPLAIN (ANALYZE, BUFFERS) of each distinct statement, in a transaction rolled back; and the sum of
-    the statements' execution times (ms; the writes are explained, not run, so not counted)."""
+    """EXPLAIN (ANALYZE, BUFFERS) of each distinct statement, in a transaction rolled back, and of its
+    generic plan (shown too when it takes more than twice as long); and the sum of the statements'
+    execution times, the slower plan of the two (ms; the writes are explained, not run, so not counted)."""
     out: list[str] = []
     total = 0.0
     seen: set[str] = set()
     with engine.connect() as conn:
         raw = conn.connection.driver_connection
         assert raw is not None
-        with raw.cursor() as cur:
+        with psycopg.ClientCursor(raw) as cur:
             for statement, parameters in statements:
                 if statement in seen or statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
                     continue
                 seen.add(statement)
-                analyze = "ANALYZE, BUFFERS" if statement.lstrip().upper().startswith("SELECT") else "COSTS"
-                cur.execute(f"EXPLAIN ({analyze}) {statement}", parameters)
+                select = statement.lstrip().upper().startswith("SELECT")
+                cur.execute(f"EXPLAIN ({'ANALYZE, BUFFERS' if select else 'COSTS'}) {statement}", parameters)
                 lines = [line for (line,) in cur.fetchall()]
-                total += sum(float(m.group(1)) for x in lines if (m := re.search(r"Execution Time: ([\d.]+) ms", x)))
-                plan = "\n".join(f"      {line[:PLAN_WIDTH]}" for line in lines)
-                out.append(f"    {' '.join(statement.split())[:PLAN_WIDTH]}\n{plan}")
+                custom = _execution_ms(lines)
+                text = f"    {' '.join(statement.split())[:PLAN_WIDTH]}\n"
+                text += "\n".join(f"      {line[:PLAN_WIDTH]}" for line in lines)
+                if select and isinstance(parameters, dict):
+                    generic_lines = _generic_plan(cur, statement, parameters)
+                    generic = _execution_ms(generic_lines)
+                    text += f"\n      generic plan (a prepared statement's): {generic:.3f} ms"
+                    if generic > 2 * custom and generic > 1:
+                        text += "\n" + "\n".join(f"        {line[:PLAN_WIDTH]}" for line in generic_lines)
+                    custom = max(custom, generic)
+                total += custom
+                out.append(text)
         raw.rollback()
     return out, total
 

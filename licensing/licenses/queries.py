@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Integer, Select, literal, select
 from sqlalchemy.orm import Session
 
 from licensing.kit.errors import ValidationFailed
@@ -121,7 +121,10 @@ def list_licenses(
     # rows), then only the page's rows are read. Filtering whole rows newest first read thousands of them
     # for one page when the status is rare among the newest licenses (a million licenses: 36 ms).
     ids, key = select_ids_with_status(status, now, *conditions)
-    ids = ids.order_by(key.desc()).limit(limit + 1)
+    # The limit is written into the SQL, not bound: a server-side prepared statement's generic plan does
+    # not know a bound one, and guessed thousands of ids (the superseded then took a merge join along
+    # every license instead of a page's lookups).
+    ids = ids.order_by(key.desc()).limit(literal(limit + 1, Integer, literal_execute=True))
     if cursor is not None:
         ids = ids.where(key < _cursor_value(cursor, False, "lic_"))
     return page(
