@@ -29,7 +29,6 @@ import argparse
 import copy
 import hashlib
 import hmac
-import importlib.util
 import json
 import os
 import re
@@ -54,18 +53,9 @@ SECRET = "whsec_benchmark_9b1c4d7e2f0a8c6b5d3e1f7a9c2b4d6e"
 EVENTS_PER_SECOND_CEILING = 6000  # events signed per round: far above what 2 cores take in
 
 
-def _load(name: str, path: Path) -> Any:
-    """benchmarks/api.py by path (its module name would shadow the service's ``api`` package)."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bench_api = _load("bench_api", HERE / "api.py")
-bare_app = bench_api.bare_app
+sys.path.insert(0, str(HERE))
+import bare_app  # noqa: E402
+import benchkit as bench_api  # noqa: E402  (fresh databases, servers, the CLI: shared with api.py)
 
 
 # --- the load ----------------------------------------------------------------------------------
@@ -191,17 +181,18 @@ def run(args: argparse.Namespace) -> int:
             with engine.begin() as conn:
                 conn.exec_driver_sql(bare_app.TABLE_DDL)
             engine.dispose()
-            service_port, bare_port = bench_api._free_port(), bench_api._free_port()
+            service_port, bare_port = bench_api.free_port(), bench_api.free_port()
             service_argv = [str(BIN / "licensing"), "serve", "--port", str(service_port), "--workers", str(WORKERS)]
             bare_argv = [sys.executable, str(HERE / "bare_app.py"), "--port", str(bare_port), "--workers", str(WORKERS)]
             with (
                 bench_api.running(
                     "licensing serve", service_argv, env, work, service_port, work / "serve.log"
-                ) as service,
+                ) as service_server,
                 bench_api.running(
                     "bare app", bare_argv, {**env, "BENCH_DATABASE_URL": bare_url}, work, bare_port, work / "bare.log"
-                ) as bare,
+                ) as bare_server,
             ):
+                service, bare = service_server.url, bare_server.url
                 bare_lua = bare_script(work)
                 hooks_lua = HERE / "webhooks.lua"
 

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Integer, Select, literal, select
 from sqlalchemy.orm import Session
 
 from licensing.kit.errors import ValidationFailed
-from licensing.licenses.status import SUPERSEDED, Status, where_status
+from licensing.licenses.status import SUPERSEDED, Status, select_ids_with_status
 from licensing.models import AuditEvent, Customer, License, Subscription
 
 if TYPE_CHECKING:
@@ -104,18 +104,32 @@ def list_licenses(
     installation_id: str | None = None,
     subscription_id: str | None = None,
 ) -> Page[License]:
-    query = select(License)
-    for column, value in (
-        (License.customer_id, customer_id),
-        (License.tier, tier),
-        (License.installation_id, installation_id),
-        (License.subscription_id, subscription_id),
-    ):
-        if value:
-            query = query.where(column == value)
-    if status:
-        query = query.where(where_status(status, now))
-    return page(session, query, License.id, limit, cursor, "lic_")
+    conditions = [
+        column == value
+        for column, value in (
+            (License.customer_id, customer_id),
+            (License.tier, tier),
+            (License.installation_id, installation_id),
+            (License.subscription_id, subscription_id),
+        )
+        if value
+    ]
+    if not status:
+        return page(session, select(License).where(*conditions), License.id, limit, cursor, "lic_")
+    # A status is a condition on a few dated columns (and on the license's successor): the page's ids are
+    # found first from the index that holds those columns (ix_licenses_status, read without the table's
+    # rows), then only the page's rows are read. Filtering whole rows newest first read thousands of them
+    # for one page when the status is rare among the newest licenses (a million licenses: 36 ms).
+    ids, key = select_ids_with_status(status, now, *conditions)
+    # The limit is written into the SQL, not bound: a server-side prepared statement's generic plan does
+    # not know a bound one, and guessed thousands of ids (the superseded then took a merge join along
+    # every license instead of a page's lookups).
+    ids = ids.order_by(key.desc()).limit(literal(limit + 1, Integer, literal_execute=True))
+    if cursor is not None:
+        ids = ids.where(key < _cursor_value(cursor, False, "lic_"))
+    return page(
+        session, select(License).where(License.id.in_(ids.scalar_subquery())), License.id, limit, cursor, "lic_"
+    )
 
 
 def list_subscriptions(

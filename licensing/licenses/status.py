@@ -6,10 +6,10 @@ reminders, revocation, the trial rules, billing, the CLI) asks here."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from licensing.models import Customer, License
 
@@ -53,6 +53,26 @@ def where_status(status: Status, now: datetime) -> ColumnElement[bool]:
     if status == "grace":
         return and_(*conditions, License.expires_at <= now, License.grace_ends_at > now)
     return and_(*conditions, License.grace_ends_at <= now)
+
+
+_REVOKED_ONE = aliased(License, name="revoked_one")
+
+
+def select_ids_with_status(
+    status: Status, now: datetime, *conditions: ColumnElement[bool]
+) -> tuple[Select[Any], InstrumentedAttribute[Any]]:
+    """SQL: the ids of the licenses ``where_status(status, now)`` and ``conditions`` select, and the
+    column that holds them (to order and page by).
+
+    With no other condition, the superseded licenses are read from the other end: the ids their
+    successors name (``supersedes_id``, unique and indexed) that are not revoked. The planner walks that
+    index newest first and has a page at once, where testing every license newest first for a successor
+    reads as many licenses as were issued since the last renewals (15,000 for a million)."""
+    if status == "superseded" and not conditions:
+        key = _LATER.supersedes_id
+        revoked = exists().where(_REVOKED_ONE.id == key, _REVOKED_ONE.revoked_at.is_not(None))
+        return select(key).where(key.is_not(None), ~revoked), key
+    return select(License.id).where(where_status(status, now), *conditions), License.id
 
 
 def has_ended(lic: License, now: datetime) -> bool:
