@@ -247,7 +247,7 @@ def refresh(
 ) -> RefreshOut:
     result = refresh_license(session, core, payload.license_file)
     response.headers.update(NO_STORE)
-    return RefreshOut(license_file=result.license.license_file, changed=result.changed)
+    return RefreshOut(license_file=result.license_file, changed=result.changed)
 
 
 @router.get("/healthz", tags=["operation"], summary="The process is up")

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from licensing.access import audit
 from licensing.catalog import Offer
@@ -23,7 +23,7 @@ from licensing.context import Core
 from licensing.kit import fields, metrics
 from licensing.kit.db import atomic, new_id
 from licensing.kit.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from licensing.licenses.queries import newest_of_line, successor_of
+from licensing.licenses.queries import successor_of
 from licensing.models import Customer, License
 from licensing.verify import FORMAT_VERSION, LICENSE_LABEL, LICENSE_TYP, LicenseError, decode_jws
 
@@ -347,8 +347,21 @@ def renew_license(
 
 @dataclass(frozen=True)
 class Refreshed:
-    license: License
+    """The newest license of a line, as refresh answers it."""
+
+    license_id: str
+    license_file: str
     changed: bool
+
+
+_NEWEST = aliased(License, name="newest")
+# The presented license and the newest of its line in one statement (refresh is what every install
+# polls): the newest is the license of the line that no other supersedes.
+_REFRESH = (
+    select(License.revoked_at, _NEWEST.id, _NEWEST.revoked_at, _NEWEST.license_file)
+    .join(_NEWEST, _NEWEST.line_id == License.line_id)
+    .where(~exists().where(License.__table__.alias("later").c.supersedes_id == _NEWEST.id))
+)
 
 
 def refresh_license(session: Session, core: Core, license_text: str) -> Refreshed:
@@ -361,12 +374,12 @@ def refresh_license(session: Session, core: Core, license_text: str) -> Refreshe
     except LicenseError as exc:
         raise ValidationFailed(exc.message, field="license_file", code="invalid_license", reason=exc.code) from None
     jti = claims.get("jti")
-    lic = session.get(License, jti) if isinstance(jti, str) else None
-    if lic is None:
+    row = session.execute(_REFRESH.where(License.id == jti)).one_or_none() if isinstance(jti, str) else None
+    if row is None:
         raise NotFound("This service did not issue that license.", code="license_not_found")
-    newest = newest_of_line(session, lic.line_id)
-    if lic.revoked_at is not None or newest.revoked_at is not None:
+    presented_revoked_at, newest_id, newest_revoked_at, newest_file = row
+    if presented_revoked_at is not None or newest_revoked_at is not None:
         # Sales' reason is internal; the holder is told only what to do.
-        revoked = lic if lic.revoked_at is not None else newest
-        raise Forbidden(f"License {revoked.id} has been revoked. Contact the vendor's sales team.", code="revoked")
-    return Refreshed(newest, changed=newest.id != lic.id)
+        revoked = jti if presented_revoked_at is not None else newest_id
+        raise Forbidden(f"License {revoked} has been revoked. Contact the vendor's sales team.", code="revoked")
+    return Refreshed(newest_id, newest_file, changed=newest_id != jti)
