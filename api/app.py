@@ -24,6 +24,7 @@ from billing.webhooks import MAX_BODY_BYTES as WEBHOOK_MAX_BODY_BYTES
 from licensing import __version__, context
 from licensing.context import Core
 from licensing.kit import metrics as kit_metrics
+from licensing.kit.db import read_sessionmaker
 from licensing.kit.logs import configure_logging
 from licensing.kit.settings import Settings, get_settings
 from service.worker import build_worker
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, *, core: Core | None = None, en
     app.state.settings = settings
     app.state.engine = runtime.engine
     app.state.sessionmaker = runtime.sessions
+    app.state.read_sessionmaker = read_sessionmaker(runtime.engine, runtime.sessions)
     app.state.core = runtime.core
     app.state.rate_limiter = PublicRateLimit(settings.public_rate_limit, rate_limit_storage(settings.redis_url_value()))
     app.state.worker = None

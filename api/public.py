@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from api.conditional import conditional
-from api.deps import CoreDep, RateLimitedClient, SessionDep, bearer_token
+from api.deps import CoreDep, RateLimitedClient, ReadSessionDep, SessionDep, bearer_token
 from api.idempotent import respond
 from api.ratelimit import PublicRateLimit
 from api.schemas import (
@@ -243,7 +243,7 @@ def read_self_serve_request(
     },
 )
 def refresh(
-    payload: RefreshRequest, response: Response, session: SessionDep, core: CoreDep, client: RateLimitedClient
+    payload: RefreshRequest, response: Response, session: ReadSessionDep, core: CoreDep, client: RateLimitedClient
 ) -> RefreshOut:
     result = refresh_license(session, core, payload.license_file)
     response.headers.update(NO_STORE)

@@ -145,6 +145,14 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def read_sessionmaker(engine: Engine, sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Sessions for one-statement reads: autocommit on PostgreSQL (no BEGIN and COMMIT round trips);
+    ``sessions`` itself elsewhere (SQLite's transactions are local and cheap)."""
+    if engine.dialect.name != "postgresql":
+        return sessions
+    return make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
+
+
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit when the block succeeds, roll back when it raises."""
