@@ -120,7 +120,10 @@ class Worker:
                 log.exception("worker.renew_failed")
 
     def run_until_idle(self, max_passes: int = 100) -> int:
-        """Passes until nothing is due (tests, ``licensing worker --once``); items taken on in total."""
+        """Passes until nothing is due (tests, ``licensing worker --once``); items taken on in total. Called
+        after :meth:`stop` (the loop's thread gone), it works again: a stop ends the loop, not the worker."""
+        if self._thread is None:
+            self._stop.clear()
         total = 0
         for _ in range(max_passes):
             done = self.run_once()
@@ -175,7 +178,8 @@ class Worker:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
-            self._thread = None
+            if not self._thread.is_alive():
+                self._thread = None
 
 
 def build_worker(runtime: Runtime, *, poll_seconds: float = POLL_SECONDS) -> Worker:

@@ -213,6 +213,9 @@ def test_sigkill_in_the_middle_loses_nothing_and_duplicates_nothing(
         engine.dispose()
 
 
+ACCEPTED_AFTER_KILL = 1.0  # seconds: a message on the wire when the sender was killed is still accepted
+
+
 def _assert_nothing_lost_nothing_doubled(engine: sa.Engine, stream: Stream, inbox: Inbox, killed_at: float) -> None:
     with engine.connect() as conn:
         licenses = conn.execute(sa.select(License.id, License.source, License.subscription_id)).all()
@@ -251,7 +254,11 @@ def _assert_nothing_lost_nothing_doubled(engine: sa.Engine, stream: Stream, inbo
         if count == 1:
             continue
         first_accepted = min(at for k, at in received if k == key)
-        assert count == 2 and first_accepted < killed_at and rows[key] >= 2, (
-            f"{key} sent {count} times (first accepted {'before' if first_accepted < killed_at else 'after'} "
+        # The killed process may have sent the whole message just before the kill and the mail server (a
+        # thread of this process) accept it a moment after: bytes already on the wire. Nothing of the
+        # restarted server can be sent that early (it must start, then wait out the lease).
+        sent_by_the_killed = first_accepted < killed_at + ACCEPTED_AFTER_KILL
+        assert count == 2 and sent_by_the_killed and rows[key] >= 2, (
+            f"{key} sent {count} times (first accepted {'before' if sent_by_the_killed else 'after'} "
             f"the kill, {rows[key]} attempts): more than the documented exception"
         )

@@ -64,6 +64,19 @@ def test_wake_runs_a_pass_at_once_and_stop_ends_the_thread() -> None:
     assert not thread.is_alive()
 
 
+def test_a_stopped_worker_still_works_off_what_is_due_when_asked() -> None:
+    """stop() ends the loop's thread; run_until_idle() afterwards (how tests and `worker --once` drain
+    the queue) still runs every task, rather than seeing the stop and doing nothing."""
+    task = Counting("task")
+    worker = Worker(FakeRuntime(), [task], poll_seconds=60)  # type: ignore[arg-type,list-item]
+    worker.start()
+    assert task.called.wait(5)
+    worker.stop(timeout=5)
+    calls = task.calls
+    worker.run_until_idle()
+    assert task.calls == calls + 1
+
+
 class Stalling:
     """A mailer whose first send waits until the test lets it go."""
 
