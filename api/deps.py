@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from api.ratelimit import PublicRateLimit
 from licensing.access.apikeys import authenticate, require_role
@@ -18,9 +18,8 @@ from licensing.kit.errors import Unauthorized, ValidationFailed
 from licensing.models import ApiKey
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """The request's unit of work: committed when the handler returns, rolled back when it raises."""
-    session: Session = request.app.state.sessionmaker()
+def _unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
+    session = factory()
     try:
         yield session
         session.commit()
@@ -29,21 +28,18 @@ def get_session(request: Request) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """The request's unit of work: committed when the handler returns, rolled back when it raises."""
+    yield from _unit_of_work(request.app.state.sessionmaker)
 
 
 def get_read_session(request: Request) -> Iterator[Session]:
     """A session for a handler that only reads, in one statement: on PostgreSQL without a transaction
     (autocommit), which spares the BEGIN and COMMIT round trips of a poll every install makes; a single
     statement is consistent on its own. Elsewhere (SQLite), the request's unit of work."""
-    session: Session = request.app.state.read_sessionmaker()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+    yield from _unit_of_work(request.app.state.read_sessionmaker)
 
 
 # The small dependencies below do no I/O, so they are async: they run on the event loop instead of costing

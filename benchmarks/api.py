@@ -47,7 +47,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import bare_app  # noqa: E402
 import benchkit  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
@@ -88,28 +87,9 @@ def run(args: argparse.Namespace) -> int:
                 LICENSING_STRIPE_WEBHOOK_SECRET=benchkit.WEBHOOK_SECRET,
                 LICENSING_WORKER_IN_PROCESS="false",
             )
-            benchkit.cli(env, work, "keys", "generate")
-            benchkit.cli(env, work, "db", "upgrade")
-            token = benchkit.cli(env, work, "apikeys", "create", "--name", "bench", "--role", "sales")
-            token = token.strip().splitlines()[-1]
-            engine = sa.create_engine(bare_url)
-            with engine.begin() as conn:
-                conn.exec_driver_sql(bare_app.TABLE_DDL)
-            engine.dispose()
-            service_port, bare_port = benchkit.free_port(), benchkit.free_port()
-            with (
-                benchkit.running(
-                    "licensing serve", benchkit.serve_argv(service_port), env, work, service_port, work / "serve.log"
-                ) as service,
-                benchkit.running(
-                    "bare app",
-                    benchkit.bare_argv(bare_port),
-                    {**env, "BENCH_DATABASE_URL": bare_url},
-                    work,
-                    bare_port,
-                    work / "bare.log",
-                ) as bare,
-            ):
+            token = benchkit.prepare_service(env, work)
+            with benchkit.service_and_bare(env, work, bare_url) as (service, bare):
+                service_port, bare_port = service.port, bare.port
                 auth = {"Authorization": f"Bearer {token}"}
                 status, customer = benchkit.http_json(
                     "POST",

@@ -187,6 +187,31 @@ def service_env(database_url: str, work: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def prepare_service(env: dict[str, str], work: Path) -> str:
+    """A signing key, the schema and a sales API key for ``licensing serve`` in ``env``: the key's token."""
+    cli(env, work, "keys", "generate")
+    cli(env, work, "db", "upgrade")
+    return cli(env, work, "apikeys", "create", "--name", "bench", "--role", "sales").strip().splitlines()[-1]
+
+
+@contextlib.contextmanager
+def service_and_bare(env: dict[str, str], work: Path, bare_url: str) -> Iterator[tuple[Server, Server]]:
+    """``licensing serve`` in ``env`` and the bare app (its table made in ``bare_url``), both running."""
+    import bare_app
+
+    engine = sa.create_engine(bare_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(bare_app.TABLE_DDL)
+    engine.dispose()
+    port, bare_port = free_port(), free_port()
+    bare_env = {**env, "BENCH_DATABASE_URL": bare_url}
+    with (
+        running("licensing serve", serve_argv(port), env, work, port, work / "serve.log") as service,
+        running("bare app", bare_argv(bare_port), bare_env, work, bare_port, work / "bare.log") as bare,
+    ):
+        yield service, bare
+
+
 def serve_argv(port: int) -> list[str]:
     return [str(BIN / "licensing"), "serve", "--port", str(port), "--workers", str(WORKERS)]
 

@@ -8,10 +8,8 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -19,22 +17,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import sqlalchemy as sa
-from livetools import wait_until_answering
+from livetools import free_port, serve_process, served_environment
 
-BIN = Path(sys.executable).parent
-LICENSING = str(BIN / "licensing")
-START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str, poll: float = 0.1) -> None:
@@ -199,74 +186,13 @@ def private_redis(root: Path) -> Iterator[PrivateRedis]:
 
 # --- licensing serve -----------------------------------------------------------------------------
 def service_environment(root: Path, database_url: str, **extra: str) -> dict[str, str]:
-    """The environment of ``licensing serve``: only what is given here (no ``LICENSING_*`` inherited)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LICENSING_")}
-    env.update(
-        LICENSING_DATABASE_URL=database_url,
-        LICENSING_KEYS_DIR=str(root / "keys"),
-        LICENSING_ISSUER="faults-test",
-        LICENSING_LOG_LEVEL="INFO",
-        **extra,
-    )
-    return env
+    """The environment of ``licensing serve``: only what is given here (no ``LICENSING_*`` inherited),
+    logging at INFO so the tests can read what the service said about the fault."""
+    return served_environment(root, database_url, LICENSING_ISSUER="faults-test", LICENSING_LOG_LEVEL="INFO", **extra)
 
 
-class Served:
-    """A running ``licensing serve`` process and what it printed."""
-
-    def __init__(self, proc: subprocess.Popen[bytes], base_url: str, log: Path, env: dict[str, str], cwd: Path):
-        self.proc, self.base_url, self.log, self.env, self.cwd = proc, base_url, log, env, cwd
-
-    def output(self) -> str:
-        return self.log.read_text("utf-8", errors="replace")
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [LICENSING, *args], env=self.env, cwd=self.cwd, capture_output=True, text=True, timeout=60, check=False
-        )
-
-    def client(self, **kwargs: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, **{"timeout": 30.0, **kwargs})
-
-    def api_key(self, role: str = "sales") -> dict[str, str]:
-        created = self.cli("apikeys", "create", "--name", "faults-test", "--role", role)
-        assert created.returncode == 0, created.stderr
-        return {"Authorization": f"Bearer {created.stdout.strip().splitlines()[-1]}"}
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)  # the process leads its own group: that group is its workers
-        proc.wait(timeout=STOP_TIMEOUT)
-
-
-@contextmanager
-def serve(root: Path, env: dict[str, str], *args: str) -> Iterator[Served]:
-    """``licensing serve ARGS`` on a free port until the block ends, once ``/readyz`` answers 200."""
-    port = free_port()
-    log = root / "serve.log"
-    cwd = root / "cwd"  # no .env file here: only the environment configures it
-    cwd.mkdir(exist_ok=True)
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(
-            [LICENSING, "serve", "--host", "127.0.0.1", "--port", str(port), *args],
-            env=env,
-            cwd=cwd,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    served = Served(proc, f"http://127.0.0.1:{port}", log, env, cwd)
-    try:
-        wait_until_answering(proc, f"{served.base_url}/readyz", served.output, START_TIMEOUT)
-        yield served
-    finally:
-        _stop(proc)
+# ``licensing serve ARGS`` on a free port until the block ends, once ``/readyz`` answers 200.
+serve = contextmanager(serve_process)
 
 
 # --- an SMTP server that goes away and comes back ------------------------------------------------
