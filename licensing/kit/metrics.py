@@ -62,20 +62,17 @@ def multiprocess_dir() -> str | None:
 def on_commit(session: Session, count: Callable[[], None]) -> None:
     """Run ``count`` once ``session``'s transaction commits; never if it rolls back (what a rolled back
     transaction wrote did not happen, so it is not counted)."""
-    pending: list[Callable[[], None]] | None = session.info.get(_ON_COMMIT)
-    if pending is None:
-        pending = session.info[_ON_COMMIT] = []
-        event.listen(session, "after_commit", _run_pending)
-        event.listen(session, "after_rollback", _drop_pending)
-    pending.append(count)
+    session.info.setdefault(_ON_COMMIT, []).append(count)
 
 
+# Listened to on every session once (a listener added to each session costs every request that counts).
+@event.listens_for(Session, "after_commit")
 def _run_pending(session: Session) -> None:
-    pending: list[Callable[[], None]] = session.info.get(_ON_COMMIT) or []
-    session.info[_ON_COMMIT] = []
+    pending: list[Callable[[], None]] = session.info.pop(_ON_COMMIT, None) or []
     for count in pending:
         count()
 
 
+@event.listens_for(Session, "after_rollback")
 def _drop_pending(session: Session) -> None:
-    session.info[_ON_COMMIT] = []
+    session.info.pop(_ON_COMMIT, None)
