@@ -129,7 +129,12 @@ def install(app: FastAPI) -> None:
         return problem(422, "validation_error", "Invalid request", detail, errors=invalid)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        not_found_page: Callable[[Request], Response] | None = getattr(request.app.state, "not_found_page", None)
+        if exc.status_code == 404 and "route" not in request.scope and not_found_page and is_page_request(request):
+            # No route at all (a mistyped or stale link), asked for by a browser: a page with the ways back.
+            # A route's own 404 (a license not found), a 405 and any API client keep problem+json.
+            return not_found_page(request)
         is_json = "json" in request.headers.get("content-type", "")
         if exc.status_code == 400 and is_json and isinstance(exc.__cause__, (ValueError, RecursionError)):
             # FastAPI's "error parsing the body": JSON that is not UTF-8, or nested past the parser's limit.

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from api import public
 from api.deps import CoreDep, RateLimitedClient, SessionDep
 from api.security import allow_form_action, check_form_post, origin_of
-from api.web.site import templates
+from api.web.site import buyer_message, templates
 from billing.client import BillingDisabled, is_configured
 from billing.portal import InvoiceSummary, billing_portal_url, invoices_of
 from licensing.context import Core
@@ -181,7 +181,6 @@ def _dashboard(
         "intervals": INTERVALS,
         "days_left": lambda end: _days_left(end, core.now()),
         "selling": is_configured(core),  # without Stripe, no Buy button (sales sell)
-        "sales_email": core.settings.sales_address,
         "error": error,
     }
     return _page(request, "portal/dashboard.html", context, status_code=status_code)
@@ -308,7 +307,7 @@ def portal_manage_billing(
         sub = portal.subscription_of(session, me.email, subscription_id)
         url = billing_portal_url(core, sub.stripe_customer_id, f"{_settings(request).public_url.rstrip('/')}/portal")
     except DomainError as exc:
-        message = f"Billing could not be opened: {exc.message}"
+        message = f"Billing could not be opened: {buyer_message(exc)}"
         return _dashboard(request, session, core, me, error=message, status_code=exc.status)
     return RedirectResponse(url, status_code=303)
 

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.deps import CoreDep, RateLimitedClient, RuntimeDep, SessionDep
 from api.security import allow_form_action, check_form_post, origin_of
-from api.web.site import NO_STORE, form_int, money, templates
+from api.web.site import NO_STORE, buyer_message, form_int, money, templates
 from billing.checkout import create_checkout, fulfil_checkout
 from billing.client import is_configured
 from licensing.catalog import Catalog, Price
@@ -78,9 +78,12 @@ def pricing(request: Request, core: CoreDep) -> Response:
         **_prices(catalog),
         "professional_features": professional,
         "enterprise_features": [f for f in catalog.tier_features["enterprise"] if f not in professional],
-        "sales_email": settings.sales_address,
         "price_terms": _terms(settings, catalog.offer("professional").prices[0].currency),
         "selling": is_configured(core),  # without Stripe, Buy is Contact sales (SPEC 6)
+        "automatic_tax": settings.stripe_automatic_tax,
+        "trial_days": catalog.offer("professional_trial").term_days,
+        "trial_seat_max": catalog.offer("professional_trial").seats.maximum,
+        "grace_days": catalog.offer("professional").grace_days,
     }
     return templates.TemplateResponse(request, "shop/pricing.html", context)
 
@@ -107,7 +110,6 @@ def _checkout_page(
         "total": total,
         "price_terms": terms,
         "selling": is_configured(core),  # without Stripe: no form to fill in for nothing, but Contact sales
-        "sales_email": settings.sales_address,
     }
     return templates.TemplateResponse(request, "shop/checkout.html", context, status_code=status_code)
 
@@ -173,7 +175,7 @@ def checkout_submit(
             actor=f"public:{client}",  # as POST /v1/checkout/sessions: the audit log names the client
         )
     except DomainError as exc:
-        return _checkout_page(request, core, form, exc.message, status_code=exc.status)
+        return _checkout_page(request, core, form, buyer_message(exc), status_code=exc.status)
     return RedirectResponse(started.url, status_code=303)
 
 
@@ -192,7 +194,7 @@ def checkout_success(
     try:
         outcome = fulfil_checkout(runtime, session_id, reuse_issued=True) if session_id else None
     except DomainError as exc:
-        context["error"] = exc.message
+        context["error"] = buyer_message(exc)
         return _success_page(request, context, exc.status)
     if outcome is not None and outcome.status == "issued" and outcome.license is not None:
         shown_until = outcome.completed_at + SHOW_LICENSE_FOR if outcome.completed_at is not None else None
@@ -205,7 +207,7 @@ def checkout_success(
     elif outcome is not None and outcome.status == "unlicensable":
         context["error"] = (
             "This subscription is not for our Professional price at a number of users we license, so nothing was "
-            "issued. Our sales team has been told; write to them if this is a mistake."
+            "issued. Our sales team has been told; contact them if this is a mistake."
         )
         return _success_page(request, context, 409)
     elif outcome is not None and outcome.status == "failed":

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
@@ -24,7 +24,9 @@ from markupsafe import Markup
 from starlette.routing import Match
 
 from api.security import CSRF_FIELD, FormPostRefused, csrf_token
+from billing.client import BillingDisabled
 from licensing.kit.errors import DomainError
+from licensing.kit.settings import Settings
 
 PRODUCT_NAME = "Licensing"
 # The site's navigation, in this order; a link shows once its page is served (GET routed).
@@ -42,7 +44,11 @@ router = APIRouter(include_in_schema=False)
 def _site(request: Request) -> dict[str, Any]:
     """What the layout shows on every page."""
     root = request.scope.get("root_path", "")
+    settings: Settings | None = getattr(request.app.state, "settings", None)
     return {
+        # The operator's terms and privacy notice, else the service's own pages saying they are not published.
+        "terms_url": (settings.terms_url if settings else None) or root + "/terms",
+        "privacy_url": (settings.privacy_url if settings else None) or root + "/privacy",
         "product_name": PRODUCT_NAME,
         "navigation": [(label, root + path) for label, path in NAVIGATION if _serves_page(request.app, path)],
         "current_path": request.url.path,
@@ -69,7 +75,8 @@ templates.env.globals["csrf_field"] = _csrf_field
 def money(minor_units: int, currency: str) -> str:
     symbol = {"usd": "$", "eur": "€", "gbp": "£"}.get(currency.lower())
     amount = f"{minor_units / 100:,.2f}".removesuffix(".00")
-    return f"{symbol}{amount}" if symbol else f"{amount} {currency.upper()}"
+    # A price names its currency (SPEC 6): "$10 USD", not just "$10" (the dollar of which country?).
+    return f"{symbol}{amount} {currency.upper()}" if symbol else f"{amount} {currency.upper()}"
 
 
 def day(moment: datetime | None) -> str:
@@ -87,11 +94,25 @@ def install_layout(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_exception_handler(FormPostRefused, _refused)  # type: ignore[arg-type]
     app.state.problem_page = _problem_page
+    app.state.not_found_page = _not_found_page
+
+
+def buyer_message(exc: DomainError) -> str:
+    """What a buyer's page says for ``exc``: its message, but never the operator's side of it (a setting
+    to set): online payment off is "write to sales" for a buyer."""
+    if isinstance(exc, BillingDisabled):
+        return "Online payment is not available on this service. Our sales team sells licenses: contact them."
+    return exc.message
+
+
+def _not_found_page(request: Request) -> Response:
+    """A page no route serves, asked for by a browser: a page in the layout with the ways back."""
+    return templates.TemplateResponse(request, "not_found.html", {}, status_code=404)
 
 
 def _problem_page(request: Request, exc: DomainError, headers: dict[str, str] | None) -> Response:
     """An error on a page's route (e.g. the rate limit refusing a form post), as a page in the layout."""
-    context = {"title": exc.title, "message": exc.message, "status": exc.status, "form_path": request.url.path}
+    context = {"title": exc.title, "message": buyer_message(exc), "status": exc.status, "form_path": request.url.path}
     return templates.TemplateResponse(request, "problem.html", context, status_code=exc.status, headers=headers)
 
 
@@ -112,3 +133,15 @@ def form_int(text: str) -> int | None:
 @router.get("/")
 def index() -> Response:
     return RedirectResponse("/pricing", status_code=307)
+
+
+@router.get("/terms", response_class=HTMLResponse)
+def terms(request: Request) -> Response:
+    """The service's own stand-in until the operator publishes terms (``terms_url``; the pages link it then)."""
+    return templates.TemplateResponse(request, "legal.html", {"document": "terms", "name": "Terms of service"})
+
+
+@router.get("/privacy", response_class=HTMLResponse)
+def privacy(request: Request) -> Response:
+    """The stand-in for the operator's privacy notice (``privacy_url``), as /terms."""
+    return templates.TemplateResponse(request, "legal.html", {"document": "privacy", "name": "Privacy notice"})

@@ -43,17 +43,27 @@ def _links(html: str) -> list[str]:
     return re.findall(r'href="([^"]*)"', html)
 
 
+def _flat(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(path, route) of every route, through FastAPI's included routers (kept apart since FastAPI 0.12x)."""
+    for route in routes:
+        if (inner := getattr(route, "original_router", None)) is not None:
+            yield from _flat(inner.routes, prefix + route.include_context.prefix)
+        else:
+            yield prefix + getattr(route, "path", ""), route
+
+
 def _public_pages(client: TestClient) -> list[str]:
     """Every page a buyer can open: the GET routes without a path parameter, outside the API."""
     paths = {
-        route.path
-        for route in client.app.routes  # type: ignore[attr-defined]
+        path
+        for path, route in _flat(client.app.routes)  # type: ignore[attr-defined]
         if isinstance(route, APIRoute)
         and "GET" in route.methods
-        and "{" not in route.path
-        and not route.path.startswith(("/v1/", "/.well-known/", "/healthz", "/readyz", "/metrics", "/openapi"))
+        and "{" not in path
+        and not path.startswith(("/v1/", "/.well-known/", "/healthz", "/readyz", "/metrics", "/openapi"))
     }
-    return sorted(paths) + [
+    return [
+        *sorted(paths),
         "/checkout?trial=no-such-token",
         "/checkout/success?session_id=cs_test_unknown",
         "/checkout/success",
@@ -124,9 +134,7 @@ def test_forms_link_the_placeholder_terms_and_privacy_notice(site: TestClient) -
 
 def test_the_operators_own_terms_and_privacy_notice_are_linked(settings: Settings, core: Core, engine: Engine) -> None:
     terms, privacy = "https://vendor.example/legal/terms", "https://vendor.example/legal/privacy"
-    with _client(
-        settings, core, engine, terms_url=terms, privacy_url=privacy, stripe_secret_key=STRIPE_KEY
-    ) as client:
+    with _client(settings, core, engine, terms_url=terms, privacy_url=privacy, stripe_secret_key=STRIPE_KEY) as client:
         for path in ("/trial", "/free", "/checkout"):
             links = _links(client.get(path).text)
             assert terms in links and privacy in links, path

@@ -170,7 +170,7 @@ def test_without_a_stripe_key_checkout_is_not_offered(settings: Settings, core: 
         assert "LICENSING_STRIPE_SECRET_KEY" in body["detail"]
         # The pages offer sales instead, before anyone fills in a form for nothing (SPEC 6).
         pricing = client.get("/pricing").text
-        assert 'id="buy-from-sales"' in pricing and 'href="mailto:' in pricing and 'id="buy"' not in pricing
+        assert 'id="buy-from-sales" href="/contact?interest=quote"' in pricing and 'id="buy"' not in pricing
         checkout = client.get("/checkout").text
         assert 'id="checkout-unavailable"' in checkout and 'id="checkout-form"' not in checkout
 

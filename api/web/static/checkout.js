@@ -16,7 +16,8 @@
     }
     var yearly = interval.value === "year";
     var unit = parseInt(yearly ? form.dataset.annual : form.dataset.monthly, 10);
-    total.textContent = format.format((unit * users) / 100) + (yearly ? " per year" : " per month");
+    // As the server writes it: "$2,500.00 USD per year" (the currency named, not just "$").
+    total.textContent = format.format((unit * users) / 100) + " " + currency + (yearly ? " per year" : " per month");
   }
   form.addEventListener("input", update);
   form.addEventListener("change", update);
