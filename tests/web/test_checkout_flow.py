@@ -61,7 +61,7 @@ def _buy(page: Page, seats: int, card: str, email_address: str, company: str = "
     page.locator("#buy").click()
     page.get_by_text("Monthly", exact=True).click()
     page.get_by_label(re.compile(r"^Users")).fill(str(seats))
-    expect(page.locator("#total")).to_have_text(f"${10 * seats}.00 per month")
+    expect(page.locator("#total")).to_have_text(f"${10 * seats}.00 USD per month")
     page.get_by_label("Work e-mail").fill(email_address)
     page.get_by_label("Company").fill(company)
     _pay(page, card, "Bea Buyer")
