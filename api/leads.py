@@ -1,0 +1,146 @@
+"""Leads: the public contact requests, and for sales the leads (JSON pages or CSV) and organisations."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import CoreDep, RateLimitedClient, ReadKey, SessionDep
+from api.public import PROBLEM_RESPONSES
+from api.schemas import Email, Input, OptionalText, Text
+from licensing.leads.records import MESSAGE_MAX, list_leads, record_lead
+from licensing.models import Lead
+
+router = APIRouter()
+
+Interest = Literal["enterprise", "quote", "trial_extension", "other"]
+
+
+class ContactRequest(Input):
+    email: Email
+    name: OptionalText = None
+    company: Text
+    seats: Annotated[int | None, Field(ge=1, le=1_000_000)] = None
+    interest: Interest
+    message: Annotated[str | None, Field(max_length=MESSAGE_MAX)] = None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"email": "it@example.com", "company": "Example Ltd", "seats": 500, "interest": "enterprise"}]
+        }
+    )
+
+
+class Accepted(BaseModel):
+    status: Literal["received"] = "received"
+
+
+class LeadOut(BaseModel):
+    id: str
+    organisation: str
+    email: str
+    name: str | None
+    company: str | None
+    kind: str
+    source: str
+    interest: str | None
+    seats: int | None
+    message: str | None
+    installation_id: str | None
+    outcome: str | None
+    self_serve_request_id: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, lead: Lead) -> LeadOut:
+        return cls.model_validate({name: getattr(lead, name) for name in cls.model_fields})
+
+
+class LeadList(BaseModel):
+    data: list[LeadOut]
+    next_cursor: str | None
+
+
+@router.post(
+    "/v1/contact-requests",
+    tags=["public"],
+    status_code=202,
+    response_model=Accepted,
+    summary="Ask sales to get in touch",
+    description="A lead for the organisation of `email`, whose sales owner is e-mailed about it. "
+    "Rate limited per client address like `POST /v1/trials`.",
+    responses=PROBLEM_RESPONSES,
+)
+def create_contact_request(
+    payload: ContactRequest, session: SessionDep, core: CoreDep, client: RateLimitedClient
+) -> Accepted:
+    record_lead(
+        session,
+        core,
+        f"public:{client}",
+        email=payload.email,
+        source="contact",
+        name=payload.name,
+        company=payload.company,
+        interest=payload.interest,
+        seats=payload.seats,
+        message=payload.message,
+    )
+    return Accepted()
+
+
+# Cells a spreadsheet would take for a formula (OWASP, "CSV Injection") get a leading apostrophe.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else value.isoformat() if isinstance(value, datetime) else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def leads_csv(leads: list[LeadOut]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    columns = list(LeadOut.model_fields)
+    writer.writerow(columns)
+    for lead in leads:
+        writer.writerow([_cell(getattr(lead, c)) for c in columns])
+    return out.getvalue()
+
+
+@router.get(
+    "/v1/leads",
+    tags=["leads"],
+    response_model=LeadList,
+    summary="List leads",
+    description="Newest first, a page at a time (`next_cursor`), by organisation, owner, kind and "
+    "`since` (created at or after). With `Accept: text/csv`, the page as CSV with a header row (cells "
+    "a spreadsheet would read as a formula are prefixed with `'`) and the next cursor in `Next-Cursor`.",
+    responses={200: {"content": {"text/csv": {}}}, 401: {"description": "No or bad API key"}},
+)
+def read_leads(
+    request: Request,
+    session: SessionDep,
+    key: ReadKey,
+    limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
+    cursor: Annotated[str | None, Query(max_length=64, description="`next_cursor` of the previous page.")] = None,
+    organisation: Annotated[str | None, Query(max_length=320)] = None,
+    owner: Annotated[str | None, Query(max_length=320)] = None,
+    kind: Literal["pql", "mql"] | None = None,
+    since: datetime | None = None,
+) -> Response:
+    page = list_leads(
+        session, limit=limit, cursor=cursor, organisation=organisation, owner=owner, kind=kind, since=since
+    )
+    data = [LeadOut.of(lead) for lead in page.items]
+    if "text/csv" in request.headers.get("accept", ""):
+        headers = {"Next-Cursor": page.next_cursor} if page.next_cursor else {}
+        return Response(leads_csv(data), media_type="text/csv; charset=utf-8", headers=headers)
+    body = LeadList(data=data, next_cursor=page.next_cursor)
+    return Response(body.model_dump_json(), media_type="application/json")
