@@ -10,10 +10,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from api.deps import CoreDep, RateLimitedClient, ReadKey, SessionDep
 from api.public import PROBLEM_RESPONSES
 from api.schemas import Email, Input, OptionalText, Text
+from licensing.context import Core
 from licensing.leads.records import MESSAGE_MAX, list_leads, record_lead
 from licensing.models import Lead
 
@@ -80,6 +82,12 @@ class LeadList(BaseModel):
 def create_contact_request(
     payload: ContactRequest, session: SessionDep, core: CoreDep, client: RateLimitedClient
 ) -> Accepted:
+    record_contact_request(session, core, payload, client)
+    return Accepted()
+
+
+def record_contact_request(session: Session, core: Core, payload: ContactRequest, client: str) -> None:
+    """The lead of a contact request (the API's and the /contact page's)."""
     record_lead(
         session,
         core,
@@ -92,7 +100,6 @@ def create_contact_request(
         seats=payload.seats,
         message=payload.message,
     )
-    return Accepted()
 
 
 # Cells a spreadsheet would take for a formula (OWASP, "CSV Injection") get a leading apostrophe.
