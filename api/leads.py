@@ -8,15 +8,19 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from api.deps import CoreDep, RateLimitedClient, ReadKey, SessionDep
+from api.deps import CoreDep, RateLimitedClient, ReadKey, SalesKey, SessionDep
 from api.public import PROBLEM_RESPONSES
-from api.schemas import Email, Input, OptionalText, Text
+from api.sales import actor
+from api.schemas import CustomerOut, Email, Input, LicenseOut, OptionalText, SubscriptionOut, Text
 from licensing.context import Core
+from licensing.leads.organisations import OrganisationDetail, organisation_detail, set_owner
 from licensing.leads.records import MESSAGE_MAX, list_leads, record_lead
+from licensing.licenses.queries import newest_of_lines, successors
 from licensing.models import Lead
 
 router = APIRouter()
@@ -151,3 +155,66 @@ def read_leads(
         return Response(leads_csv(data), media_type="text/csv; charset=utf-8", headers=headers)
     body = LeadList(data=data, next_cursor=page.next_cursor)
     return Response(body.model_dump_json(), media_type="application/json")
+
+
+class OrganisationOut(BaseModel):
+    organisation: str
+    owner: str | None
+    customers: list[CustomerOut]
+    licenses: list[LicenseOut]
+    subscriptions: list[SubscriptionOut]
+    leads: list[LeadOut]
+
+    @classmethod
+    def of(cls, session: Session, detail: OrganisationDetail, now: datetime) -> OrganisationOut:
+        later = successors(session, detail.licenses)
+        newest = newest_of_lines(session, [sub.line_id for sub in detail.subscriptions])
+        return cls(
+            organisation=detail.organisation,
+            owner=detail.owner,
+            customers=[CustomerOut.of(c) for c in detail.customers],
+            licenses=[LicenseOut.of(lic, now, later.get(lic.id)) for lic in detail.licenses],
+            subscriptions=[SubscriptionOut.of(sub, newest.get(sub.line_id or "")) for sub in detail.subscriptions],
+            leads=[LeadOut.of(lead) for lead in detail.leads],
+        )
+
+
+class OrganisationPatch(Input):
+    owner: Annotated[str | None, Field(max_length=320)]
+
+
+OrganisationName = Annotated[str, PathParam(max_length=320, description="An organisation: acme.example")]
+_ORGANISATION_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No lead and no customer of it", "content": {"application/problem+json": {}}},
+    401: {"description": "No or bad API key"},
+    403: {"description": "Role too low"},
+}
+
+
+@router.get(
+    "/v1/organisations/{organisation}",
+    tags=["leads"],
+    response_model=OrganisationOut,
+    summary="An organisation: its owner, customers, licenses, subscriptions and leads",
+    description="Each list newest first, at most 100 items.",
+    responses=_ORGANISATION_RESPONSES,
+)
+def read_organisation(
+    organisation: OrganisationName, session: SessionDep, core: CoreDep, key: ReadKey
+) -> OrganisationOut:
+    return OrganisationOut.of(session, organisation_detail(session, organisation), core.now())
+
+
+@router.patch(
+    "/v1/organisations/{organisation}",
+    tags=["leads"],
+    response_model=OrganisationOut,
+    summary="Change an organisation's sales owner",
+    description="`{owner}`: an e-mail address, or null for nobody. Audited (`organisation.owner_changed`).",
+    responses={**_ORGANISATION_RESPONSES, 422: PROBLEM_RESPONSES[422]},
+)
+def update_organisation(
+    organisation: OrganisationName, payload: OrganisationPatch, session: SessionDep, core: CoreDep, key: SalesKey
+) -> OrganisationOut:
+    detail = set_owner(session, core, actor(key), organisation, payload.owner)
+    return OrganisationOut.of(session, detail, core.now())

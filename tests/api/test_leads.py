@@ -167,3 +167,33 @@ def test_leads_as_csv_are_safe_in_a_spreadsheet(client: Any, api: Api) -> None:
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert [(r["email"], r["name"], r["message"]) for r in rows] == [("x@acme.example", "'=HYPERLINK(1)", "'@SUM(A1)")]
+
+
+def test_an_organisation_shows_its_owner_customers_licenses_and_leads(client: Any, api: Api) -> None:
+    trial = {"email": "it@acme.example", "company": "Acme", "accept_terms": True}
+    assert self_serve(client, "/v1/trials", trial).status_code == 201
+    assert _contact(client, email="cfo@acme.example", interest="quote").status_code == 202
+    response = api.get("/v1/organisations/ACME.example")
+    assert response.status_code == 200, response.text
+    detail = response.json()
+    assert detail["organisation"] == "acme.example" and detail["owner"] == "ann@sales.example"
+    assert [c["email"] for c in detail["customers"]] == ["it@acme.example"]
+    assert [lic["trial"] for lic in detail["licenses"]] == [True]
+    assert detail["subscriptions"] == []
+    assert [lead["source"] for lead in detail["leads"]] == ["contact", "trial"]
+    check_problem(api.get("/v1/organisations/nobody.example"), 404, "organisation_not_found")
+
+
+def test_sales_change_an_owner_and_it_is_audited(client: Any, api: Api, readonly_auth: dict[str, str]) -> None:
+    assert _contact(client, email="x@other.io").status_code == 202
+    response = client.patch("/v1/organisations/other.io", json={"owner": "Zoe@Sales.example"}, headers=api.auth)
+    assert response.status_code == 200, response.text
+    assert response.json()["owner"] == "Zoe@sales.example" and _owner(api, "other.io") == "Zoe@sales.example"
+    events = api.list_all("/v1/audit-events", action="organisation.owner_changed")
+    assert [(e["subject_id"], e["data"]) for e in events] == [
+        ("other.io", {"owner": "Zoe@sales.example", "before": "sales@sales.example"})
+    ]
+    assert client.patch("/v1/organisations/other.io", json={"owner": None}, headers=readonly_auth).status_code == 403
+    check_problem(client.patch("/v1/organisations/none.example", json={"owner": None}, headers=api.auth), 404)
+    assert _contact(client, email="y@other.io").status_code == 202
+    assert len(_mails_to(api, "Zoe@sales.example")) == 1
