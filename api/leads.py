@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from api.deps import CoreDep, RateLimitedClient, ReadKey, SalesKey, SessionDep
@@ -144,7 +144,7 @@ def read_leads(
     organisation: Annotated[str | None, Query(max_length=320)] = None,
     owner: Annotated[str | None, Query(max_length=320)] = None,
     kind: Literal["pql", "mql"] | None = None,
-    since: datetime | None = None,
+    since: Annotated[AwareDatetime | None, Query(description="With its zone: 2026-12-01T00:00:00Z.")] = None,
 ) -> Response:
     page = list_leads(
         session, limit=limit, cursor=cursor, organisation=organisation, owner=owner, kind=kind, since=since
