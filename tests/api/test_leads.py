@@ -118,6 +118,7 @@ def test_a_bad_contact_request_is_refused(client: Any, api: Api, body: dict[str,
     assert _leads(api) == []
 
 
+@pytest.mark.parametrize("self_serve_confirmation", ["email", "none"])
 def test_an_issued_trial_is_a_pql_lead(client: Any, api: Api) -> None:
     response = self_serve(client, "/v1/trials", {"email": "it@acme.example", "company": "Acme", "accept_terms": True})
     assert response.status_code == 201, response.text
@@ -134,6 +135,7 @@ def test_a_free_license_is_mql_unless_it_names_an_installation(client: Any, api:
     assert [(lead.kind, lead.outcome) for lead in _leads(api)] == [("mql", "issued"), ("pql", "issued")]
 
 
+@pytest.mark.parametrize("self_serve_confirmation", ["email", "none"])
 def test_a_refused_trial_is_a_lead_too(client: Any, api: Api) -> None:
     body = {"email": "a@acme.example", "company": "Acme", "accept_terms": True}
     assert self_serve(client, "/v1/trials", body).status_code == 201
