@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from api.deps import CoreDep, RateLimitedClient, ReadKey, SalesKey, SessionDep
@@ -18,6 +18,7 @@ from api.public import PROBLEM_RESPONSES
 from api.sales import actor
 from api.schemas import CustomerOut, Email, Input, LicenseOut, OptionalText, SubscriptionOut, Text
 from licensing.context import Core
+from licensing.kit.errors import ValidationFailed
 from licensing.leads.organisations import OrganisationDetail, organisation_detail, set_owner
 from licensing.leads.records import MESSAGE_MAX, list_leads, record_lead
 from licensing.licenses.queries import newest_of_lines, successors
@@ -125,6 +126,15 @@ def leads_csv(leads: list[LeadOut]) -> str:
     return out.getvalue()
 
 
+def _time(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationFailed("since: not a time.", field="since") from None
+
+
 @router.get(
     "/v1/leads",
     tags=["leads"],
@@ -144,10 +154,17 @@ def read_leads(
     organisation: Annotated[str | None, Query(max_length=320)] = None,
     owner: Annotated[str | None, Query(max_length=320)] = None,
     kind: Literal["pql", "mql"] | None = None,
-    since: Annotated[AwareDatetime | None, Query(description="With its zone: 2026-12-01T00:00:00Z.")] = None,
+    since: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$",
+            description="Created at or after this time, with its zone: 2026-12-01T00:00:00Z.",
+        ),
+    ] = None,
 ) -> Response:
     page = list_leads(
-        session, limit=limit, cursor=cursor, organisation=organisation, owner=owner, kind=kind, since=since
+        session, limit=limit, cursor=cursor, organisation=organisation, owner=owner, kind=kind, since=_time(since)
     )
     data = [LeadOut.of(lead) for lead in page.items]
     if "text/csv" in request.headers.get("accept", ""):
@@ -211,7 +228,7 @@ def read_organisation(
     response_model=OrganisationOut,
     summary="Change an organisation's sales owner",
     description="`{owner}`: an e-mail address, or null for nobody. Audited (`organisation.owner_changed`).",
-    responses={**_ORGANISATION_RESPONSES, 422: PROBLEM_RESPONSES[422]},
+    responses={**_ORGANISATION_RESPONSES, **PROBLEM_RESPONSES},
 )
 def update_organisation(
     organisation: OrganisationName, payload: OrganisationPatch, session: SessionDep, core: CoreDep, key: SalesKey

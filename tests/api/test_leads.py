@@ -162,6 +162,7 @@ def test_sales_list_leads_by_owner_kind_and_organisation_in_pages(client: Any, a
     assert client.get("/v1/leads").status_code == 401
     check_problem(api.get("/v1/leads?kind=hot"), 422)
     check_problem(api.get("/v1/leads?since=2026-01-01T00:00:00"), 422)  # a time without its zone
+    check_problem(api.get("/v1/leads?since=2026-13-01T00:00:00Z"), 422)
     assert len(api.list_all("/v1/leads", since="2000-01-01T00:00:00Z")) == 4
     assert api.list_all("/v1/leads", since="2999-01-01T00:00:00Z") == []
 
