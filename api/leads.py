@@ -10,75 +10,38 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from api.deps import CoreDep, RateLimitedClient, ReadKey, SalesKey, SessionDep
 from api.public import PROBLEM_RESPONSES
 from api.sales import actor
-from api.schemas import CustomerOut, Email, Input, LicenseOut, OptionalText, SubscriptionOut, Text
+from api.schemas import (
+    ContactAccepted,
+    ContactRequest,
+    CustomerOut,
+    LeadList,
+    LeadOut,
+    LicenseOut,
+    OrganisationOut,
+    OrganisationPatch,
+    SubscriptionOut,
+)
 from licensing.context import Core
 from licensing.kit.errors import ValidationFailed
 from licensing.leads.organisations import OrganisationDetail, organisation_detail, set_owner
-from licensing.leads.records import MESSAGE_MAX, list_leads, record_lead
+from licensing.leads.records import list_leads, record_lead
 from licensing.licenses.queries import newest_of_lines, successors
-from licensing.models import Lead
 
 router = APIRouter()
 
 Interest = Literal["enterprise", "quote", "trial_extension", "other"]
 
 
-class ContactRequest(Input):
-    email: Email
-    name: OptionalText = None
-    company: Text
-    seats: Annotated[int | None, Field(ge=1, le=1_000_000)] = None
-    interest: Interest
-    message: Annotated[str | None, Field(max_length=MESSAGE_MAX)] = None
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [{"email": "it@example.com", "company": "Example Ltd", "seats": 500, "interest": "enterprise"}]
-        }
-    )
-
-
-class Accepted(BaseModel):
-    status: Literal["received"] = "received"
-
-
-class LeadOut(BaseModel):
-    id: str
-    organisation: str
-    email: str
-    name: str | None
-    company: str | None
-    kind: str
-    source: str
-    interest: str | None
-    seats: int | None
-    message: str | None
-    installation_id: str | None
-    outcome: str | None
-    self_serve_request_id: str | None
-    created_at: datetime
-
-    @classmethod
-    def of(cls, lead: Lead) -> LeadOut:
-        return cls.model_validate({name: getattr(lead, name) for name in cls.model_fields})
-
-
-class LeadList(BaseModel):
-    data: list[LeadOut]
-    next_cursor: str | None
-
-
 @router.post(
     "/v1/contact-requests",
     tags=["public"],
     status_code=202,
-    response_model=Accepted,
+    response_model=ContactAccepted,
     summary="Ask sales to get in touch",
     description="A lead for the organisation of `email`, whose sales owner is e-mailed about it. "
     "Rate limited per client address like `POST /v1/trials`.",
@@ -86,9 +49,9 @@ class LeadList(BaseModel):
 )
 def create_contact_request(
     payload: ContactRequest, session: SessionDep, core: CoreDep, client: RateLimitedClient
-) -> Accepted:
+) -> ContactAccepted:
     record_contact_request(session, core, payload, client)
-    return Accepted()
+    return ContactAccepted()
 
 
 def record_contact_request(session: Session, core: Core, payload: ContactRequest, client: str) -> None:
@@ -174,30 +137,17 @@ def read_leads(
     return Response(body.model_dump_json(), media_type="application/json")
 
 
-class OrganisationOut(BaseModel):
-    organisation: str
-    owner: str | None
-    customers: list[CustomerOut]
-    licenses: list[LicenseOut]
-    subscriptions: list[SubscriptionOut]
-    leads: list[LeadOut]
-
-    @classmethod
-    def of(cls, session: Session, detail: OrganisationDetail, now: datetime) -> OrganisationOut:
-        later = successors(session, detail.licenses)
-        newest = newest_of_lines(session, [sub.line_id for sub in detail.subscriptions])
-        return cls(
-            organisation=detail.organisation,
-            owner=detail.owner,
-            customers=[CustomerOut.of(c) for c in detail.customers],
-            licenses=[LicenseOut.of(lic, now, later.get(lic.id)) for lic in detail.licenses],
-            subscriptions=[SubscriptionOut.of(sub, newest.get(sub.line_id or "")) for sub in detail.subscriptions],
-            leads=[LeadOut.of(lead) for lead in detail.leads],
-        )
-
-
-class OrganisationPatch(Input):
-    owner: Annotated[str | None, Field(max_length=320)]
+def organisation_out(session: Session, detail: OrganisationDetail, now: datetime) -> OrganisationOut:
+    later = successors(session, detail.licenses)
+    newest = newest_of_lines(session, [sub.line_id for sub in detail.subscriptions])
+    return OrganisationOut(
+        organisation=detail.organisation,
+        owner=detail.owner,
+        customers=[CustomerOut.of(c) for c in detail.customers],
+        licenses=[LicenseOut.of(lic, now, later.get(lic.id)) for lic in detail.licenses],
+        subscriptions=[SubscriptionOut.of(sub, newest.get(sub.line_id or "")) for sub in detail.subscriptions],
+        leads=[LeadOut.of(lead) for lead in detail.leads],
+    )
 
 
 OrganisationName = Annotated[str, PathParam(max_length=320, description="An organisation: acme.example")]
@@ -219,7 +169,7 @@ _ORGANISATION_RESPONSES: dict[int | str, dict[str, Any]] = {
 def read_organisation(
     organisation: OrganisationName, session: SessionDep, core: CoreDep, key: ReadKey
 ) -> OrganisationOut:
-    return OrganisationOut.of(session, organisation_detail(session, organisation), core.now())
+    return organisation_out(session, organisation_detail(session, organisation), core.now())
 
 
 @router.patch(
@@ -234,4 +184,4 @@ def update_organisation(
     organisation: OrganisationName, payload: OrganisationPatch, session: SessionDep, core: CoreDep, key: SalesKey
 ) -> OrganisationOut:
     detail = set_owner(session, core, actor(key), organisation, payload.owner)
-    return OrganisationOut.of(session, detail, core.now())
+    return organisation_out(session, detail, core.now())

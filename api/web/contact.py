@@ -10,7 +10,8 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from api.deps import CoreDep, RateLimitedClient, SessionDep
-from api.leads import ContactRequest, record_contact_request
+from api.leads import record_contact_request
+from api.schemas import ContactRequest
 from api.security import check_form_post
 from api.web.site import form_int, templates
 from licensing.kit.errors import DomainError
