@@ -13,7 +13,7 @@ from prometheus_client import multiprocess
 from sqlalchemy import Engine
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from api import checkout, errors, metrics, public, sales, web
+from api import checkout, errors, leads, metrics, public, sales, web
 from api.deps import reject_nul_in_url
 from api.middleware import BodySizeLimit, redirect_slashes_to
 from api.observe import RequestLog
@@ -113,6 +113,7 @@ def create_app(settings: Settings | None = None, *, core: Core | None = None, en
     app.include_router(public.router)
     app.include_router(checkout.router)
     app.include_router(sales.router)
+    app.include_router(leads.router)
     app.include_router(metrics.router)
     metrics.install(app.state, runtime)
     web.install(app)

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInf
 
 from licensing.kit import fields
 from licensing.licenses.status import status_of
-from licensing.models import AuditEvent, Customer, License, SelfServeRequest, Subscription
+from licensing.models import AuditEvent, Customer, Lead, License, SelfServeRequest, Subscription
 
 # The limits are licensing.kit.fields', so the API refuses (422) exactly what the core and the database cannot take.
 Text = Annotated[str, Field(min_length=1, max_length=fields.NAME_MAX)]
@@ -618,3 +618,99 @@ class SelfServeRequestList(BaseModel):
 
     data: list[SelfServeRequestOut]
     next_cursor: str | None
+
+
+# --- leads and organisations -------------------------------------------------------------------------
+class ContactRequest(Input):
+    email: Email
+    name: OptionalText = None
+    company: Text
+    seats: Annotated[int | None, Field(ge=1, le=1_000_000)] = None
+    interest: Literal["enterprise", "quote", "trial_extension", "other"]
+    message: Annotated[str | None, Field(max_length=5000)] = None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"email": "it@example.com", "company": "Example Ltd", "seats": 500, "interest": "enterprise"}]
+        }
+    )
+
+
+class ContactAccepted(BaseModel):
+    model_config = _examples({"status": "received"})
+
+    status: Literal["received"] = "received"
+
+
+LEAD_EXAMPLE: dict[str, Any] = {
+    "id": "lead_01jf3k9m2x0000000000000000",
+    "organisation": "example.com",
+    "email": "it@example.com",
+    "name": None,
+    "company": "Example Ltd",
+    "kind": "pql",
+    "source": "trial",
+    "interest": None,
+    "seats": 250,
+    "message": None,
+    "installation_id": "example-prod",
+    "outcome": "issued",
+    "self_serve_request_id": None,
+    "created_at": "2026-12-07T09:30:00Z",
+}
+
+
+class LeadOut(BaseModel):
+    model_config = _examples(LEAD_EXAMPLE)
+
+    id: str
+    organisation: str
+    email: str
+    name: str | None = None
+    company: str | None = None
+    kind: str
+    source: str
+    interest: str | None = None
+    seats: int | None = None
+    message: str | None = None
+    installation_id: str | None = None
+    outcome: str | None = None
+    self_serve_request_id: str | None = None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, lead: Lead) -> LeadOut:
+        return cls.model_validate({name: getattr(lead, name) for name in cls.model_fields})
+
+
+class LeadList(BaseModel):
+    model_config = _examples({"data": [LEAD_EXAMPLE], "next_cursor": LEAD_EXAMPLE["id"]})
+
+    data: list[LeadOut]
+    next_cursor: str | None
+
+
+class OrganisationOut(BaseModel):
+    model_config = _examples(
+        {
+            "organisation": "example.com",
+            "owner": "ann@sales.example.net",
+            "customers": [CUSTOMER_EXAMPLE],
+            "licenses": [LICENSE_EXAMPLE],
+            "subscriptions": [SUBSCRIPTION_EXAMPLE],
+            "leads": [LEAD_EXAMPLE],
+        }
+    )
+
+    organisation: str
+    owner: str | None
+    customers: list[CustomerOut]
+    licenses: list[LicenseOut]
+    subscriptions: list[SubscriptionOut]
+    leads: list[LeadOut]
+
+
+class OrganisationPatch(Input):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"owner": "ann@sales.example.net"}]})
+
+    owner: Annotated[str | None, Field(max_length=fields.EMAIL_MAX)]

@@ -71,12 +71,43 @@ class MailboxRule:
 
 
 @dataclass(frozen=True, slots=True)
+class SalesRouting:
+    """``[sales.routing]``: who owns a new organisation's leads. ``accounts`` (registrable domain ->
+    owner) first, then ``territories`` (the address's country-code TLD -> owner), then ``default``;
+    without any, ``LICENSING_SALES_EMAIL`` (``licensing.leads.routing``)."""
+
+    default: str | None = None
+    accounts: dict[str, str] = field(default_factory=dict)
+    territories: dict[str, str] = field(default_factory=dict)
+
+
+def _routing(data: dict[str, Any]) -> SalesRouting:
+    sales = data.get("sales") or {}
+    raw = sales.get("routing") or {} if isinstance(sales, dict) else None
+    if not isinstance(raw, dict):
+        raise CatalogError("[sales.routing] must be a table")
+    default = raw.get("default")
+    if default is not None and not (isinstance(default, str) and "@" in default):
+        raise CatalogError("sales.routing.default: expected an e-mail address")
+    tables: list[dict[str, str]] = []
+    for name in ("accounts", "territories"):
+        table = raw.get(name) or {}
+        if not isinstance(table, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and "@" in v for k, v in table.items()
+        ):
+            raise CatalogError(f'sales.routing.{name}: expected a table of name = "owner e-mail"')
+        tables.append({k.casefold().strip("."): v for k, v in table.items()})
+    return SalesRouting(default=default, accounts=tables[0], territories=tables[1])
+
+
+@dataclass(frozen=True, slots=True)
 class Catalog:
     offers: dict[str, Offer]
     tier_features: dict[str, tuple[str, ...]]
     free_mail_domains: frozenset[str] = field(default_factory=frozenset)
     # Free-mail domain -> its mailbox rule, aliases resolved to their target's rule.
     mailbox_rules: dict[str, MailboxRule] = field(default_factory=dict)
+    routing: SalesRouting = field(default_factory=lambda: SalesRouting())
 
     def offer(self, key: str) -> Offer:
         try:
@@ -163,7 +194,13 @@ def parse_catalog(data: dict[str, Any]) -> Catalog:
         raise CatalogError("trials.free_mail_domains: expected a list of domain names")
     domains = frozenset(d.casefold() for d in raw_domains)
     rules = _mailbox_rules(trials.get("canonical", {}), domains)
-    return Catalog(offers=offers, tier_features=tier_features, free_mail_domains=domains, mailbox_rules=rules)
+    return Catalog(
+        offers=offers,
+        tier_features=tier_features,
+        free_mail_domains=domains,
+        mailbox_rules=rules,
+        routing=_routing(data),
+    )
 
 
 _TAG_SEPARATORS = frozenset("+-")

@@ -344,3 +344,40 @@ class TrialBuyLink(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Organisation(Base):
+    """An organisation (SPEC section 1: the registrable domain of an address, or the canonical address at
+    a free-mail provider; ``licensing.licenses.customers.organisation_of``) and its sales owner, given
+    by the catalog's ``[sales.routing]`` to its first lead (``licensing.leads``), changed by sales."""
+
+    __tablename__ = "organisations"
+
+    organisation: Mapped[str] = mapped_column(String(320), primary_key=True)
+    owner: Mapped[str | None] = mapped_column(String(320))
+    free_mail: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Lead(Base):
+    """Someone who asked for something (SPEC section 1): a self-serve trial or free license (issued,
+    refused or pending), or a contact request. ``kind`` is pql with an installation or for a trial,
+    else mql."""
+
+    __tablename__ = "leads"
+    __table_args__ = (Index("ix_leads_organisation_id", "organisation", "id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("lead"))
+    organisation: Mapped[str] = mapped_column(ForeignKey("organisations.organisation"))
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str | None] = mapped_column(String(200))
+    company: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(10))  # pql | mql
+    source: Mapped[str] = mapped_column(String(20))  # trial | free | contact
+    interest: Mapped[str | None] = mapped_column(String(30))  # contact: enterprise|quote|trial_extension|other
+    seats: Mapped[int | None] = mapped_column(Integer)
+    message: Mapped[str | None] = mapped_column(Text)
+    installation_id: Mapped[str | None] = mapped_column(String(200))
+    outcome: Mapped[str | None] = mapped_column(String(30))  # self-serve: issued | refused | pending
+    self_serve_request_id: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

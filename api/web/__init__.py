@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api.web import docs, portal, selfserve, shop, site
+from api.web import contact, docs, portal, selfserve, shop, site
 
 
 def install(app: FastAPI) -> None:
     """The layout's assets and error pages, then every area's pages."""
     site.install_layout(app)
-    for router in (site.router, docs.router, selfserve.router, shop.router, portal.router):
+    for router in (site.router, docs.router, selfserve.router, contact.router, shop.router, portal.router):
         app.include_router(router)

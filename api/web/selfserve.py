@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi import Path as PathParam
@@ -22,6 +23,7 @@ from licensing.context import Core
 from licensing.kit.errors import DomainError
 from licensing.models import License
 from licensing.selfserve.requests import (
+    TRIAL_USED,
     TRIAL_USED_MESSAGE,
     Ask,
     Pending,
@@ -68,13 +70,20 @@ def _self_serve_page(
             request, form_template, {"form": form, "error": _field_errors(exc)}, status_code=422
         )
     except DomainError as exc:
-        return templates.TemplateResponse(
-            request, form_template, {"form": form, "error": exc.message}, status_code=exc.status
-        )
+        context = {"form": form, "error": exc.message, "contact_url": _contact_url(exc, kind, form)}
+        return templates.TemplateResponse(request, form_template, context, status_code=exc.status)
     if isinstance(result, Pending):
         context = {"kind": kind, "email": result.request.email}
         return templates.TemplateResponse(request, "selfserve/check_mail.html", context, status_code=202)
     return _issued_page(request, result, mailed_to=None)
+
+
+def _contact_url(exc: DomainError, kind: str, form: dict[str, Any]) -> str | None:
+    """For a refused trial: /contact to ask for a longer one, prefilled with what was typed."""
+    if kind != "trial" or exc.code != TRIAL_USED:
+        return None
+    query = {"interest": "trial_extension", "email": form.get("email") or "", "company": form.get("company") or ""}
+    return "/contact?" + urlencode({k: v for k, v in query.items() if v})
 
 
 def _issued_page(request: Request, lic: License, *, mailed_to: str | None) -> Response:

@@ -9,7 +9,7 @@ from html import escape
 
 from licensing.mail.outbox import Message
 from licensing.mail.smtp import Attachment
-from licensing.models import License
+from licensing.models import Lead, License
 
 LICENSE_CONTENT_TYPE = "application/x-license-file"
 
@@ -95,4 +95,42 @@ def license_message(lic: License, public_url: str, *, headline: str, intro: str,
         html=html_document(headline, paragraphs, facts, action=("Buy Professional", buy_url) if buy_url else None),
         attachments=(Attachment(f"{lic.id}.lic", lic.license_file, LICENSE_CONTENT_TYPE),),
         secret=buy_url is not None,
+    )
+
+
+def lead_message(lead: Lead, owner: str) -> Message:
+    """To the owner of ``lead``'s organisation: who asked for what (every lead, once). What the lead typed
+    is shown as text, escaped; the owner is the service's own sales staff."""
+    title = f"New {lead.kind.upper()} lead: {lead.organisation}"
+    asked = {
+        "trial": "for a Professional trial",
+        "free": "for a free license",
+        "contact": "to be contacted by sales",
+    }[lead.source]
+    paragraphs = [
+        f"{lead.email} asked {asked}. You own the organisation {lead.organisation}: "
+        "GET /v1/leads?organisation= lists all its leads."
+    ]
+    facts = [
+        (label, str(value))
+        for label, value in (
+            ("Organisation", lead.organisation),
+            ("E-mail", lead.email),
+            ("Name", lead.name),
+            ("Company", lead.company),
+            ("Kind", lead.kind),
+            ("Source", lead.source),
+            ("Interest", lead.interest),
+            ("Seats", lead.seats),
+            ("Installation", lead.installation_id),
+            ("Outcome", lead.outcome),
+            ("Message", lead.message),
+        )
+        if value is not None
+    ]
+    return Message(
+        to=owner,
+        subject=title[:200],
+        text=text_document(title, paragraphs, facts),
+        html=html_document(title, paragraphs, facts),
     )

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.exc import IntegrityError
@@ -37,6 +37,7 @@ from licensing.kit import fields, metrics
 from licensing.kit.db import atomic
 from licensing.kit.errors import Conflict, NotFound, ValidationFailed
 from licensing.kit.tokens import find, matches, new_token, token_hash
+from licensing.leads.records import record_lead, record_lead_after, set_outcome
 from licensing.licenses.buylinks import buy_link
 from licensing.licenses.customers import create_customer, mailbox_of, organisation_of
 from licensing.licenses.issuance import IssueRequest, issue_license
@@ -180,6 +181,14 @@ def issues_at_once(core: Core) -> bool:
 def request_license(session: Session, core: Core, ask: Ask, *, actor: str) -> License | Pending:
     """What the public gets for ``ask`` (the API and the pages alike): the license at once, or the pending
     request whose confirmation link was mailed, as :func:`issues_at_once` says."""
+    lead: dict[str, Any] = {
+        "email": ask.email,
+        "source": ask.kind,
+        "name": ask.name,
+        "company": ask.company,
+        "seats": ask.seats,
+        "installation_id": ask.installation_id,
+    }
     try:
         if issues_at_once(core):
             result: License | Pending = issue_self_serve(session, core, ask, actor)
@@ -188,10 +197,14 @@ def request_license(session: Session, core: Core, ask: Ask, *, actor: str) -> Li
     except Conflict as exc:
         if exc.code == TRIAL_USED:
             metrics.self_serve_requests.labels(kind=ask.kind, outcome="refused").inc()
+            # The refusal rolls the request back: the lead is written once it has, in its own transaction.
+            record_lead_after(session, core, actor, outcome="refused", **lead)
         raise
     if isinstance(result, Pending):  # "throttled": recorded, but over the hourly cap of confirmation mails
+        record_lead(session, core, actor, outcome="pending", self_serve_request_id=result.request.id, **lead)
         _count(session, ask.kind, "requested" if result.mailed else "throttled")
     else:
+        record_lead(session, core, actor, outcome="issued", **lead)
         _count(session, ask.kind, "issued")
     return result
 
@@ -387,6 +400,7 @@ def confirm(session: Session, core: Core, token: str, *, actor: str) -> Confirma
             raise
         row.status, row.refusal_code, row.confirmed_at = "refused", exc.code, now
         audit.record(session, now, actor, "self_serve.refused", "self_serve_request", row.id, code=exc.code)
+        set_outcome(session, row.id, "refused")
         _count(session, row.kind, "refused")
         return Confirmation("refused", row)
     row.status, row.license_id, row.confirmed_at = "issued", lic.id, now
@@ -402,6 +416,7 @@ def confirm(session: Session, core: Core, token: str, *, actor: str) -> Confirma
     audit.record(
         session, now, actor, "self_serve.confirmed", "self_serve_request", row.id, license_id=lic.id, kind=row.kind
     )
+    set_outcome(session, row.id, "issued")
     session.flush()
     _count(session, row.kind, "issued")
     return Confirmation("issued", row, lic)
