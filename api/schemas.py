@@ -120,6 +120,10 @@ class CustomerCreate(Input):
     # An address another customer has is 409 customer_exists, unless this says a second customer is meant.
     allow_duplicate: bool = False
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": "Ada Lovelace", "email": "ada@example.com", "company": "Example Ltd"}]}
+    )
+
 
 class CustomerUpdate(Input):
     """Only what is given changes; `"company": null` removes the company."""
@@ -129,10 +133,6 @@ class CustomerUpdate(Input):
     company: OptionalText = None
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"email": "ada@example.org", "company": "Example plc"}]})
-
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"name": "Ada Lovelace", "email": "ada@example.com", "company": "Example Ltd"}]}
-    )
 
 
 class CustomerOut(BaseModel):
@@ -240,6 +240,14 @@ class Change(BaseModel):
 
 
 class LicensePreviewOut(BaseModel):
+    model_config = _examples(
+        {
+            "claims": {"jti": "lic_01jd0000000000000000000000", "tier": "professional", "seats": 600},
+            "warnings": ["600 seats is above the offer's default of 1."],
+            "changes": [{"claim": "seats", "from": 500, "to": 600}],
+        }
+    )
+
     claims: dict[str, Any]
     warnings: list[str]
     changes: list[Change]
@@ -252,6 +260,8 @@ class LicenseSend(Input):
 
 
 class LicenseSent(BaseModel):
+    model_config = _examples({"license_id": "lic_01jd0000000000000000000000", "to": "it@example.com", "queued": True})
+
     license_id: str
     to: str
     queued: bool
@@ -283,6 +293,32 @@ class OfferOut(BaseModel):
 
 
 class CatalogOut(BaseModel):
+    model_config = _examples(
+        {
+            "offers": [
+                {
+                    "key": "professional",
+                    "tier": "professional",
+                    "trial": False,
+                    "term_days": 365,
+                    "seats": {"default": 1, "min": 1, "max": 100000},
+                    "grace_days": 14,
+                    "features": ["ldap", "saml"],
+                    "self_serve": True,
+                    "prices": [
+                        {
+                            "lookup_key": "professional_yearly",
+                            "interval": "year",
+                            "unit_amount": 9000,
+                            "currency": "eur",
+                        }
+                    ],
+                }
+            ],
+            "features": {"free": [], "professional": ["ldap", "saml"], "enterprise": ["cluster", "ldap", "saml"]},
+        }
+    )
+
     offers: list[OfferOut]
     features: dict[str, list[str]]
 

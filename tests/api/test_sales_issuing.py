@@ -56,13 +56,9 @@ def test_a_feature_typo_is_refused_naming_the_close_match(api: Api) -> None:
     check_problem(api.post("/v1/licenses", pro), 422, "custom_features_enterprise_only")
 
 
-def test_custom_features_are_signed_in_features_and_kept_on_renewal(
-    api: Api, pyjwt_decode: Any
-) -> None:
+def test_custom_features_are_signed_in_features_and_kept_on_renewal(api: Api, pyjwt_decode: Any) -> None:
     customer = api.customer()
-    issued = api.issue(
-        customer["id"], tier="enterprise", seats=10, duration_days=30, custom_features=["sso_bridge"]
-    )
+    issued = api.issue(customer["id"], tier="enterprise", seats=10, duration_days=30, custom_features=["sso_bridge"])
     claims = pyjwt_decode(issued["license_file"])
     assert "sso_bridge" in claims["features"] and "saml" in claims["features"]
     renewed = api.renew(issued["license"]["id"], duration_days=30)
@@ -95,9 +91,7 @@ def test_preview_shows_the_claims_and_warnings_and_stores_nothing(api: Api) -> N
 def test_preview_of_a_renewal_lists_the_changes(api: Api) -> None:
     issued = _pro(api)
     before = api.counts()
-    response = api.post(
-        "/v1/licenses/preview", {"renews": issued["license"]["id"], "duration_days": 30, "seats": 8}
-    )
+    response = api.post("/v1/licenses/preview", {"renews": issued["license"]["id"], "duration_days": 30, "seats": 8})
     assert response.status_code == 200, response.text
     changes = {c["claim"]: c for c in response.json()["changes"]}
     assert changes["seats"] == {"claim": "seats", "from": 5, "to": 8}
