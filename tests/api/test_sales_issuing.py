@@ -8,6 +8,7 @@ from api_testkit import Api, check_problem, unarmor
 from sqlalchemy import select
 
 from licensing.models import AuditEvent, OutboxMessage
+from licensing.verify import Keyring, verify
 
 
 def _pro(api: Api, **body: Any) -> dict[str, Any]:
@@ -28,6 +29,19 @@ def test_catalog_lists_the_offers_sales_may_issue(api: Api) -> None:
     assert pro["prices"] and {"lookup_key", "interval", "unit_amount", "currency"} == set(pro["prices"][0])
     assert "saml" in body["features"]["enterprise"]
     assert offers["free"]["seats"]["default"] is None
+
+
+def test_readonly_reads_the_catalog_but_may_not_preview_send_or_edit(
+    api: Api, client: Any, readonly_auth: dict[str, str]
+) -> None:
+    assert client.get("/v1/catalog", headers=readonly_auth).status_code == 200
+    check_problem(client.get("/v1/catalog"), 401, "missing_api_key")
+    issued = _pro(api)
+    customer_id = issued["license"]["customer_id"]
+    for path in ("/v1/licenses/preview", f"/v1/licenses/{issued['license']['id']}/send"):
+        check_problem(client.post(path, json={}, headers=readonly_auth), 403, "insufficient_role")
+    patch = client.patch(f"/v1/customers/{customer_id}", json={"name": "X"}, headers=readonly_auth)
+    check_problem(patch, 403, "insufficient_role")
 
 
 # --- strict issuing -----------------------------------------------------------------------------------
@@ -56,11 +70,14 @@ def test_a_feature_typo_is_refused_naming_the_close_match(api: Api) -> None:
     check_problem(api.post("/v1/licenses", pro), 422, "custom_features_enterprise_only")
 
 
-def test_custom_features_are_signed_in_features_and_kept_on_renewal(api: Api, pyjwt_decode: Any) -> None:
+def test_custom_features_are_signed_in_features_and_kept_on_renewal(
+    api: Api, pyjwt_decode: Any, keyring: Keyring
+) -> None:
     customer = api.customer()
     issued = api.issue(customer["id"], tier="enterprise", seats=10, duration_days=30, custom_features=["sso_bridge"])
     claims = pyjwt_decode(issued["license_file"])
     assert "sso_bridge" in claims["features"] and "saml" in claims["features"]
+    assert verify(issued["license_file"], keyring).has_feature("sso_bridge")
     renewed = api.renew(issued["license"]["id"], duration_days=30)
     assert "sso_bridge" in pyjwt_decode(renewed["license_file"])["features"]
     replaced = api.renew(renewed["license"]["id"], duration_days=30, custom_features=["audit_export"])
@@ -83,6 +100,19 @@ def test_preview_shows_the_claims_and_warnings_and_stores_nothing(api: Api) -> N
     assert any("three years" in w for w in out["warnings"])
     assert out["changes"] == []
     assert api.counts() == before
+    past = {
+        **body,
+        "seats": 3,
+        "duration_days": None,
+        "starts_at": "2020-01-01T00:00:00Z",
+        "expires_at": "2099-01-01T00:00:00Z",
+    }
+    past_warnings = api.post("/v1/licenses/preview", past).json()["warnings"]
+    assert any("past" in w for w in past_warnings)
+    assert not any(
+        "default" in w
+        for w in api.post("/v1/licenses/preview", {**body, "seats": 1, "duration_days": 30}).json()["warnings"]
+    )
     check_problem(api.post("/v1/licenses/preview", {**body, "seats": None, "tier": "professional"}), 422)
     check_problem(api.post("/v1/licenses/preview", {"tier": "professional"}), 422, "invalid_preview")
     assert api.counts() == before
