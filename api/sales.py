@@ -374,11 +374,17 @@ def revoke(
     response_model=LicenseSent,
     responses={**PROBLEM_RESPONSES, **NOT_FOUND},
 )
-def send(license_id: LicenseId, payload: LicenseSend, session: SessionDep, core: CoreDep, key: SalesKey) -> LicenseSent:
+def send(
+    license_id: LicenseId, payload: LicenseSend, request: Request, session: SessionDep, core: CoreDep, key: SalesKey
+) -> Response:
     """E-mail the license file (attached) to the customer, or to `to`; queued in the outbox, audited.
-    A revoked license is 409 `license_revoked`."""
-    sent = send_license(session, core, actor(key), license_id, payload.to)
-    return LicenseSent(license_id=sent.license_id, to=sent.to, queued=True)
+    A revoked license is 409 `license_revoked`. With an `Idempotency-Key`, sent at most once per key."""
+
+    def produce() -> LicenseSent:
+        sent = send_license(session, core, actor(key), license_id, payload.to)
+        return LicenseSent(license_id=sent.license_id, to=sent.to, queued=True)
+
+    return respond(request, session, key.id, payload, produce, status_code=202)
 
 
 # --- audit -------------------------------------------------------------------------------------
