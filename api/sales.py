@@ -48,8 +48,8 @@ from licensing.licenses.issuance import IssueRequest, get_license, issue_license
 from licensing.licenses.preview import preview_license
 from licensing.licenses.queries import newest_of_lines, successors
 from licensing.licenses.revocations import revoke_license
-from licensing.licenses.sending import send_license
 from licensing.licenses.status import Status
+from licensing.mail.sending import send_license
 from licensing.models import ApiKey, License, Subscription
 from licensing.selfserve.requests import RequestStatus, list_requests, request_status
 
