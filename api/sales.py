@@ -16,27 +16,40 @@ from api.public import PROBLEM_RESPONSES, issued
 from api.schemas import (
     AuditEventList,
     AuditEventOut,
+    CatalogOut,
+    Change,
     CustomerCreate,
     CustomerList,
     CustomerOut,
+    CustomerUpdate,
     IssuedLicense,
     LicenseCreate,
     LicenseList,
     LicenseOut,
+    LicensePreview,
+    LicensePreviewOut,
     LicenseRenew,
     LicenseRevoke,
+    LicenseSend,
+    LicenseSent,
+    OfferOut,
+    PriceOut,
+    SeatRange,
     SelfServeRequestList,
     SelfServeRequestOut,
     SubscriptionList,
     SubscriptionOut,
 )
-from licensing.kit.errors import NotFound
+from licensing.context import Core
+from licensing.kit.errors import NotFound, ValidationFailed
 from licensing.licenses import queries
-from licensing.licenses.customers import create_customer, get_customer
-from licensing.licenses.issuance import IssueRequest, get_license, issue_license, renew_license
+from licensing.licenses.customers import create_customer, get_customer, update_customer
+from licensing.licenses.issuance import IssueRequest, get_license, issue_license, renew_license, renewal_request
+from licensing.licenses.preview import preview_license
 from licensing.licenses.queries import newest_of_lines, successors
 from licensing.licenses.revocations import revoke_license
 from licensing.licenses.status import Status
+from licensing.mail.sending import send_license
 from licensing.models import ApiKey, License, Subscription
 from licensing.selfserve.requests import RequestStatus, list_requests, request_status
 
@@ -79,10 +92,39 @@ def post_customer(
             name=payload.name,
             email=payload.email,
             company=payload.company,
+            allow_duplicate=payload.allow_duplicate,
         )
         return CustomerOut.of(customer)
 
     return respond(request, session, key.id, payload, produce)
+
+
+@router.patch(
+    "/customers/{customer_id}",
+    tags=["customers"],
+    response_model=CustomerOut,
+    responses={**PROBLEM_RESPONSES, **NOT_FOUND},
+)
+def patch_customer(
+    customer_id: Annotated[str, Path(max_length=40)],
+    payload: CustomerUpdate,
+    session: SessionDep,
+    core: CoreDep,
+    key: SalesKey,
+) -> CustomerOut:
+    """Change a customer's name, e-mail or company; a new e-mail recomputes the organisation, and one
+    another customer has is 409 `customer_exists`. Audited with before and after."""
+    customer = update_customer(
+        session,
+        core,
+        actor(key),
+        customer_id,
+        name=payload.name,
+        email=payload.email,
+        company=payload.company,
+        clear_company="company" in payload.model_fields_set and payload.company is None,
+    )
+    return CustomerOut.of(customer)
 
 
 @router.get("/customers", tags=["customers"], response_model=CustomerList)
@@ -104,7 +146,102 @@ def read_customer(customer_id: Annotated[str, Path(max_length=40)], session: Ses
     return CustomerOut.of(get_customer(session, customer_id))
 
 
+# --- catalog -----------------------------------------------------------------------------------
+@router.get("/catalog", tags=["catalog"], response_model=CatalogOut)
+def read_catalog(core: CoreDep, key: ReadKey) -> CatalogOut:
+    """The offers sales may issue: features, seat ranges, grace, terms and prices; and each tier's features."""
+    catalog = core.catalog
+    return CatalogOut(
+        offers=[
+            OfferOut(
+                key=offer.key,
+                tier=offer.tier,
+                trial=offer.trial,
+                term_days=offer.term_days,
+                seats=SeatRange(default=offer.seats.default, min=offer.seats.minimum, max=offer.seats.maximum),
+                grace_days=offer.grace_days,
+                features=list(offer.features),
+                self_serve=offer.self_serve,
+                prices=[
+                    PriceOut(
+                        lookup_key=p.lookup_key, interval=p.interval, unit_amount=p.unit_amount, currency=p.currency
+                    )
+                    for p in offer.prices
+                ],
+            )
+            for offer in catalog.offers.values()
+        ],
+        features={tier: list(names) for tier, names in catalog.tier_features.items()},
+    )
+
+
 # --- licenses ----------------------------------------------------------------------------------
+def issue_request(session: Session, core: Core, key: ApiKey, payload: LicenseCreate | LicensePreview) -> IssueRequest:
+    """The issuance a `POST /v1/licenses` body asks for."""
+    if payload.customer_id is None or payload.tier is None:
+        missing = "customer_id" if payload.customer_id is None else "tier"
+        raise ValidationFailed(f"Give {missing} (or renews).", field=missing, code="invalid_preview")
+    return IssueRequest(
+        customer=get_customer(session, payload.customer_id),
+        offer=core.catalog.offer_for(payload.tier, payload.trial),
+        actor=actor(key),
+        source="api",
+        seats=payload.seats,
+        # "seats": null asks for unlimited seats (enterprise); a paid license without seats is refused.
+        unlimited_seats="seats" in payload.model_fields_set and payload.seats is None,
+        features=payload.features,
+        custom_features=payload.custom_features,
+        starts_at=payload.starts_at,
+        expires_at=payload.expires_at,
+        duration_days=payload.duration_days,
+        grace_days=payload.grace_days,
+        installation_id=payload.installation_id,
+        note=payload.note,
+    )
+
+
+_RENEWAL_FIELDS = frozenset({"renews", "expires_at", "duration_days", "seats", "custom_features", "note"})
+
+
+@router.post(
+    "/licenses/preview",
+    tags=["licenses"],
+    response_model=LicensePreviewOut,
+    responses={**PROBLEM_RESPONSES, **NOT_FOUND},
+)
+def preview(payload: LicensePreview, session: SessionDep, core: CoreDep, key: SalesKey) -> LicensePreviewOut:
+    """What `POST /v1/licenses` (or, with `renews`, a renewal of that license) would sign: the exact
+    claims, warnings (seats above the offer's default, a term over three years, a past start) and, for a
+    renewal, the claims that change. Nothing is stored, signed or audited."""
+    if payload.renews is not None:
+        extra = sorted(payload.model_fields_set - _RENEWAL_FIELDS)
+        if extra:
+            raise ValidationFailed(
+                f"A renewal takes expires_at, duration_days, seats, custom_features and note, not {', '.join(extra)}.",
+                field=extra[0],
+                code="invalid_preview",
+            )
+        request = renewal_request(
+            session,
+            core,
+            actor(key),
+            payload.renews,
+            expires_at=payload.expires_at,
+            duration_days=payload.duration_days,
+            seats=payload.seats,
+            custom_features=payload.custom_features,
+            note=payload.note,
+        )
+    else:
+        request = issue_request(session, core, key, payload)
+    result = preview_license(session, core, request)
+    return LicensePreviewOut(
+        claims=result.claims,
+        warnings=result.warnings,
+        changes=[Change(claim=c["claim"], from_=c["from"], to=c["to"]) for c in result.changes],
+    )
+
+
 @router.post(
     "/licenses",
     tags=["licenses"],
@@ -122,27 +259,7 @@ def post_license(
     """
 
     def produce() -> IssuedLicense:
-        customer = get_customer(session, payload.customer_id)
-        lic = issue_license(
-            session,
-            core,
-            IssueRequest(
-                customer=customer,
-                offer=core.catalog.offer_for(payload.tier, payload.trial),
-                actor=actor(key),
-                source="api",
-                seats=payload.seats,
-                # "seats": null asks for unlimited seats (enterprise); leaving it out takes the offer's default.
-                unlimited_seats="seats" in payload.model_fields_set and payload.seats is None,
-                features=payload.features,
-                starts_at=payload.starts_at,
-                expires_at=payload.expires_at,
-                duration_days=payload.duration_days,
-                grace_days=payload.grace_days,
-                installation_id=payload.installation_id,
-                note=payload.note,
-            ),
-        )
+        lic = issue_license(session, core, issue_request(session, core, key, payload))
         return issued(lic, core)
 
     return respond(request, session, key.id, payload, produce)
@@ -224,6 +341,7 @@ def renew(
             expires_at=payload.expires_at,
             duration_days=payload.duration_days,
             seats=payload.seats,
+            custom_features=payload.custom_features,
             note=payload.note,
         )
         return issued(lic, core)
@@ -247,6 +365,26 @@ def revoke(
         return license_out(session, lic, core.now())
 
     return respond(request, session, key.id, payload, produce, status_code=200)
+
+
+@router.post(
+    "/licenses/{license_id}/send",
+    tags=["licenses"],
+    status_code=202,
+    response_model=LicenseSent,
+    responses={**PROBLEM_RESPONSES, **NOT_FOUND},
+)
+def send(
+    license_id: LicenseId, payload: LicenseSend, request: Request, session: SessionDep, core: CoreDep, key: SalesKey
+) -> Response:
+    """E-mail the license file (attached) to the customer, or to `to`; queued in the outbox, audited.
+    A revoked license is 409 `license_revoked`. With an `Idempotency-Key`, sent at most once per key."""
+
+    def produce() -> LicenseSent:
+        sent = send_license(session, core, actor(key), license_id, payload.to)
+        return LicenseSent(license_id=sent.license_id, to=sent.to, queued=True)
+
+    return respond(request, session, key.id, payload, produce, status_code=202)
 
 
 # --- audit -------------------------------------------------------------------------------------

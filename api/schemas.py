@@ -19,6 +19,9 @@ InstallationId = Annotated[
 ]
 Email = Annotated[str, Field(min_length=3, max_length=fields.EMAIL_MAX)]
 Note = Annotated[str | None, Field(max_length=fields.NOTE_MAX)]
+Features = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=fields.FEATURE_MAX)]] | None, Field(max_length=100)
+]
 
 
 def _aware(value: datetime) -> datetime:
@@ -114,10 +117,22 @@ class CustomerCreate(Input):
     name: Text
     email: Email
     company: OptionalText = None
+    # An address another customer has is 409 customer_exists, unless this says a second customer is meant.
+    allow_duplicate: bool = False
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"name": "Ada Lovelace", "email": "ada@example.com", "company": "Example Ltd"}]}
     )
+
+
+class CustomerUpdate(Input):
+    """Only what is given changes; `"company": null` removes the company."""
+
+    name: Text | None = None
+    email: Email | None = None
+    company: OptionalText = None
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"email": "ada@example.org", "company": "Example plc"}]})
 
 
 class CustomerOut(BaseModel):
@@ -154,9 +169,8 @@ class LicenseCreate(Input):
     customer_id: Annotated[str, Field(min_length=1, max_length=40)]
     tier: Literal["free", "professional", "enterprise"]
     seats: Annotated[int | None, Field(ge=1, le=10_000_000)] = None
-    features: Annotated[
-        list[Annotated[str, Field(min_length=1, max_length=fields.FEATURE_MAX)]] | None, Field(max_length=100)
-    ] = None
+    features: Features = None
+    custom_features: Features = None
     starts_at: AwareDatetime | None = None
     expires_at: AwareDatetime | None = None
     duration_days: Annotated[int | None, Field(ge=1, le=36_500)] = None
@@ -172,7 +186,8 @@ class LicenseCreate(Input):
                     "customer_id": "cus_01jd0000000000000000000000",
                     "tier": "enterprise",
                     "seats": 500,
-                    "features": ["saml", "cluster", "custom_sso_bridge"],
+                    "features": ["saml", "ldap"],
+                    "custom_features": ["custom_sso_bridge"],
                     "starts_at": "2027-01-01T00:00:00Z",
                     "expires_at": "2030-01-01T00:00:00Z",
                     "grace_days": 45,
@@ -187,9 +202,125 @@ class LicenseRenew(Input):
     expires_at: AwareDatetime | None = None
     duration_days: Annotated[int | None, Field(ge=1, le=36_500)] = None
     seats: Annotated[int | None, Field(ge=1, le=10_000_000)] = None
+    # Replaces the custom features (enterprise); left out, the renewal keeps the old license's.
+    custom_features: Features = None
     note: Note = None
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"duration_days": 365, "seats": 600}]})
+
+
+class LicensePreview(Input):
+    """The body of `POST /v1/licenses`, or with `renews` the body of a renewal of that license."""
+
+    renews: Annotated[str | None, Field(min_length=1, max_length=40)] = None
+    customer_id: Annotated[str | None, Field(min_length=1, max_length=40)] = None
+    tier: Literal["free", "professional", "enterprise"] | None = None
+    seats: Annotated[int | None, Field(ge=1, le=10_000_000)] = None
+    features: Features = None
+    custom_features: Features = None
+    starts_at: AwareDatetime | None = None
+    expires_at: AwareDatetime | None = None
+    duration_days: Annotated[int | None, Field(ge=1, le=36_500)] = None
+    trial: bool = False
+    grace_days: Annotated[int | None, Field(ge=0, le=3_650)] = None
+    installation_id: InstallationId | None = None
+    note: Note = None
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"renews": "lic_01jd0000000000000000000000", "duration_days": 365}]}
+    )
+
+
+class Change(BaseModel):
+    claim: str
+    from_: Any = Field(alias="from")
+    to: Any
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+
+class LicensePreviewOut(BaseModel):
+    model_config = _examples(
+        {
+            "claims": {"jti": "lic_01jd0000000000000000000000", "tier": "professional", "seats": 600},
+            "warnings": ["600 seats is above the offer's default of 1."],
+            "changes": [{"claim": "seats", "from": 500, "to": 600}],
+        }
+    )
+
+    claims: dict[str, Any]
+    warnings: list[str]
+    changes: list[Change]
+
+
+class LicenseSend(Input):
+    to: Email | None = None
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"to": "it@example.com"}]})
+
+
+class LicenseSent(BaseModel):
+    model_config = _examples({"license_id": "lic_01jd0000000000000000000000", "to": "it@example.com", "queued": True})
+
+    license_id: str
+    to: str
+    queued: bool
+
+
+class SeatRange(BaseModel):
+    default: int | None
+    min: int
+    max: int | None
+
+
+class PriceOut(BaseModel):
+    lookup_key: str
+    interval: str
+    unit_amount: int
+    currency: str
+
+
+class OfferOut(BaseModel):
+    key: str
+    tier: str
+    trial: bool
+    term_days: int
+    seats: SeatRange
+    grace_days: int
+    features: list[str]
+    self_serve: bool
+    prices: list[PriceOut]
+
+
+class CatalogOut(BaseModel):
+    model_config = _examples(
+        {
+            "offers": [
+                {
+                    "key": "professional",
+                    "tier": "professional",
+                    "trial": False,
+                    "term_days": 365,
+                    "seats": {"default": 1, "min": 1, "max": 100000},
+                    "grace_days": 14,
+                    "features": ["ldap", "saml"],
+                    "self_serve": True,
+                    "prices": [
+                        {
+                            "lookup_key": "professional_yearly",
+                            "interval": "year",
+                            "unit_amount": 9000,
+                            "currency": "eur",
+                        }
+                    ],
+                }
+            ],
+            "features": {"free": [], "professional": ["ldap", "saml"], "enterprise": ["cluster", "ldap", "saml"]},
+        }
+    )
+
+    offers: list[OfferOut]
+    features: dict[str, list[str]]
 
 
 class LicenseRevoke(Input):

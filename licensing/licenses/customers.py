@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING
 
 from email_validator import validate_email
 from publicsuffixlist import PublicSuffixList
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from licensing.access import audit
 from licensing.catalog import Catalog
 from licensing.kit import fields
 from licensing.kit.db import atomic
-from licensing.kit.errors import NotFound, ValidationFailed
+from licensing.kit.errors import Conflict, NotFound, ValidationFailed
 from licensing.kit.fields import normalize_email
 from licensing.models import Customer
 
@@ -27,6 +28,7 @@ __all__ = [
     "normalize_email",
     "organisation_of",
     "registrable_domain",
+    "update_customer",
 ]
 
 
@@ -96,13 +98,37 @@ def mailbox_of(email: str, catalog: Catalog) -> str:
     return _canonical(local.partition("+")[0] or local, domain, catalog)
 
 
+def _check_unique_email(session: Session, email: str, but: str | None = None) -> None:
+    """409 ``customer_exists`` when another customer has ``email`` (compared case-insensitively)."""
+    query = select(Customer.id).where(func.lower(Customer.email) == email.lower()).order_by(Customer.created_at)
+    if but is not None:
+        query = query.where(Customer.id != but)
+    existing = session.scalars(query.limit(1)).first()
+    if existing is not None:
+        raise Conflict(
+            f"Customer {existing} already has the address {email}.",
+            code="customer_exists",
+            customer_id=existing,
+        )
+
+
 @atomic
 def create_customer(
-    session: Session, core: Core, actor: str, *, name: str | None, email: str, company: str | None
+    session: Session,
+    core: Core,
+    actor: str,
+    *,
+    name: str | None,
+    email: str,
+    company: str | None,
+    allow_duplicate: bool = True,
 ) -> Customer:
-    """A new customer. Without a name (self-serve requests), the name is the company, else the address."""
+    """A new customer. Without a name (self-serve requests), the name is the company, else the address.
+    Unless ``allow_duplicate``, an address another customer has is 409 ``customer_exists``."""
     now = core.now()
     email = normalize_email(email)
+    if not allow_duplicate:
+        _check_unique_email(session, email)
     company = fields.check_text(company or "", "company", fields.NAME_MAX) or None
     name = fields.check_text(name or "", "name", fields.NAME_MAX) or company or email
     if not name:
@@ -123,6 +149,55 @@ def create_customer(
         email=email,
         company=company,
     )
+    return customer
+
+
+@atomic
+def update_customer(
+    session: Session,
+    core: Core,
+    actor: str,
+    customer_id: str,
+    *,
+    name: str | None = None,
+    email: str | None = None,
+    company: str | None = None,
+    clear_company: bool = False,
+) -> Customer:
+    """Change a customer's name, address or company (``clear_company``: remove it), validated as on
+    creation; a new address recomputes the organisation and may not be another customer's (409
+    ``customer_exists``). Audited as ``customer.updated`` with before and after."""
+    customer = get_customer(session, customer_id)
+    before = {"name": customer.name, "email": customer.email, "company": customer.company}
+    if name is not None:
+        checked = fields.check_text(name, "name", fields.NAME_MAX)
+        if not checked:
+            raise ValidationFailed("Give the customer's name.", field="name")
+        customer.name = checked
+    if email is not None:
+        address = normalize_email(email)
+        if address.lower() != customer.email.lower():
+            _check_unique_email(session, address, but=customer.id)
+        customer.email = address
+        customer.organisation = organisation_of(address, core.catalog)
+    if clear_company:
+        customer.company = None
+    elif company is not None:
+        customer.company = fields.check_text(company, "company", fields.NAME_MAX) or None
+    after = {"name": customer.name, "email": customer.email, "company": customer.company}
+    changed = [key for key in before if before[key] != after[key]]
+    if changed:
+        session.flush()
+        audit.record(
+            session,
+            core.now(),
+            actor,
+            "customer.updated",
+            "customer",
+            customer.id,
+            before={k: before[k] for k in changed},
+            after={k: after[k] for k in changed},
+        )
     return customer
 
 

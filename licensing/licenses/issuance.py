@@ -6,6 +6,7 @@ The API, the Stripe webhooks and the reconcile job all issue through :func:`issu
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 from collections.abc import Iterable
@@ -38,11 +39,13 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 class IssueRequest:
     """What to issue. Unset fields come from the offer.
 
-    ``features``: None takes the offer's; given, an enterprise license carries the offer's plus these
-    (custom ones allowed), any other exactly these (a subset of its tier's). ``unlimited_seats`` asks
-    for no seat limit (enterprise only; free is unlimited anyway). ``supersedes``: the license this one
-    replaces (a renewal, a seat change, trial -> paid); it is locked, and must be neither revoked nor
-    already superseded.
+    ``features``: catalog names only (a typo is refused, naming the close match, never signed); None
+    takes the offer's; given, an enterprise license carries the offer's plus these, any other exactly
+    these (a subset of its tier's). ``custom_features``: features outside the catalog (enterprise
+    only), signed in ``features`` alongside the catalog ones. A paid license (professional or
+    enterprise, not a trial) needs ``seats``, or ``unlimited_seats`` (enterprise only: no seat limit;
+    free is unlimited anyway). ``supersedes``: the license this one replaces (a renewal, a seat change,
+    trial -> paid); it is locked, and must be neither revoked nor already superseded.
     """
 
     customer: Customer
@@ -52,6 +55,7 @@ class IssueRequest:
     seats: int | None = None
     unlimited_seats: bool = False
     features: Iterable[str] | None = None
+    custom_features: Iterable[str] | None = None
     starts_at: datetime | None = None
     expires_at: datetime | None = None
     duration_days: int | None = None
@@ -95,32 +99,49 @@ def license_claims(lic: License, issuer: str) -> dict[str, Any]:
     return claims
 
 
+def _check_names(names: Iterable[str], field: str) -> set[str]:
+    given = set(names)
+    bad = sorted(repr(f) for f in given if not isinstance(f, str) or not _FEATURE.match(f))
+    if bad:
+        raise ValidationFailed(
+            f"Feature names are lower-case identifiers (a-z, 0-9, _; at most 64), not {', '.join(bad)}.",
+            field=field,
+            code="invalid_feature",
+        )
+    return given
+
+
 def _features(core: Core, request: IssueRequest) -> list[str]:
     offer = request.offer
-    given = set(request.features) if request.features is not None else None
+    known = core.catalog.known_features
+    given = _check_names(request.features, "features") if request.features is not None else None
+    for name in sorted(given - known) if given is not None else ():
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else "; features outside the catalog go in custom_features."
+        raise ValidationFailed(
+            f"{name!r} is not a feature of the catalog{hint}", field="features", code="unknown_feature", feature=name
+        )
     if given is None:
         chosen = set(offer.features)
     elif offer.tier == "enterprise":
         chosen = set(offer.features) | given
     else:
-        chosen = given
-    bad = sorted(f for f in chosen if not isinstance(f, str) or not _FEATURE.match(f))
-    if bad:
-        raise ValidationFailed(
-            f"Feature names are lower-case identifiers (a-z, 0-9, _), not {', '.join(map(repr, bad))}.",
-            field="features",
-            code="invalid_feature",
-        )
-    if request.offer.tier != "enterprise":
-        # Only enterprise licenses carry custom features; others are limited to what the catalog knows.
-        unknown = sorted(chosen - set(core.catalog.tier_features[request.offer.tier]))
+        unknown = sorted(given - set(core.catalog.tier_features[offer.tier]))
         if unknown:
             raise ValidationFailed(
-                f"{request.offer.tier.title()} licenses cannot carry {', '.join(unknown)}.",
+                f"{offer.tier.title()} licenses cannot carry {', '.join(unknown)}.",
                 field="features",
                 code="unknown_feature",
             )
-    return sorted(chosen)
+        chosen = given
+    custom = _check_names(request.custom_features, "custom_features") if request.custom_features else set()
+    if custom and offer.tier != "enterprise":
+        raise ValidationFailed(
+            "Only enterprise licenses carry custom features.",
+            field="custom_features",
+            code="custom_features_enterprise_only",
+        )
+    return sorted(chosen | custom)
 
 
 def _term(core: Core, request: IssueRequest, now: datetime) -> tuple[datetime, datetime | None]:
@@ -169,6 +190,13 @@ def _term(core: Core, request: IssueRequest, now: datetime) -> tuple[datetime, d
 
 def _seats(request: IssueRequest) -> int | None:
     offer = request.offer
+    if offer.tier != "free" and not offer.trial and request.seats is None and not request.unlimited_seats:
+        raise ValidationFailed(
+            f"{offer.tier.title()} licenses need a seat count: give seats"
+            + (' (or "seats": null for unlimited seats).' if offer.tier == "enterprise" else "."),
+            field="seats",
+            code="seats_required",
+        )
     if request.unlimited_seats:
         if offer.tier != "enterprise":
             raise ValidationFailed(
@@ -187,6 +215,10 @@ def _lock_superseded(session: Session, old: License) -> None:
         .with_for_update(of=License)
         .execution_options(populate_existing=True)
     ).one()
+    _check_superseded(session, old)
+
+
+def _check_superseded(session: Session, old: License) -> None:
     if old.revoked_at is not None:
         raise Conflict(f"License {old.id} is revoked and cannot be renewed or replaced.", code="license_revoked")
     successor = successor_of(session, old)
@@ -198,13 +230,9 @@ def _lock_superseded(session: Session, old: License) -> None:
         )
 
 
-@atomic
-def issue_license(session: Session, core: Core, request: IssueRequest) -> License:
-    """Build, sign and store a license in the caller's transaction; audited as ``license.issued``.
-
-    Every issuance rule is checked here, whoever calls (sales ops, self-serve, billing, reconcile):
-    seats, features, term, grace, installation binding, and the guards on the license superseded.
-    """
+def build_license(session: Session, core: Core, request: IssueRequest, *, lock: bool = False) -> License:
+    """The license ``request`` asks for, every issuance rule checked, neither signed nor stored: what
+    :func:`issue_license` signs, and what a preview shows (``lock``: lock the license superseded)."""
     offer = request.offer
     now = core.now()
     seats = _seats(request)
@@ -219,8 +247,7 @@ def issue_license(session: Session, core: Core, request: IssueRequest) -> Licens
     note = fields.check_text(request.note, "note", fields.NOTE_MAX, multiline=True) or None if request.note else None
     supersedes = request.supersedes
     if supersedes is not None:
-        _lock_superseded(session, supersedes)
-    signer = core.signer()
+        (_lock_superseded if lock else _check_superseded)(session, supersedes)
     lic = License(
         customer=request.customer,
         customer_id=request.customer.id,
@@ -236,7 +263,7 @@ def issue_license(session: Session, core: Core, request: IssueRequest) -> Licens
         installation_id=installation_id,
         subscription_id=request.subscription_id,
         supersedes_id=supersedes.id if supersedes else None,
-        key_id=signer.kid,
+        key_id=core.signer().kid,
         source=request.source,
         note=note,
         created_by=request.actor,
@@ -244,6 +271,20 @@ def issue_license(session: Session, core: Core, request: IssueRequest) -> Licens
     )
     lic.id = new_id("lic")
     lic.line_id = supersedes.line_id if supersedes else lic.id
+    return lic
+
+
+@atomic
+def issue_license(session: Session, core: Core, request: IssueRequest) -> License:
+    """Build, sign and store a license in the caller's transaction; audited as ``license.issued``.
+
+    Every issuance rule is checked here, whoever calls (sales ops, self-serve, billing, reconcile):
+    seats, features, term, grace, installation binding, and the guards on the license superseded.
+    """
+    lic = build_license(session, core, request, lock=True)
+    now = lic.issued_at
+    supersedes = request.supersedes
+    signer = core.signer()
     lic.license_file = signer.sign_license(license_claims(lic, core.issuer))
     session.add(lic)
     try:
@@ -295,8 +336,7 @@ def get_license(session: Session, license_id: str, *, for_update: bool = False) 
     return lic
 
 
-@atomic
-def renew_license(
+def renewal_request(
     session: Session,
     core: Core,
     actor: str,
@@ -305,10 +345,12 @@ def renew_license(
     expires_at: datetime | None = None,
     duration_days: int | None = None,
     seats: int | None = None,
+    custom_features: Iterable[str] | None = None,
     note: str | None = None,
-) -> License:
-    """A new license that supersedes ``license_id``: the same terms, a new end and maybe new seats.
-    ``duration_days`` counts from the old end (or from now, once that has passed)."""
+) -> IssueRequest:
+    """What renewing ``license_id`` issues: the same terms, a new end and maybe new seats; its custom
+    features kept unless ``custom_features`` replaces them. ``duration_days`` counts from the old end
+    (or from now, once that has passed)."""
     old = get_license(session, license_id)
     if expires_at is None and duration_days is None:
         raise ValidationFailed("Give expires_at or duration_days.", field="expires_at", code="invalid_term")
@@ -323,26 +365,52 @@ def renew_license(
             )
         base = old.expires_at if old.expires_at is not None and old.expires_at > now else now
         expires_at = base + timedelta(days=duration_days)
-    return issue_license(
+    known = core.catalog.known_features
+    return IssueRequest(
+        customer=old.customer,
+        offer=core.catalog.offer_for(old.tier, old.trial),
+        actor=actor,
+        source=old.source,
+        seats=old.seats if seats is None else seats,
+        unlimited_seats=old.tier == "enterprise" and old.seats is None and seats is None,
+        features=[f for f in old.features if f in known],
+        custom_features=[f for f in old.features if f not in known] if custom_features is None else custom_features,
+        starts_at=starts_at,
+        expires_at=expires_at,
+        grace_days=old.grace_days,
+        installation_id=old.installation_id,
+        subscription_id=old.subscription_id,
+        supersedes=old,
+        note=note,
+    )
+
+
+@atomic
+def renew_license(
+    session: Session,
+    core: Core,
+    actor: str,
+    license_id: str,
+    *,
+    expires_at: datetime | None = None,
+    duration_days: int | None = None,
+    seats: int | None = None,
+    custom_features: Iterable[str] | None = None,
+    note: str | None = None,
+) -> License:
+    """A new license that supersedes ``license_id`` (see :func:`renewal_request`)."""
+    request = renewal_request(
         session,
         core,
-        IssueRequest(
-            customer=old.customer,
-            offer=core.catalog.offer_for(old.tier, old.trial),
-            actor=actor,
-            source=old.source,
-            seats=old.seats if seats is None else seats,
-            unlimited_seats=old.tier == "enterprise" and old.seats is None and seats is None,
-            features=old.features,
-            starts_at=starts_at,
-            expires_at=expires_at,
-            grace_days=old.grace_days,
-            installation_id=old.installation_id,
-            subscription_id=old.subscription_id,
-            supersedes=old,
-            note=note,
-        ),
+        actor,
+        license_id,
+        expires_at=expires_at,
+        duration_days=duration_days,
+        seats=seats,
+        custom_features=custom_features,
+        note=note,
     )
+    return issue_license(session, core, request)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ def _writes(customer_id: str, license_id: str) -> list[tuple[str, dict[str, Any]
 
 def test_no_key_or_a_bad_key_is_401(api: Api, client: Any) -> None:
     customer = api.customer()["id"]
-    lic = api.issue(customer, tier="enterprise")["license"]
+    lic = api.issue(customer, tier="enterprise", seats=100)["license"]
     before = api.counts()
     token = api.auth["Authorization"].removeprefix("Bearer ")
     bad_headers: dict[str, dict[str, str]] = {
@@ -65,7 +65,7 @@ def test_a_revoked_key_stops_working_at_once(
 
 def test_readonly_reads_but_does_not_write(api: Api, client: Any, readonly_auth: dict[str, str]) -> None:
     customer = api.customer()["id"]
-    lic = api.issue(customer, tier="enterprise")["license"]
+    lic = api.issue(customer, tier="enterprise", seats=100)["license"]
     for path in [*READS, f"/v1/customers/{customer}", f"/v1/licenses/{lic['id']}", f"/v1/licenses/{lic['id']}/file"]:
         assert client.get(path, headers=readonly_auth).status_code == 200, path
     before = api.counts()

@@ -45,7 +45,7 @@ def test_same_key_with_another_body_is_a_conflict(api: Api) -> None:
     customer = api.customer()["id"]
     assert api.post("/v1/licenses", {"customer_id": customer, "tier": "free"}, headers=_key("k")).status_code == 201
     before = api.counts()
-    other = {"customer_id": customer, "tier": "enterprise", "duration_days": 30}
+    other = {"customer_id": customer, "tier": "enterprise", "seats": 100, "duration_days": 30}
     check_problem(api.post("/v1/licenses", other, headers=_key("k")), 409, "idempotency_conflict")
     # Another endpoint with the same key is another request too.
     check_problem(api.post("/v1/customers", {"name": "X", "email": "x@x.example"}, headers=_key("k")), 409)
@@ -56,7 +56,7 @@ def test_same_key_and_body_on_another_path_is_a_conflict(api: Api) -> None:
     """The path is part of the request: the same key and the very same body posted to another license's
     renewal must not replay the first renewal (which would answer for a license that was not renewed)."""
     customer = api.customer()["id"]
-    first, second = (api.issue(customer, tier="enterprise")["license"]["id"] for _ in range(2))
+    first, second = (api.issue(customer, tier="enterprise", seats=100)["license"]["id"] for _ in range(2))
     body = {"duration_days": 30}
     renewed = api.post(f"/v1/licenses/{first}/renew", body, headers=_key("renew-1"))
     assert renewed.status_code == 201, renewed.text
@@ -104,7 +104,7 @@ def test_customers_renewals_and_revocations_replay_too(api: Api) -> None:
     assert first.status_code == again.status_code == 201 and first.json() == again.json()
     assert len(api.list_all("/v1/customers")) == 1
 
-    lic = api.issue(first.json()["id"], tier="enterprise")["license"]
+    lic = api.issue(first.json()["id"], tier="enterprise", seats=100)["license"]
     renew = [api.post(f"/v1/licenses/{lic['id']}/renew", {"duration_days": 30}, headers=_key("r1")) for _ in range(2)]
     assert [r.status_code for r in renew] == [201, 201]
     assert renew[0].json() == renew[1].json()

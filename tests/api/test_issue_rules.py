@@ -26,6 +26,7 @@ def test_a_license_that_would_be_expired_already_is_refused(api: Api) -> None:
     body = {
         "customer_id": customer["id"],
         "tier": "enterprise",
+        "seats": 100,
         "starts_at": "2020-01-01T00:00:00Z",
         "expires_at": past,
     }

@@ -17,10 +17,13 @@ def _ids(api: Api, **params: Any) -> set[str]:
 def test_status_filter_follows_the_clock(api: Api, clock: Any) -> None:
     clock.set(T0)
     customer = api.customer()["id"]
-    graceful = api.issue(customer, tier="enterprise", expires_at=(T0 + timedelta(days=10)).isoformat(), grace_days=30)
+    graceful = api.issue(
+        customer, tier="enterprise", seats=100, expires_at=(T0 + timedelta(days=10)).isoformat(), grace_days=30
+    )
     scheduled = api.issue(
         customer,
         tier="enterprise",
+        seats=100,
         starts_at=(T0 + timedelta(days=100)).isoformat(),
         expires_at=(T0 + timedelta(days=200)).isoformat(),
     )
@@ -82,7 +85,7 @@ def test_filter_by_customer_and_tier(api: Api) -> None:
     ada = api.customer(email="ada@example.com")["id"]
     bob = api.customer(email="bob@other.example", name="Bob")["id"]
     ada_free = api.issue(ada, tier="free")["license"]["id"]
-    ada_ent = api.issue(ada, tier="enterprise")["license"]["id"]
+    ada_ent = api.issue(ada, tier="enterprise", seats=100)["license"]["id"]
     bob_pro = api.issue(bob, tier="professional", seats=2, duration_days=30)["license"]["id"]
     bob_trial = api.issue(bob, tier="professional", trial=True)["license"]["id"]
 

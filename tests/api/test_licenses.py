@@ -106,7 +106,7 @@ def test_issue_professional_paid(api: Api, keyring: Keyring, pyjwt_decode: Calla
 
 def test_professional_with_a_subset_of_features(api: Api, keyring: Keyring) -> None:
     customer = api.customer()
-    issued = api.issue(customer["id"], tier="professional", features=["saml", "ldap"], duration_days=30)
+    issued = api.issue(customer["id"], tier="professional", seats=3, features=["saml", "ldap"], duration_days=30)
     assert issued["license"]["features"] == ["ldap", "saml"]
     checked = verify(issued["license_file"], keyring)
     assert checked.has_feature("ldap") and not checked.has_feature("openid")
@@ -122,7 +122,8 @@ def test_issue_enterprise_with_every_custom_term(
         customer["id"],
         tier="enterprise",
         seats=5000,
-        features=["custom_sso_bridge", "saml"],
+        features=["saml"],
+        custom_features=["custom_sso_bridge"],
         starts_at=starts.isoformat(),
         expires_at=ends.isoformat().replace("+00:00", "Z"),
         grace_days=45,
@@ -156,7 +157,7 @@ def test_issue_enterprise_with_every_custom_term(
 
 def test_enterprise_defaults_and_unlimited_seats(api: Api, keyring: Keyring) -> None:
     customer = api.customer()
-    default = api.issue(customer["id"], tier="enterprise")["license"]
+    default = api.issue(customer["id"], tier="enterprise", seats=100)["license"]
     assert default["seats"] == 100 and default["grace_days"] == 30 and default["features"] == ENTERPRISE
     assert aware(default["expires_at"]) - aware(default["starts_at"]) == timedelta(days=365)
     unlimited = api.issue(customer["id"], tier="enterprise", seats=None, duration_days=30)

@@ -19,7 +19,7 @@ def _enterprise(api: Api, days: int = 100, **extra: Any) -> dict[str, Any]:
         customer,
         tier="enterprise",
         seats=500,
-        features=["custom_sso_bridge"],
+        custom_features=["custom_sso_bridge"],
         expires_at=end.isoformat(),
         grace_days=45,
         installation_id="inst-1",

@@ -169,7 +169,7 @@ def test_a_pending_request_blocks_nobody_and_the_rules_are_checked_again_on_conf
 def test_an_organisation_that_pays_before_confirming_gets_no_trial(client: Any, api: Api) -> None:
     pending = _ask_trial(client, "far.mer+trial@googlemail.com").json()
     customer = api.customer(email="farmer@gmail.com")
-    api.issue(customer["id"], tier="enterprise")
+    api.issue(customer["id"], tier="enterprise", seats=100)
     page = confirm_link(client, confirmation_path(client.app, pending["id"]))
     assert page.status_code == 409 and "no longer available" in page.text
     assert poll(client, pending["id"], pending["poll_token"]).json()["status"] == "refused"

@@ -143,10 +143,10 @@ def test_the_stored_organisation_is_the_canonical_one(client: Any, api: Api) -> 
 
 def test_no_trial_after_paying_under_another_spelling(client: Any, api: Api) -> None:
     customer = api.customer(email="far.mer+billing@googlemail.com")
-    api.issue(customer["id"], tier="enterprise")
+    api.issue(customer["id"], tier="enterprise", seats=100)
     check_problem(_trial(client, "farmer@gmail.com"), 409, "trial_already_used")
     paying = api.customer(email="buyer@acme.co.uk")
-    api.issue(paying["id"], tier="enterprise")
+    api.issue(paying["id"], tier="enterprise", seats=100)
     check_problem(_trial(client, "someone@eu.acme.co.uk"), 409, "trial_already_used")
 
 
@@ -167,7 +167,9 @@ def test_one_trial_per_installation(client: Any, api: Api) -> None:
 
 
 @pytest.mark.parametrize(
-    "paid", [{"tier": "professional", "seats": 5, "duration_days": 30}, {"tier": "enterprise"}], ids=["pro", "ent"]
+    "paid",
+    [{"tier": "professional", "seats": 5, "duration_days": 30}, {"tier": "enterprise", "seats": 100}],
+    ids=["pro", "ent"],
 )
 def test_no_trial_after_paying(client: Any, api: Api, paid: dict[str, Any]) -> None:
     customer = api.customer(email="buyer@paidco.example", company="PaidCo")

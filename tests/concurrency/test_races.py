@@ -41,7 +41,10 @@ def _scalar(engine: Any, query: Any) -> Any:
 
 def _issue(base_url: str, auth: dict[str, str], **fields: Any) -> dict[str, Any]:
     with httpx.Client(base_url=base_url, headers=auth, timeout=30) as client:
-        customer = client.post("/v1/customers", json={"name": "Race", "email": "ops@race.example", "company": "Race"})
+        customer = client.post(
+            "/v1/customers",
+            json={"name": "Race", "email": "ops@race.example", "company": "Race", "allow_duplicate": True},
+        )
         assert customer.status_code == 201, customer.text
         body = {"customer_id": customer.json()["id"], "tier": "enterprise", "seats": 50, "duration_days": 365, **fields}
         issued = client.post("/v1/licenses", json=body)

@@ -60,13 +60,13 @@ def test_status_pages_are_the_status_of_every_license_newest_first(
             issue_license(
                 session,
                 core,
-                IssueRequest(customer, ent, "test", starts_at=T0 + timedelta(days=60), duration_days=100),
+                IssueRequest(customer, ent, "test", seats=10, starts_at=T0 + timedelta(days=60), duration_days=100),
             )
             issue_license(session, core, IssueRequest(customer, core.catalog.offer("free"), "test"))
             line = issue_license(session, core, IssueRequest(customer, pro, "test", seats=2, duration_days=20))
             renewed = renew_license(session, core, "test", line.id, duration_days=20)
             renew_license(session, core, "test", renewed.id, duration_days=20)
-            gone = issue_license(session, core, IssueRequest(customer, ent, "test", duration_days=300))
+            gone = issue_license(session, core, IssueRequest(customer, ent, "test", seats=10, duration_days=300))
             revoke_license(session, core, "test", gone.id, "test")
     for moment in (T0, T0 + timedelta(days=12), T0 + timedelta(days=50), T0 + timedelta(days=70)):
         clock.set(moment)
