@@ -24,6 +24,7 @@ def _held_completed(shop: Shop) -> str:
 
 def test_failed_processing_is_retried_with_backoff_and_then_succeeds(shop: Shop, settings: Any) -> None:
     event_id = _held_completed(shop)
+    shop.fake.freeze()  # the backoff is compared to the instant of the failure: no second may tick between
     shop.fake.inject_failure(500, path_prefix="/v1/checkout/sessions")  # Stripe fails the re-read once
     assert shop.worker.run_until_idle() == 1
 
