@@ -209,22 +209,12 @@ class LicenseRenew(Input):
     model_config = ConfigDict(json_schema_extra={"examples": [{"duration_days": 365, "seats": 600}]})
 
 
-class LicensePreview(Input):
+class LicensePreview(LicenseCreate):
     """The body of `POST /v1/licenses`, or with `renews` the body of a renewal of that license."""
 
     renews: Annotated[str | None, Field(min_length=1, max_length=40)] = None
-    customer_id: Annotated[str | None, Field(min_length=1, max_length=40)] = None
-    tier: Literal["free", "professional", "enterprise"] | None = None
-    seats: Annotated[int | None, Field(ge=1, le=10_000_000)] = None
-    features: Features = None
-    custom_features: Features = None
-    starts_at: AwareDatetime | None = None
-    expires_at: AwareDatetime | None = None
-    duration_days: Annotated[int | None, Field(ge=1, le=36_500)] = None
-    trial: bool = False
-    grace_days: Annotated[int | None, Field(ge=0, le=3_650)] = None
-    installation_id: InstallationId | None = None
-    note: Note = None
+    customer_id: Annotated[str | None, Field(min_length=1, max_length=40)] = None  # type: ignore[assignment]
+    tier: Literal["free", "professional", "enterprise"] | None = None  # type: ignore[assignment]
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"renews": "lic_01jd0000000000000000000000", "duration_days": 365}]}
