@@ -44,11 +44,12 @@ def _page(request: Request, form: dict[str, Any], error: str | None, status_code
 def contact_form(
     request: Request, email: Prefill = "", company: Prefill = "", interest: Prefill = "", seats: Prefill = ""
 ) -> Response:
+    wanted = form_int(seats)  # None when empty, -1 when not a number: neither is prefilled
     form = {
         "email": email,
         "company": company,
         "interest": interest if interest in INTERESTS else "enterprise",
-        "seats": str(form_int(seats) or "") if form_int(seats) != -1 else "",
+        "seats": str(wanted) if wanted is not None and wanted > 0 else "",
     }
     return _page(request, form, None)
 
