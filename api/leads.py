@@ -116,7 +116,12 @@ def read_leads(
     cursor: Annotated[str | None, Query(max_length=64, description="`next_cursor` of the previous page.")] = None,
     organisation: Annotated[str | None, Query(max_length=320)] = None,
     owner: Annotated[str | None, Query(max_length=320)] = None,
-    kind: Literal["pql", "mql"] | None = None,
+    kind: Annotated[
+        str | None,
+        Query(
+            max_length=10, description="pql or mql (else 422 invalid_kind).", json_schema_extra={"enum": ["pql", "mql"]}
+        ),
+    ] = None,
     since: Annotated[
         str | None,
         Query(

@@ -747,7 +747,10 @@ class ContactRequest(Input):
     name: OptionalText = None
     company: Text
     seats: Annotated[int | None, Field(ge=1, le=1_000_000)] = None
-    interest: Literal["enterprise", "quote", "trial_extension", "other"]
+    # Checked by the service, so an unknown one is 422 invalid_interest rather than a generic validation_error.
+    interest: Annotated[
+        str, Field(max_length=40, json_schema_extra={"enum": ["enterprise", "quote", "trial_extension", "other"]})
+    ]
     message: Annotated[str | None, Field(max_length=5000)] = None
 
     model_config = ConfigDict(

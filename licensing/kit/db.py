@@ -12,7 +12,7 @@ from functools import wraps
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -175,6 +175,15 @@ def atomic(function: Callable[Concatenate[Session, P], R]) -> Callable[Concatena
             return function(session, *args, **kwargs)
 
     return wrapper
+
+
+def lock_name(session: Session, name: str) -> None:
+    """Hold a lock on ``name`` until the session's transaction ends, so check-then-insert on a value no
+    unique index can hold (a customer's address, where duplicates may be allowed) runs one at a time.
+    PostgreSQL: a transaction-scoped advisory lock on a 64-bit hash of the name. SQLite: nothing to do,
+    its writers already run one at a time (``BEGIN IMMEDIATE``)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"), {"name": name})
 
 
 def insert_ignoring_duplicates(session: Session, model: type[Base], conflict: list[str], **values: Any) -> bool:

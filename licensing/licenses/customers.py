@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from licensing.access import audit
 from licensing.catalog import Catalog
 from licensing.kit import fields
-from licensing.kit.db import atomic
+from licensing.kit.db import atomic, lock_name
 from licensing.kit.errors import Conflict, NotFound, ValidationFailed
 from licensing.kit.fields import normalize_email
 from licensing.models import Customer
@@ -99,7 +99,11 @@ def mailbox_of(email: str, catalog: Catalog) -> str:
 
 
 def _check_unique_email(session: Session, email: str, but: str | None = None) -> None:
-    """409 ``customer_exists`` when another customer has ``email`` (compared case-insensitively)."""
+    """409 ``customer_exists`` when another customer has ``email`` (compared case-insensitively).
+
+    Holds the address's lock until the transaction ends, so two requests giving one address at once
+    cannot both pass the check (every creation and change of address takes it)."""
+    lock_name(session, f"customer-email:{email.lower()}")
     query = select(Customer.id).where(func.lower(Customer.email) == email.lower()).order_by(Customer.created_at)
     if but is not None:
         query = query.where(Customer.id != but)
@@ -127,7 +131,9 @@ def create_customer(
     Unless ``allow_duplicate``, an address another customer has is 409 ``customer_exists``."""
     now = core.now()
     email = normalize_email(email)
-    if not allow_duplicate:
+    if allow_duplicate:
+        lock_name(session, f"customer-email:{email.lower()}")
+    else:
         _check_unique_email(session, email)
     company = fields.check_text(company or "", "company", fields.NAME_MAX) or None
     name = fields.check_text(name or "", "name", fields.NAME_MAX) or company or email

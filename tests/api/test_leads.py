@@ -148,6 +148,12 @@ def test_a_refused_trial_is_a_lead_too(client: Any, api: Api) -> None:
     assert len(_mails_to(api, "ann@sales.example")) == 2
 
 
+def test_an_unknown_interest_is_named_as_such(client: Any, api: Api) -> None:
+    problem = check_problem(_contact(client, email="x@acme.example", interest="discount"), 422, "invalid_interest")
+    assert "enterprise" in problem["detail"]
+    assert _leads(api) == []
+
+
 def test_sales_list_leads_by_owner_kind_and_organisation_in_pages(client: Any, api: Api) -> None:
     for email in ("a@acme.example", "b@acme.example", "c@firma.de"):
         assert _contact(client, email=email).status_code == 202
@@ -160,7 +166,7 @@ def test_sales_list_leads_by_owner_kind_and_organisation_in_pages(client: Any, a
     assert [x["email"] for x in api.list_all("/v1/leads", kind="pql")] == ["t@firma.de"]
     assert [x["email"] for x in api.list_all("/v1/leads", organisation="firma.de")] == ["t@firma.de", "c@firma.de"]
     assert client.get("/v1/leads").status_code == 401
-    check_problem(api.get("/v1/leads?kind=hot"), 422)
+    check_problem(api.get("/v1/leads?kind=hot"), 422, "invalid_kind")
     check_problem(api.get("/v1/leads?since=2026-01-01T00:00:00"), 422)  # a time without its zone
     check_problem(api.get("/v1/leads?since=2026-13-01T00:00:00Z"), 422)
     assert len(api.list_all("/v1/leads", since="2000-01-01T00:00:00Z")) == 4
