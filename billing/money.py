@@ -44,6 +44,7 @@ from licensing.access import audit
 from licensing.context import Core, Runtime
 from licensing.kit.db import atomic
 from licensing.kit.errors import ServiceUnavailable
+from licensing.leads.records import account_owner
 from licensing.licenses.revocations import revoke_license
 from licensing.mail.outbox import enqueue
 from licensing.models import AuditEvent, Checkout, License, Subscription
@@ -250,7 +251,8 @@ def _apply_dispute(session: Session, core: Core, said: DisputeState) -> Fulfilme
     row = found
     actor = f"stripe ({said.id})"
     newest = lifecycle.newest_license(session, row)
-    # Sales hears of every dispute once, whatever order its events come in (a dispute first seen lost too).
+    # The customer's account owner in sales (else the sales address) hears of every dispute once, whatever
+    # order its events come in (a dispute first seen lost too).
     if _audit_once(
         session,
         core,
@@ -271,7 +273,7 @@ def _apply_dispute(session: Session, core: Core, said: DisputeState) -> Fulfilme
             core.now(),
             f"dispute_opened:{said.id}",
             notices.dispute_opened(
-                core.settings.sales_address,
+                account_owner(session, core, row.customer),
                 row,
                 newest,
                 dispute_id=said.id,

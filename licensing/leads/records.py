@@ -19,7 +19,7 @@ from licensing.licenses.customers import organisation_of
 from licensing.licenses.queries import Page, page
 from licensing.mail import outbox
 from licensing.mail.templates import lead_message
-from licensing.models import Lead, Organisation
+from licensing.models import Customer, Lead, Organisation
 
 Source = Literal["trial", "free", "contact"]
 INTERESTS = ("enterprise", "quote", "trial_extension", "other")
@@ -47,6 +47,12 @@ def owner_of(session: Session, core: Core, organisation: str, email: str, now: d
         created_at=now,
     )
     return session.scalars(select(Organisation.owner).where(Organisation.organisation == organisation)).one()
+
+
+def account_owner(session: Session, core: Core, customer: Customer) -> str:
+    """Who in sales answers for ``customer``: the owner of its organisation (given by routing if the
+    organisation has none yet), else ``LICENSING_SALES_EMAIL``; where sales notices about a customer go."""
+    return owner_of(session, core, customer.organisation, customer.email, core.now()) or core.settings.sales_address
 
 
 @atomic

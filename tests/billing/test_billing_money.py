@@ -12,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing.reconcile import reconcile
-from licensing.models import AuditEvent, License, OutboxMessage
+from licensing.kit.clock import utcnow
+from licensing.models import AuditEvent, License, Organisation, OutboxMessage
 from licensing.verify import LicenseError, verify
 
 REVOKED_SUBJECT = "Your Professional license has been revoked"
@@ -159,6 +160,20 @@ def test_a_dispute_opened_is_audited_and_mailed_to_sales_and_revokes_nothing(sho
     [audit] = _audits(shop, "subscription.disputed")
     assert audit.data["dispute"] == dispute["id"] and audit.data["status"] == "needs_response"
     assert audit.subject_id == shop.subscription(bought.checkout_id).id
+
+
+def test_a_dispute_is_mailed_to_the_owner_of_the_customers_organisation(shop: Shop) -> None:
+    bought = shop.buy(email="bea@owned-7c1d.example", company="Owned")
+    shop.process()
+    with Session(shop.runtime.engine) as session, session.begin():
+        session.add(Organisation(organisation="owned-7c1d.example", owner="rep@sales.example", created_at=utcnow()))
+    charge = _charge_of_latest_invoice(shop, bought.checkout_id)
+
+    shop.fake.open_dispute(charge["id"], reason="fraudulent")
+    shop.process()
+
+    [mail] = [m for m in shop.mailer.sent if m.subject.startswith(DISPUTE_SUBJECT_START)]
+    assert mail.to == "rep@sales.example"
 
 
 def test_a_dispute_lost_revokes_the_line(shop: Shop) -> None:
