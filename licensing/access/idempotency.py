@@ -25,20 +25,29 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import os
+import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from licensing.kit.errors import Conflict, ValidationFailed
 from licensing.models import IdempotencyRecord
 
+if TYPE_CHECKING:
+    from licensing.context import Runtime
+
+log = logging.getLogger("licensing.idempotency")
 MAX_KEY_LENGTH = 255
+PRUNE_BATCH = 1000  # records deleted by one statement, so a long backlog never holds a big lock
+PRUNE_EVERY_SECONDS = 300.0
 SEALED = "sealed:v1:"  # the stored answer: this, then base64url(nonce + AES-GCM ciphertext and tag)
 
 
@@ -124,3 +133,37 @@ def complete(reservation: Reservation, status_code: int, body: str) -> None:
     record = reservation.record
     record.status_code = status_code
     record.response_body = _seal(reservation.answer_key, record, body)
+
+
+def prune(session: Session, before: datetime, limit: int = PRUNE_BATCH) -> int:
+    """Delete up to ``limit`` records made before ``before``, oldest first; how many went."""
+    oldest = select(IdempotencyRecord.id).where(IdempotencyRecord.created_at < before)
+    ids = list(session.scalars(oldest.order_by(IdempotencyRecord.created_at).limit(limit)))
+    if ids:
+        session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id.in_(ids)))
+    return len(ids)
+
+
+class IdempotencyPruneTask:
+    """The background loop's housekeeping of stored answers: records older than
+    ``LICENSING_IDEMPOTENCY_RETENTION_HOURS`` go, a batch a pass while there is a backlog, else one look
+    every five minutes. A retry after that runs again as a new request (as Stripe's keys do after 24
+    hours). Replicas pruning at once delete the same rows harmlessly."""
+
+    name = "idempotency"
+
+    def __init__(self, every_seconds: float = PRUNE_EVERY_SECONDS) -> None:
+        self.every_seconds = every_seconds
+        self._next_look = 0.0  # time.monotonic() of the next look; now at start
+
+    def run_due(self, runtime: Runtime, limit: int) -> int:
+        if time.monotonic() < self._next_look:
+            return 0
+        retention = timedelta(hours=runtime.settings.idempotency_retention_hours)
+        with runtime.unit_of_work() as session:
+            pruned = prune(session, runtime.core.now() - retention)
+        if pruned:
+            log.info("idempotency.pruned", extra={"records": pruned})
+        if pruned < PRUNE_BATCH:
+            self._next_look = time.monotonic() + self.every_seconds
+        return pruned

@@ -147,6 +147,8 @@ class Settings(BaseSettings):
     # work is taken up again at most this long after it. Below 45 s, an SMTP send (30 s timeout) may
     # outlive its lease.
     worker_lease_seconds: int = Field(default=45, ge=3, le=600)
+    # How long an Idempotency-Key's stored answer is replayed; the background loop deletes older ones.
+    idempotency_retention_hours: int = Field(default=24, ge=1, le=24 * 365)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -164,3 +164,30 @@ def test_a_stored_answer_opens_only_for_its_own_key_row_and_request(api: Api) ->
         session.commit()
     assert api.post("/v1/licenses", body, headers=_key("a")).headers["idempotent-replayed"] == "true"
     check_problem(api.post("/v1/licenses", body, headers=_key("b")), 409, "idempotency_unreadable")
+
+
+def test_answers_are_kept_a_day_then_pruned_so_a_late_retry_runs_again(
+    api: Api, settings: Any, core: Any, engine: Any, clock: Any
+) -> None:
+    from datetime import timedelta
+
+    from licensing import context
+    from licensing.access.idempotency import IdempotencyPruneTask
+
+    start = core.now()
+    clock.set(start)
+    customer = api.customer()["id"]
+    body = {"customer_id": customer, "tier": "enterprise", "seats": 10, "duration_days": 30}
+    first = api.post("/v1/licenses", body, headers=_key("late-1")).json()["license"]["id"]
+    runtime = context.start(settings, core=core, engine=engine)
+    task = IdempotencyPruneTask(every_seconds=0)
+
+    clock.set(start + timedelta(hours=23, minutes=59))
+    assert task.run_due(runtime, 20) == 0
+    assert api.post("/v1/licenses", body, headers=_key("late-1")).json()["license"]["id"] == first
+
+    clock.set(start + timedelta(hours=24, minutes=1))
+    assert task.run_due(runtime, 20) == 1
+    later = api.post("/v1/licenses", body, headers=_key("late-1"))
+    assert later.status_code == 201 and "idempotent-replayed" not in later.headers
+    assert later.json()["license"]["id"] != first
