@@ -63,3 +63,29 @@ def reader(client: TestClient, db: Callable[[], Any], staff: dict[str, str]) -> 
     other = Console(TestClient(client.app, base_url="http://testserver"), db)
     other.sign_in(READER)
     return other
+
+
+@pytest.fixture
+def world(db: Callable[[], Any], core: Core) -> dict[str, str]:
+    """A customer with a professional license, and a lead of the customer's organisation."""
+    from licensing.leads.records import record_lead
+    from licensing.licenses.customers import create_customer
+    from licensing.licenses.issuance import IssueRequest, issue_license
+
+    with db() as session:
+        customer = create_customer(
+            session, core, "test", name="Grace Hopper", email="grace@navy-7e1f.example", company="Navy Labs"
+        )
+        lic = issue_license(
+            session,
+            core,
+            IssueRequest(
+                customer=customer,
+                offer=core.catalog.offer_for("professional", False),
+                actor="test",
+                seats=10,
+                duration_days=365,
+            ),
+        )
+        record_lead(session, core, "test", email="hal@navy-7e1f.example", source="contact", interest="quote", seats=40)
+        return {"customer": customer.id, "license": lic.id, "organisation": customer.organisation}

@@ -15,16 +15,17 @@ from licensing.models import AuditEvent, OutboxMessage
 ORIGIN = "http://testserver"
 SITE_TOKEN = re.compile(r'<input type="hidden" name="csrf_token" value="([^"]+)">')
 CONSOLE_TOKEN = re.compile(r'<input type="hidden" name="console_csrf" value="([^"]+)">')
-LINK = re.compile(r"http://testserver/console/sign-in/(csl_[A-Za-z0-9_-]+)")
+TOKEN_FIELD_NAMES = (SITE_TOKEN, CONSOLE_TOKEN)
 COOKIE = "licensing_console"
 
 
 class Console:
     """A TestClient used as a browser of the console."""
 
-    def __init__(self, client: TestClient, db: Callable[[], Any]) -> None:
+    def __init__(self, client: TestClient, db: Callable[[], Any], origin: str = ORIGIN) -> None:
         self.client = client
         self.db = db
+        self.origin = origin
 
     def site_token(self, path: str) -> str:
         response = self.client.get(path)
@@ -41,25 +42,36 @@ class Console:
     def request_link(self, email: str) -> Any:
         token = self.site_token("/console/sign-in")
         return self.client.post(
-            "/console/sign-in", data={"email": email, "csrf_token": token}, headers={"Origin": ORIGIN}
+            "/console/sign-in", data={"email": email, "csrf_token": token}, headers={"Origin": self.origin}
         )
 
-    def last_link(self, to: str) -> str:
+    def last_link(self, to: str, host: str = ORIGIN) -> str:
         with self.db() as session:
             rows = session.scalars(
                 select(OutboxMessage).where(OutboxMessage.to_address == to).order_by(OutboxMessage.id.desc())
             ).all()
             assert rows, f"no mail to {to}"
-            match = LINK.search(rows[0].text_body)
+            match = re.search(re.escape(host) + r"/console/sign-in/(csl_[A-Za-z0-9_-]+)", rows[0].text_body)
             assert match, rows[0].text_body
             return match.group(1)
 
     def redeem(self, link: str) -> Any:
+        """Open the link's page and press Sign in."""
         token = self.site_token(f"/console/sign-in/{link}")
         return self.client.post(
             "/console/session",
             data={"token": link, "csrf_token": token},
-            headers={"Origin": ORIGIN},
+            headers={"Origin": self.origin},
+            follow_redirects=False,
+        )
+
+    def redeem_raw(self, link: str) -> Any:
+        """Post a link's token with the form of the sign-in page (the link's own page may not exist)."""
+        token = self.site_token("/console/sign-in")
+        return self.client.post(
+            "/console/session",
+            data={"token": link, "csrf_token": token},
+            headers={"Origin": self.origin},
             follow_redirects=False,
         )
 
@@ -76,7 +88,7 @@ class Console:
         self, path: str, data: dict[str, Any] | None = None, *, form: str = "/console/leads", **kwargs: Any
     ) -> Any:
         """Post ``data`` with the session's form token (read from ``form``) and the service's Origin."""
-        headers = {"Origin": ORIGIN, **kwargs.pop("headers", {})}
+        headers = {"Origin": self.origin, **kwargs.pop("headers", {})}
         body = {**(data or {}), "console_csrf": self.token(form)}
         return self.client.post(path, data=body, headers=headers, follow_redirects=False, **kwargs)
 
