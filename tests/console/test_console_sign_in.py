@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from conftest import ADMIN, READER, SALES, START
-from consoletools import COOKIE, ORIGIN, TOKEN_FIELD_NAMES, Console, audit_count
+from consoletools import COOKIE, TOKEN_FIELD_NAMES, Console, audit_count
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
