@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
@@ -279,11 +279,21 @@ def _validated(model: type[BaseModel], body: dict[str, Any]) -> Any:
     return model.model_validate(body)
 
 
+_MESSAGES = {
+    "int_parsing": "Give a whole number.",
+    "int_type": "Give a whole number.",
+    "datetime_from_date_parsing": "Give a date.",
+    "datetime_parsing": "Give a date.",
+}
+
+
 def _pydantic_errors(exc: ValidationError) -> Errors:
+    """The wire shape's refusals, by field, in words for the form."""
     errors: Errors = {}
     for error in exc.errors():
         name = ".".join(str(p) for p in error.get("loc", ()) if not isinstance(p, int)) or "form"
-        errors.setdefault(name, str(error.get("msg", "invalid")).removeprefix("Value error, "))
+        message = _MESSAGES.get(str(error.get("type")), str(error.get("msg", "invalid")).removeprefix("Value error, "))
+        errors.setdefault(name, message)
     return errors
 
 
@@ -944,4 +954,9 @@ def _when(moment: datetime | None) -> str:
     return "" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _epoch(seconds: int | None) -> str:
+    return "" if seconds is None else _when(datetime.fromtimestamp(seconds, UTC))
+
+
 templates.env.filters["when"] = _when
+templates.env.filters["epoch"] = _epoch
