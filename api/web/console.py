@@ -18,6 +18,7 @@ request's transaction; the rules live in the core.
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from api.deps import CoreDep, RateLimitedClient, SessionDep
+from api.idempotent import records_secret
 from api.leads import organisation_out
 from api.sales import customer_created, customer_updated, issue_request, preview_of, renewed
 from api.schemas import (
@@ -45,6 +47,7 @@ from api.schemas import (
 )
 from api.security import SAFE_METHODS, check_form_post, origin_of
 from api.web.site import templates
+from licensing.access import idempotency
 from licensing.access.apikeys import role_includes
 from licensing.context import Core
 from licensing.kit.errors import DomainError, NotFound
@@ -752,7 +755,7 @@ def _preview_page(
         "values": values,
         "preview": preview,
         "customer": _customer_or_none(session, values.get("customer_id", "")),
-        "hidden": _hidden_fields(values),
+        "hidden": [*_hidden_fields(values), ("once", secrets.token_urlsafe(18))],
     }
     return _page(request, "console/license_preview.html", me, context)
 
@@ -784,16 +787,35 @@ def preview_issue(request: Request, session: SessionDep, core: CoreDep, me: Chan
 
 @router.post("/licenses", response_class=HTMLResponse)
 def sign_issue(request: Request, session: SessionDep, core: CoreDep, me: Changer, form: Posted) -> Response:
+    """Sign what the preview showed. The preview's form carries a one-time key (``once``): signing twice
+    (a double click, a reload that posts again) issues one license and shows it both times, through
+    the API's idempotency records (scope ``console:<address>``)."""
     values = _issue_values(form)
+    once = _text(form, "once")
 
-    def issue() -> License:
+    def issue() -> str:
         payload = _validated(LicenseCreate, _issue_body(values))
-        return issue_license(session, core, issue_request(session, core, me.actor, payload))
+        with session.begin_nested():  # a refusal below takes the key's reservation back with it
+            reserved: idempotency.Reservation | None = None
+            if once:
+                fingerprint = idempotency.request_fingerprint(
+                    "POST", "/console/licenses", payload.model_dump_json().encode()
+                )
+                found = idempotency.reserve(
+                    session, f"console:{me.email}", once, fingerprint, core.now(), secret=records_secret(request)
+                )
+                if isinstance(found, idempotency.Replay):
+                    return found.body
+                reserved = found
+            lic = issue_license(session, core, issue_request(session, core, me.actor, payload))
+            if reserved is not None:
+                idempotency.complete(reserved, 201, lic.id)
+            return lic.id
 
-    lic, errors, status_code = _attempt(issue)
+    license_id, errors, status_code = _attempt(issue)
     if errors:
         return _issue_form(request, session, core, me, values, errors, status_code)
-    return _see(f"/console/licenses/{lic.id}", "issued")
+    return _see(f"/console/licenses/{license_id}", "issued")
 
 
 # --- renewing ----------------------------------------------------------------------------------------

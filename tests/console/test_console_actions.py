@@ -247,3 +247,24 @@ def test_lists_filters_and_the_audit_log(sales: Console, world: dict[str, str]) 
     assert sales.client.get("/console/true-ups").status_code == 200
     missing = sales.client.get("/console/licenses/lic_nothing", headers={"Accept": "text/html"})
     assert missing.status_code == 404
+
+
+def test_signing_twice_issues_one_license(sales: Console, world: dict[str, str], db: Callable[[], Any]) -> None:
+    form = {"customer_id": world["customer"], "tier": "professional", "seats": "3", "duration_days": "30"}
+    preview = sales.post("/console/licenses/preview", form, form="/console/licenses/new")
+    hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', preview.text))
+    once = hidden["once"]
+    first = sales.post("/console/licenses", {**form, "once": once}, form="/console/licenses/new")
+    second = sales.post("/console/licenses", {**form, "once": once}, form="/console/licenses/new")
+    assert first.status_code == second.status_code == 303
+    assert first.headers["location"] == second.headers["location"]
+    with db() as session:
+        assert len(session.scalars(select(License)).all()) == 2  # the world's and this one
+    # The same key with other fields is refused; a refused signing leaves the key usable.
+    other = sales.post("/console/licenses", {**form, "seats": "4", "once": once}, form="/console/licenses/new")
+    assert other.status_code == 409 and "different request" in other.text
+    no_seats = {name: value for name, value in form.items() if name != "seats"}
+    fresh = sales.post("/console/licenses", {**no_seats, "once": "k2"}, form="/console/licenses/new")
+    assert fresh.status_code == 422 and 'id="error-seats"' in fresh.text
+    fixed = sales.post("/console/licenses", {**form, "once": "k2"}, form="/console/licenses/new")
+    assert fixed.status_code == 303 and fixed.headers["location"] != first.headers["location"]
