@@ -106,6 +106,10 @@ def test_issue_an_enterprise_license_with_a_custom_feature_through_the_preview(
     assert "Custom features outside the catalog: acme_reports, custom_sso_bridge." in preview.text
     with db() as session:
         assert session.scalars(select(License).where(License.tier == "enterprise")).all() == []
+    # "Change" goes back to the form with everything kept.
+    back = sales.post("/console/licenses/new", form, form="/console/licenses/new")
+    assert back.status_code == 200 and 'value="custom_sso_bridge, acme_reports"' in back.text
+    assert 'id="feature-cluster" name="features" value="cluster" checked' in back.text
     # Sign posts exactly the previewed fields (hidden inputs).
     hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', preview.text))
     assert hidden["custom_features"] == "custom_sso_bridge, acme_reports" and hidden["seats"] == "250"

@@ -162,3 +162,32 @@ def test_license_pages_and_files_need_a_session(console: Console, world: dict[st
     for path in (f"/console/licenses/{world['license']}", f"/console/licenses/{world['license']}/file"):
         response = console.client.get(path, follow_redirects=False)
         assert response.status_code == 303 and response.headers["location"] == "/console/sign-in"
+
+
+def test_sign_in_forms_from_another_origin_are_refused(
+    console: Console, staff: dict[str, str], db: Callable[[], Any]
+) -> None:
+    token = console.site_token("/console/sign-in")
+    for headers in ({"Origin": "http://evil-5e2a.example"}, {}):
+        asked = console.client.post(
+            "/console/sign-in", data={"email": staff["sales"], "csrf_token": token}, headers=headers
+        )
+        assert_refused(asked, "cross_origin")
+    with db() as session:
+        assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+    assert console.request_link(staff["sales"]).status_code == 200
+    link = console.last_link(staff["sales"])
+    page_token = console.site_token(f"/console/sign-in/{link}")
+    started = console.client.post(
+        "/console/session",
+        data={"token": link, "csrf_token": page_token},
+        headers={"Origin": "http://evil-5e2a.example"},
+        follow_redirects=False,
+    )
+    assert_refused(started, "cross_origin")
+    with db() as session:
+        assert session.scalars(select(StaffSession)).all() == []
+    # Without the site's form token (the sign-in forms are the site's), refused too.
+    missing = console.client.post("/console/session", data={"token": link}, headers={"Origin": ORIGIN})
+    assert missing.status_code == 403
+    assert console.redeem(link).status_code == 303  # the link still works from the real page
