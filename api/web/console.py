@@ -358,7 +358,7 @@ def request_link(
     session: SessionDep,
     core: CoreDep,
     client: RateLimitedClient,
-    email: Annotated[str, Form(max_length=320)] = "",
+    email: Annotated[str, Form()] = "",
 ) -> Response:
     """The same answer for a member's address and any other (licensing.staff.signin)."""
     try:
@@ -391,7 +391,7 @@ def start_session(
     session: SessionDep,
     core: CoreDep,
     client: RateLimitedClient,
-    token: Annotated[str, Form(max_length=200)] = "",
+    token: Annotated[str, Form()] = "",
 ) -> Response:
     try:
         started = signin.redeem(session, core, token)
@@ -437,14 +437,28 @@ def leads_page(
 
 
 def _organisation_page(
-    request: Request, session: Session, core: Core, me: Staff, organisation: str, **extra: Any
+    request: Request,
+    session: Session,
+    core: Core,
+    me: Staff,
+    organisation: str,
+    *,
+    owner_input: str | None = None,
+    errors: Errors | None = None,
+    status_code: int = 200,
 ) -> Response:
+    """An organisation with its history: events about it, its customers and their licenses."""
     detail = organisation_detail(session, organisation)
     out = organisation_out(session, detail, core.now())
     subjects = [detail.organisation, *(c.id for c in detail.customers), *(lic.id for lic in detail.licenses)]
     history = queries.list_audit_events(session, limit=PAGE_SIZE, cursor=None, subject_ids=subjects).items
-    context = {"org": out, "history": history, "owner_input": extra.pop("owner_input", out.owner or ""), **extra}
-    return _page(request, "console/organisation.html", me, context, status_code=extra.get("status_code", 200))
+    context = {
+        "org": out,
+        "history": history,
+        "owner_input": out.owner or "" if owner_input is None else owner_input,
+        "errors": errors or {},
+    }
+    return _page(request, "console/organisation.html", me, context, status_code=status_code)
 
 
 @router.get("/organisations/{organisation}", response_class=HTMLResponse)
