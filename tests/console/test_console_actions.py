@@ -272,3 +272,18 @@ def test_signing_twice_issues_one_license(sales: Console, world: dict[str, str],
     assert fresh.status_code == 422 and 'id="error-seats"' in fresh.text
     fixed = sales.post("/console/licenses", {**form, "once": "k2"}, form="/console/licenses/new")
     assert fixed.status_code == 303 and fixed.headers["location"] != first.headers["location"]
+
+
+def test_the_audit_log_pages(sales: Console, db: Callable[[], Any], core: Core) -> None:
+    from licensing.access import audit
+
+    with db() as session:
+        for n in range(60):
+            audit.record(session, core.now(), "test", "test.paged", "thing", f"thing_{n:02d}")
+    first = sales.client.get("/console/audit?action=test.paged")
+    assert first.text.count('data-action="test.paged"') == 50 and "thing_59" in first.text
+    match = re.search(r'<a href="(\?[^"]+)" id="next">', first.text)
+    assert match, "no next page"
+    second = sales.client.get("/console/audit" + unescape(match.group(1)))
+    assert second.text.count('data-action="test.paged"') == 10 and "thing_00" in second.text
+    assert "thing_59" not in second.text and 'id="next"' not in second.text
