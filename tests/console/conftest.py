@@ -4,21 +4,15 @@ browser-like client (``consoletools.Console``)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from consoletools import Console
+from consoletools import ADMIN, READER, SALES, START, Console
 from fastapi.testclient import TestClient
 
 from licensing.context import Core
 from licensing.kit.settings import Settings
 from licensing.staff.members import add_member
-
-START = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
-SALES = "sam@vendor-c0n5.example"
-ADMIN = "ada@vendor-c0n5.example"
-READER = "rita@vendor-c0n5.example"
 
 
 @pytest.fixture(autouse=True)

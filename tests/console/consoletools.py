@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -13,6 +14,10 @@ from sqlalchemy import func, select
 from licensing.models import AuditEvent, OutboxMessage
 
 ORIGIN = "http://testserver"
+START = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)  # the tests' frozen clock
+SALES = "sam@vendor-c0n5.example"
+ADMIN = "ada@vendor-c0n5.example"
+READER = "rita@vendor-c0n5.example"
 SITE_TOKEN = re.compile(r'<input type="hidden" name="csrf_token" value="([^"]+)">')
 CONSOLE_TOKEN = re.compile(r'<input type="hidden" name="console_csrf" value="([^"]+)">')
 TOKEN_FIELD_NAMES = (SITE_TOKEN, CONSOLE_TOKEN)

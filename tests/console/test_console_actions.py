@@ -12,8 +12,7 @@ from datetime import timedelta
 from html import unescape
 from typing import Any
 
-from conftest import SALES, START
-from consoletools import Console
+from consoletools import SALES, START, Console
 from sqlalchemy import select
 
 from licensing.context import Core

@@ -10,8 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import ADMIN, READER, SALES, START
-from consoletools import COOKIE, TOKEN_FIELD_NAMES, Console, audit_count
+from consoletools import ADMIN, COOKIE, READER, SALES, START, TOKEN_FIELD_NAMES, Console, audit_count
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
