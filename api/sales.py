@@ -45,12 +45,12 @@ from licensing.kit.errors import NotFound, ValidationFailed
 from licensing.licenses import queries
 from licensing.licenses.customers import create_customer, get_customer, update_customer
 from licensing.licenses.issuance import IssueRequest, get_license, issue_license, renew_license, renewal_request
-from licensing.licenses.preview import preview_license
+from licensing.licenses.preview import Preview, preview_license
 from licensing.licenses.queries import newest_of_lines, successors
 from licensing.licenses.revocations import revoke_license
 from licensing.licenses.status import Status
 from licensing.mail.sending import send_license
-from licensing.models import ApiKey, License, Subscription
+from licensing.models import ApiKey, Customer, License, Subscription
 from licensing.selfserve.requests import RequestStatus, list_requests, request_status
 
 router = APIRouter(
@@ -85,18 +85,22 @@ def post_customer(
     """Create a customer."""
 
     def produce() -> CustomerOut:
-        customer = create_customer(
-            session,
-            core,
-            actor(key),
-            name=payload.name,
-            email=payload.email,
-            company=payload.company,
-            allow_duplicate=payload.allow_duplicate,
-        )
-        return CustomerOut.of(customer)
+        return CustomerOut.of(customer_created(session, core, actor(key), payload))
 
     return respond(request, session, key.id, payload, produce)
+
+
+def customer_created(session: Session, core: Core, actor: str, payload: CustomerCreate) -> Customer:
+    """The customer a `POST /v1/customers` body makes (the API's and the console's)."""
+    return create_customer(
+        session,
+        core,
+        actor,
+        name=payload.name,
+        email=payload.email,
+        company=payload.company,
+        allow_duplicate=payload.allow_duplicate,
+    )
 
 
 @router.patch(
@@ -114,17 +118,21 @@ def patch_customer(
 ) -> CustomerOut:
     """Change a customer's name, e-mail or company; a new e-mail recomputes the organisation, and one
     another customer has is 409 `customer_exists`. Audited with before and after."""
-    customer = update_customer(
+    return CustomerOut.of(customer_updated(session, core, actor(key), customer_id, payload))
+
+
+def customer_updated(session: Session, core: Core, actor: str, customer_id: str, payload: CustomerUpdate) -> Customer:
+    """The customer a `PATCH /v1/customers/{id}` body changes (the API's and the console's)."""
+    return update_customer(
         session,
         core,
-        actor(key),
+        actor,
         customer_id,
         name=payload.name,
         email=payload.email,
         company=payload.company,
         clear_company="company" in payload.model_fields_set and payload.company is None,
     )
-    return CustomerOut.of(customer)
 
 
 @router.get("/customers", tags=["customers"], response_model=CustomerList)
@@ -176,15 +184,15 @@ def read_catalog(core: CoreDep, key: ReadKey) -> CatalogOut:
 
 
 # --- licenses ----------------------------------------------------------------------------------
-def issue_request(session: Session, core: Core, key: ApiKey, payload: LicenseCreate | LicensePreview) -> IssueRequest:
-    """The issuance a `POST /v1/licenses` body asks for."""
+def issue_request(session: Session, core: Core, actor: str, payload: LicenseCreate | LicensePreview) -> IssueRequest:
+    """The issuance a `POST /v1/licenses` body asks for (the API's and the console's), by ``actor``."""
     if payload.customer_id is None or payload.tier is None:
         missing = "customer_id" if payload.customer_id is None else "tier"
         raise ValidationFailed(f"Give {missing} (or renews).", field=missing, code="invalid_preview")
     return IssueRequest(
         customer=get_customer(session, payload.customer_id),
         offer=core.catalog.offer_for(payload.tier, payload.trial),
-        actor=actor(key),
+        actor=actor,
         source="api",
         seats=payload.seats,
         # "seats": null asks for unlimited seats (enterprise); a paid license without seats is refused.
@@ -213,6 +221,16 @@ def preview(payload: LicensePreview, session: SessionDep, core: CoreDep, key: Sa
     """What `POST /v1/licenses` (or, with `renews`, a renewal of that license) would sign: the exact
     claims, warnings (seats above the offer's default, a term over three years, a past start) and, for a
     renewal, the claims that change. Nothing is stored, signed or audited."""
+    result = preview_of(session, core, actor(key), payload)
+    return LicensePreviewOut(
+        claims=result.claims,
+        warnings=result.warnings,
+        changes=[Change(claim=c["claim"], from_=c["from"], to=c["to"]) for c in result.changes],
+    )
+
+
+def preview_of(session: Session, core: Core, actor: str, payload: LicensePreview) -> Preview:
+    """The preview a `POST /v1/licenses/preview` body asks for (the API's and the console's)."""
     if payload.renews is not None:
         extra = sorted(payload.model_fields_set - _RENEWAL_FIELDS)
         if extra:
@@ -224,7 +242,7 @@ def preview(payload: LicensePreview, session: SessionDep, core: CoreDep, key: Sa
         request = renewal_request(
             session,
             core,
-            actor(key),
+            actor,
             payload.renews,
             expires_at=payload.expires_at,
             duration_days=payload.duration_days,
@@ -233,13 +251,8 @@ def preview(payload: LicensePreview, session: SessionDep, core: CoreDep, key: Sa
             note=payload.note,
         )
     else:
-        request = issue_request(session, core, key, payload)
-    result = preview_license(session, core, request)
-    return LicensePreviewOut(
-        claims=result.claims,
-        warnings=result.warnings,
-        changes=[Change(claim=c["claim"], from_=c["from"], to=c["to"]) for c in result.changes],
-    )
+        request = issue_request(session, core, actor, payload)
+    return preview_license(session, core, request)
 
 
 @router.post(
@@ -259,7 +272,7 @@ def post_license(
     """
 
     def produce() -> IssuedLicense:
-        lic = issue_license(session, core, issue_request(session, core, key, payload))
+        lic = issue_license(session, core, issue_request(session, core, actor(key), payload))
         return issued(lic, core)
 
     return respond(request, session, key.id, payload, produce)
@@ -333,20 +346,24 @@ def renew(
     """A new license that supersedes this one. `duration_days` counts from the old end (or now)."""
 
     def produce() -> IssuedLicense:
-        lic = renew_license(
-            session,
-            core,
-            actor(key),
-            license_id,
-            expires_at=payload.expires_at,
-            duration_days=payload.duration_days,
-            seats=payload.seats,
-            custom_features=payload.custom_features,
-            note=payload.note,
-        )
-        return issued(lic, core)
+        return issued(renewed(session, core, actor(key), license_id, payload), core)
 
     return respond(request, session, key.id, payload, produce)
+
+
+def renewed(session: Session, core: Core, actor: str, license_id: str, payload: LicenseRenew) -> License:
+    """The license a `POST /v1/licenses/{id}/renew` body issues (the API's and the console's)."""
+    return renew_license(
+        session,
+        core,
+        actor,
+        license_id,
+        expires_at=payload.expires_at,
+        duration_days=payload.duration_days,
+        seats=payload.seats,
+        custom_features=payload.custom_features,
+        note=payload.note,
+    )
 
 
 @router.post(

@@ -381,3 +381,50 @@ class Lead(Base):
     outcome: Mapped[str | None] = mapped_column(String(30))  # self-serve: issued | refused | pending
     self_serve_request_id: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StaffMember(Base):
+    """A person of sales ops who signs in to the console (``/console``): ``email`` is unique as
+    normalised (lower case), ``role`` is the API's (admin > sales > readonly); a disabled member can
+    neither ask for a link nor keep a session (licensing.staff)."""
+
+    __tablename__ = "staff_members"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("stf"))
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class StaffLink(Base):
+    """A console sign-in link mailed to a staff member: single use (``used_at``), valid until
+    ``expires_at``; only the SHA-256 of its token is kept (licensing.kit.tokens)."""
+
+    __tablename__ = "staff_links"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("stl"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff_members.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class StaffSession(Base):
+    """A console session, started by redeeming a :class:`StaffLink`: the browser holds the token, the
+    database its hash. It ends when signed out (``ended_at``), after the idle time since ``last_seen_at``
+    (``LICENSING_CONSOLE_IDLE_MINUTES``) or at ``expires_at`` (an absolute maximum), whichever comes first."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("sts"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff_members.id"), index=True)
+    link_id: Mapped[str] = mapped_column(ForeignKey("staff_links.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    staff: Mapped[StaffMember] = relationship()

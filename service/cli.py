@@ -1,4 +1,4 @@
-"""The ``licensing`` command: serve, worker, check, db, keys, apikeys, billing and verify.
+"""The ``licensing`` command: serve, worker, check, db, keys, apikeys, staff, billing and verify.
 
 Every command reads the same settings (LICENSING_* variables or .env), so they act on the same
 database and keys. Errors print a plain message to stderr and exit non-zero; private keys and API
@@ -33,10 +33,12 @@ keys_app = typer.Typer(help="Signing keys: generate, list, rotate, retire, publi
 apikeys_app = typer.Typer(help="API keys for the sales-ops API.", no_args_is_help=True)
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 billing_app = typer.Typer(help="Stripe: the catalog, reconciling subscriptions, webhook events.", no_args_is_help=True)
+staff_app = typer.Typer(help="Staff of the sales console (/console): add, list, remove.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(apikeys_app, name="apikeys")
 app.add_typer(db_app, name="db")
 app.add_typer(billing_app, name="billing")
+app.add_typer(staff_app, name="staff")
 
 EXIT_REJECTED = 1
 EXIT_USAGE = 2
@@ -294,6 +296,70 @@ def apikeys_revoke(key_id: Annotated[str, typer.Argument(help="The key id (key_.
     except SQLAlchemyError as exc:
         _database_error(exc)
     typer.echo(f"revoked {key_id}")
+
+
+# --- staff -------------------------------------------------------------------------------------
+@staff_app.command("add")
+def staff_add(
+    email: Annotated[str, typer.Argument(help="The member's e-mail address; the sign-in links go there.")],
+    role: Annotated[str, typer.Option("--role", help="admin, sales or readonly (as API keys).")],
+) -> None:
+    """Add a staff member of the sales console (or enable a removed one again, with this role)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from licensing.kit.errors import DomainError
+    from licensing.staff.members import add_member
+
+    try:
+        with _unit_of_work() as (session, core):
+            member = add_member(session, core, email, role)
+            address, granted = member.email, member.role
+    except DomainError as exc:
+        _fail(exc.message, EXIT_USAGE)
+    except SQLAlchemyError as exc:
+        _database_error(exc)
+    typer.echo(f"added staff member {address} ({granted}); they sign in at /console/sign-in")
+
+
+@staff_app.command("list")
+def staff_list() -> None:
+    """List the staff members, their roles and whether they are enabled."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from licensing.staff.members import list_members
+
+    try:
+        with _unit_of_work() as (session, _core):
+            rows = [
+                (m.email, m.role, "removed" if m.disabled_at else "enabled", m.created_at.isoformat())
+                for m in list_members(session)
+            ]
+    except SQLAlchemyError as exc:
+        _database_error(exc)
+    if not rows:
+        typer.echo("no staff members; add one with `licensing staff add EMAIL --role sales`")
+        return
+    typer.echo(f"{'ROLE':<9} {'STATE':<8} {'ADDED':<26} EMAIL")
+    for address, role, state, created in rows:
+        typer.echo(f"{role:<9} {state:<8} {created:<26} {address}")
+
+
+@staff_app.command("remove")
+def staff_remove(email: Annotated[str, typer.Argument(help="The member's e-mail address.")]) -> None:
+    """Remove (disable) a staff member: their sessions end at once; the audit log keeps their name."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from licensing.kit.errors import DomainError
+    from licensing.staff.members import disable_member
+
+    try:
+        with _unit_of_work() as (session, core):
+            address = disable_member(session, core, email).email
+    except DomainError as exc:
+        _fail(exc.message, EXIT_USAGE if exc.status == 422 else EXIT_REJECTED)
+    except SQLAlchemyError as exc:
+        _database_error(exc)
+    typer.echo(f"removed staff member {address}; their sessions have ended")
 
 
 # --- verify ------------------------------------------------------------------------------------

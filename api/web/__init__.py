@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api.web import contact, docs, portal, selfserve, shop, site
+from api.web import console, contact, docs, portal, selfserve, shop, site
 
 
 def install(app: FastAPI) -> None:
     """The layout's assets and error pages, then every area's pages."""
     site.install_layout(app)
-    for router in (site.router, docs.router, selfserve.router, contact.router, shop.router, portal.router):
+    console.install(app)
+    for router in (
+        site.router,
+        docs.router,
+        selfserve.router,
+        contact.router,
+        shop.router,
+        portal.router,
+        console.router,
+    ):
         app.include_router(router)

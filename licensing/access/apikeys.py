@@ -79,6 +79,12 @@ def authenticate(session: Session, token: str) -> ApiKey:
     return key
 
 
+def role_includes(have: str, need: str) -> bool:
+    """Whether role ``have`` may do what ``need`` may (admin > sales > readonly); the API's keys and the
+    console's staff alike."""
+    return have in ROLES and ROLES.index(have) >= ROLES.index(need)
+
+
 def require_role(key: ApiKey, role: str) -> None:
-    if ROLES.index(key.role) < ROLES.index(role):
+    if not role_includes(key.role, role):
         raise Forbidden(f"This API key's role ({key.role}) may not do this; it needs {role}.", code="insufficient_role")

@@ -116,6 +116,10 @@ class Settings(BaseSettings):
     # processing, outgoing e-mail) in-process; false when `licensing worker` runs it apart.
     worker_in_process: bool = True
 
+    # Minutes without a request after which a console (/console) session ends; sessions also end 12 hours
+    # after sign-in whatever their use (licensing.staff.SESSION_MAX).
+    console_idle_minutes: int = Field(default=30, ge=1, le=720)
+
     # Requests per minute per client address on the public endpoints; 0 turns the limit off.
     public_rate_limit: int = Field(default=30, ge=0)
     # Where replicas share state (the public rate limit's counts): redis://, rediss:// or unix://. None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from licensing.access import audit
@@ -58,6 +59,43 @@ def organisation_detail(session: Session, organisation: str) -> OrganisationDeta
         subscriptions=list(subscriptions),
         leads=list(leads),
     )
+
+
+@dataclass(frozen=True)
+class OrganisationLeads:
+    """An organisation's leads, summed up for the console's list."""
+
+    organisation: str
+    owner: str | None
+    leads: int
+    pql: int
+    last_lead_at: datetime
+
+
+def organisations_with_leads(
+    session: Session, *, owner: str | None = None, kind: str | None = None, limit: int = 50, offset: int = 0
+) -> tuple[list[OrganisationLeads], bool]:
+    """Organisations with leads (of ``kind`` when given; owned by ``owner`` when given), the one with the
+    newest lead first, a page at a time; and whether more follow."""
+    counted = select(
+        Lead.organisation,
+        func.count(Lead.id).label("leads"),
+        func.count(Lead.id).filter(Lead.kind == "pql").label("pql"),
+        func.max(Lead.created_at).label("last_lead_at"),
+    ).group_by(Lead.organisation)
+    if kind:
+        counted = counted.where(Lead.kind == kind)
+    summary = counted.subquery()
+    query = select(
+        Organisation.organisation, Organisation.owner, summary.c.leads, summary.c.pql, summary.c.last_lead_at
+    ).join(summary, summary.c.organisation == Organisation.organisation)
+    if owner:
+        query = query.where(Organisation.owner == owner.strip())
+    rows = session.execute(
+        query.order_by(summary.c.last_lead_at.desc(), Organisation.organisation).offset(offset).limit(limit + 1)
+    ).all()
+    found = [OrganisationLeads(r[0], r[1], int(r[2]), int(r[3]), r[4]) for r in rows[:limit]]
+    return found, len(rows) > limit
 
 
 @atomic

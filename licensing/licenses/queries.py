@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from sqlalchemy import Integer, Select, literal, select
+from sqlalchemy import Integer, Select, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from licensing.kit.errors import ValidationFailed
@@ -33,6 +33,11 @@ def newest_of_lines(session: Session, line_ids: Sequence[str | None]) -> dict[st
         return {}
     rows = session.execute(select(License.line_id, License.id).where(License.line_id.in_(ids), ~SUPERSEDED)).all()
     return {line: lic for line, lic in rows}
+
+
+def line_of(session: Session, line_id: str) -> list[License]:
+    """Every license of a line, newest first."""
+    return list(session.scalars(select(License).where(License.line_id == line_id).order_by(License.id.desc())))
 
 
 def successor_of(session: Session, lic: License) -> License | None:
@@ -85,10 +90,24 @@ def page(
     return Page(items, next_cursor)
 
 
-def list_customers(session: Session, *, limit: int, cursor: str | None, email: str | None = None) -> Page[Customer]:
+def list_customers(
+    session: Session, *, limit: int, cursor: str | None, email: str | None = None, search: str | None = None
+) -> Page[Customer]:
+    """Customers newest first; ``email`` exactly, ``search`` a part of the name, address, company or
+    organisation (case-insensitively)."""
     query = select(Customer)
     if email:
         query = query.where(Customer.email == email.strip())
+    if search and search.strip():
+        pattern = "%" + search.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(
+            or_(
+                *(
+                    func.lower(column).like(pattern, escape="\\")
+                    for column in (Customer.name, Customer.email, Customer.company, Customer.organisation)
+                )
+            )
+        )
     return page(session, query, Customer.id, limit, cursor, "cus_")
 
 
@@ -149,11 +168,23 @@ def list_subscriptions(
 
 
 def list_audit_events(
-    session: Session, *, limit: int, cursor: str | None, subject_id: str | None = None, action: str | None = None
+    session: Session,
+    *,
+    limit: int,
+    cursor: str | None,
+    subject_id: str | None = None,
+    action: str | None = None,
+    actor: str | None = None,
+    subject_ids: Sequence[str] | None = None,
 ) -> Page[AuditEvent]:
+    """The audit log newest first; ``subject_ids``: events about any of these (an organisation's history)."""
     query = select(AuditEvent)
     if subject_id:
         query = query.where(AuditEvent.subject_id == subject_id)
+    if subject_ids is not None:
+        query = query.where(AuditEvent.subject_id.in_(list(subject_ids)))
     if action:
         query = query.where(AuditEvent.action == action)
+    if actor:
+        query = query.where(AuditEvent.actor == actor)
     return page(session, query, AuditEvent.id, limit, cursor)
