@@ -300,16 +300,14 @@ def build() -> dict[str, bytes]:
         request(installation_id="Zürich serveur-é \u00e9\u0301 \u6771\u4eac"),
         request_ok(request_claims(installation_id="Zürich serveur-é \u00e9\u0301 \u6771\u4eac")),
     )
-    for name, char in (
-        ("a no-break space", "\u00a0"),
-        ("a zero-width space", "\u200b"),
-        ("a line separator", "\u2028"),
+    for name, file, char in (
+        ("a no-break space", "no-break-space", "\u00a0"),
+        ("a zero-width space", "zero-width-space", "\u200b"),
+        ("a line separator", "line-separator", "\u2028"),
     ):
         add_request(
             f"installation_id with {name}",
-            f"request-installation-{name.split()[-2]}-space.lic".replace("-separator-space", "-separator")
-            if "space" in name
-            else "request-installation-line-separator.lic",
+            f"request-installation-{file}.lic",
             request(installation_id=f"inst{char}1"),
             error("malformed"),
         )
