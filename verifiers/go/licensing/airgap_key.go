@@ -103,6 +103,16 @@ func (k *InstallationKey) sign(header, claims []byte, label string) (compact str
 	return compact, armor(compact, label)
 }
 
+// signed reports whether text (a JWS this package made) bears this key's signature.
+func (k *InstallationKey) signed(text string) bool {
+	compact, _, second, err := splitJWS([]byte(text), usageReportKind)
+	if err != nil {
+		return false
+	}
+	signature, ok := b64urlDecode(compact[second+1:])
+	return ok && ed25519.Verify(k.private.Public().(ed25519.PublicKey), compact[:second], signature)
+}
+
 // armor wraps a compact JWS at 64 columns between its BEGIN and END lines.
 func armor(compact, label string) string {
 	var sb strings.Builder

@@ -106,6 +106,9 @@ func OpenUsageLog(path string, key *InstallationKey, licenseText []byte) (*Usage
 	if state.Thumbprint != key.Thumbprint() {
 		return nil, fmt.Errorf("%w (%s: key %s, not %s)", ErrUsageLogOtherKey, path, state.Thumbprint, key.Thumbprint())
 	}
+	if state.Seq > 0 && !key.signed(state.LastReport) {
+		return nil, fmt.Errorf("%w (%s): the last report is not signed by this installation key", ErrUsageLogDamaged, path)
+	}
 	log.state = state
 	return log, nil
 }
@@ -157,6 +160,17 @@ func parseUsageState(data []byte) (usageState, error) {
 		}
 		if got, ok := ReportDigest([]byte(state.LastReport)); !ok || got != state.Prev {
 			return state, errors.New("the last report is not the one prev names")
+		}
+		claims, err := unverifiedClaims([]byte(state.LastReport), usageReportKind)
+		if err != nil {
+			return state, errors.New("the last report is not a usage report")
+		}
+		period, _ := claims["period"].(map[string]any)
+		if seq, _ := wholeNumber(claims["seq"]); seq != state.Seq {
+			return state, errors.New("the last report's seq is not the log's")
+		}
+		if end, _ := wholeNumber(period["end"]); end != state.ReportedUntil {
+			return state, errors.New("the last report's period does not end where the log says")
 		}
 	}
 	if state.Days == nil {
