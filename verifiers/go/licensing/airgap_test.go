@@ -471,6 +471,10 @@ func TestVerifyReceipt(t *testing.T) {
 	if err != nil || unlimited.Seats != nil || !unlimited.Gap {
 		t.Fatal(unlimited, err)
 	}
+	under, err := VerifyReceipt(signReceipt(nil, receiptClaims(map[string]any{"seats": 40, "overage": 0})), kr, "")
+	if err != nil || *under.Seats != 40 || under.Overage != 0 {
+		t.Fatal(under, err)
+	}
 	// Bare JWS and the header's accepted forms.
 	compact := signRaw(mustJSON(map[string]any{"alg": "Ed25519", "kid": testKid, "typ": "Application/License-Usage-Receipt+JWT"}), mustJSON(receiptClaims(nil)))
 	if _, err := VerifyReceipt([]byte(compact), kr, ""); err != nil {
@@ -484,26 +488,30 @@ func TestVerifyReceipt(t *testing.T) {
 		digest string
 		code   string
 	}{
-		"other report": {text, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", CodeMalformed},
-		"license typ":  {signReceipt(map[string]any{"alg": "EdDSA", "kid": testKid, "typ": licenseTyp}, receiptClaims(nil)), "", CodeUnsupported},
-		"alg none":     {armored(b64urlEncode([]byte(`{"alg":"none","kid":"`+testKid+`","typ":"`+receiptTyp+`"}`))+"."+b64urlEncode(mustJSON(receiptClaims(nil)))+".", receiptLabel), "", CodeUnsupported},
-		"alg HS256":    {signReceipt(map[string]any{"alg": "HS256", "kid": testKid, "typ": receiptTyp}, receiptClaims(nil)), "", CodeUnsupported},
-		"crit":         {signReceipt(map[string]any{"alg": "EdDSA", "kid": testKid, "typ": receiptTyp, "crit": []any{"x"}}, receiptClaims(nil)), "", CodeUnsupported},
-		"unknown kid":  {signReceipt(map[string]any{"alg": "EdDSA", "kid": "other", "typ": receiptTyp}, receiptClaims(nil)), "", CodeUnknownKey},
-		"tampered":     {tampered, "", CodeBadSignature},
-		"ver 2":        {signReceipt(nil, receiptClaims(map[string]any{"ver": 2})), "", CodeUnsupported},
-		"no seq":       {signReceipt(nil, receiptClaims(map[string]any{"seq": omitted{}})), "", CodeMalformed},
-		"seq 0":        {signReceipt(nil, receiptClaims(map[string]any{"seq": 0})), "", CodeMalformed},
-		"seats 0":      {signReceipt(nil, receiptClaims(map[string]any{"seats": 0})), "", CodeMalformed},
-		"no seats":     {signReceipt(nil, receiptClaims(map[string]any{"seats": omitted{}})), "", CodeMalformed},
-		"gap string":   {signReceipt(nil, receiptClaims(map[string]any{"gap": "no"})), "", CodeMalformed},
-		"overage -1":   {signReceipt(nil, receiptClaims(map[string]any{"overage": -1})), "", CodeMalformed},
-		"peak float":   {signReceipt(nil, receiptClaims(map[string]any{"peak_users": 1.5})), "", CodeMalformed},
-		"no report":    {signReceipt(nil, receiptClaims(map[string]any{"report": omitted{}})), "", CodeMalformed},
-		"no iss":       {signReceipt(nil, receiptClaims(map[string]any{"iss": ""})), "", CodeMalformed},
-		"a license":    {signLicense(testClaims(testNow, nil)), "", CodeMalformed},
-		"a report":     {[]byte(armor("a.b.c", usageReportLabel)), "", CodeMalformed},
-		"too large":    {bytes.Repeat([]byte("a"), maxLicenseChars+1), "", CodeMalformed},
+		"other report":      {text, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", CodeMalformed},
+		"license typ":       {signReceipt(map[string]any{"alg": "EdDSA", "kid": testKid, "typ": licenseTyp}, receiptClaims(nil)), "", CodeUnsupported},
+		"alg none":          {armored(b64urlEncode([]byte(`{"alg":"none","kid":"`+testKid+`","typ":"`+receiptTyp+`"}`))+"."+b64urlEncode(mustJSON(receiptClaims(nil)))+".", receiptLabel), "", CodeUnsupported},
+		"alg HS256":         {signReceipt(map[string]any{"alg": "HS256", "kid": testKid, "typ": receiptTyp}, receiptClaims(nil)), "", CodeUnsupported},
+		"crit":              {signReceipt(map[string]any{"alg": "EdDSA", "kid": testKid, "typ": receiptTyp, "crit": []any{"x"}}, receiptClaims(nil)), "", CodeUnsupported},
+		"unknown kid":       {signReceipt(map[string]any{"alg": "EdDSA", "kid": "other", "typ": receiptTyp}, receiptClaims(nil)), "", CodeUnknownKey},
+		"tampered":          {tampered, "", CodeBadSignature},
+		"ver 2":             {signReceipt(nil, receiptClaims(map[string]any{"ver": 2})), "", CodeUnsupported},
+		"no seq":            {signReceipt(nil, receiptClaims(map[string]any{"seq": omitted{}})), "", CodeMalformed},
+		"seq 0":             {signReceipt(nil, receiptClaims(map[string]any{"seq": 0})), "", CodeMalformed},
+		"seats 0":           {signReceipt(nil, receiptClaims(map[string]any{"seats": 0})), "", CodeMalformed},
+		"no seats":          {signReceipt(nil, receiptClaims(map[string]any{"seats": omitted{}})), "", CodeMalformed},
+		"gap string":        {signReceipt(nil, receiptClaims(map[string]any{"gap": "no"})), "", CodeMalformed},
+		"overage -1":        {signReceipt(nil, receiptClaims(map[string]any{"overage": -1, "peak_users": 10})), "", CodeMalformed},
+		"overage 4":         {signReceipt(nil, receiptClaims(map[string]any{"overage": 4})), "", CodeMalformed},
+		"overage unlimited": {signReceipt(nil, receiptClaims(map[string]any{"seats": nil})), "", CodeMalformed},
+		"report short":      {signReceipt(nil, receiptClaims(map[string]any{"report": "abc"})), "", CodeMalformed},
+		"installation \\n":  {signReceipt(nil, receiptClaims(map[string]any{"installation_id": "a\nb"})), "", CodeMalformed},
+		"peak float":        {signReceipt(nil, receiptClaims(map[string]any{"peak_users": 1.5})), "", CodeMalformed},
+		"no report":         {signReceipt(nil, receiptClaims(map[string]any{"report": omitted{}})), "", CodeMalformed},
+		"no iss":            {signReceipt(nil, receiptClaims(map[string]any{"iss": ""})), "", CodeMalformed},
+		"a license":         {signLicense(testClaims(testNow, nil)), "", CodeMalformed},
+		"a report":          {[]byte(armor("a.b.c", usageReportLabel)), "", CodeMalformed},
+		"too large":         {bytes.Repeat([]byte("a"), maxLicenseChars+1), "", CodeMalformed},
 	}
 	for name, c := range cases {
 		_, err := VerifyReceipt(c.text, kr, c.digest)

@@ -59,6 +59,20 @@ func wholeNumberClaim(claims map[string]any, name string, min int64) (int64, *Er
 	return n, nil
 }
 
+// overage is max(0, peak - seats); 0 for unlimited seats (nil).
+func overage(peak int64, seats *int) int64 {
+	if seats == nil || peak <= int64(*seats) {
+		return 0
+	}
+	return peak - int64(*seats)
+}
+
+// isDigest reports whether s is a SHA-256 digest in canonical base64url (43 characters).
+func isDigest(s string) bool {
+	raw, ok := b64urlDecode([]byte(s))
+	return ok && len(s) == 43 && len(raw) == 32
+}
+
 func verifyReceipt(text []byte, kr *Keyring, reportDigest string) (*Receipt, *Error) {
 	const what = "usage receipt"
 	claims, kid, err := decodeJWS(text, kr, receiptKind)
@@ -74,8 +88,10 @@ func verifyReceipt(text []byte, kr *Keyring, reportDigest string) (*Receipt, *Er
 		return nil, err
 	}
 	r.IssuedAt = utc(iat)
-	if r.InstallationID, err = nonEmptyString(claims, "installation_id", what); err != nil {
-		return nil, err
+	if id, isString := claims["installation_id"].(string); isString && printableText(id, maxInstallationIDLen) {
+		r.InstallationID = id
+	} else {
+		return nil, fail(CodeMalformed, fmt.Sprintf(`The usage receipt's "installation_id" must be 1 to %d printable characters.`, maxInstallationIDLen))
 	}
 	if r.LicenseID, err = nonEmptyString(claims, "license_id", what); err != nil {
 		return nil, err
@@ -83,8 +99,10 @@ func verifyReceipt(text []byte, kr *Keyring, reportDigest string) (*Receipt, *Er
 	if r.Seq, err = wholeNumberClaim(claims, "seq", 1); err != nil {
 		return nil, err
 	}
-	if r.Report, err = nonEmptyString(claims, "report", what); err != nil {
-		return nil, err
+	if report, isString := claims["report"].(string); isString && isDigest(report) {
+		r.Report = report
+	} else {
+		return nil, fail(CodeMalformed, `The usage receipt's "report" must be a SHA-256 digest in base64url (43 characters).`)
 	}
 	if r.PeakUsers, err = wholeNumberClaim(claims, "peak_users", 0); err != nil {
 		return nil, err
@@ -106,6 +124,9 @@ func verifyReceipt(text []byte, kr *Keyring, reportDigest string) (*Receipt, *Er
 	}
 	if r.Overage, err = wholeNumberClaim(claims, "overage", 0); err != nil {
 		return nil, err
+	}
+	if r.Overage != overage(r.PeakUsers, r.Seats) {
+		return nil, fail(CodeMalformed, `The usage receipt's "overage" must be max(0, peak_users - seats), 0 for unlimited seats.`)
 	}
 	gap, isBool := claims["gap"].(bool)
 	if !isBool {
