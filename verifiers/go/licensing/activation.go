@@ -4,8 +4,12 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 )
+
+// nonceSource gives the requests' nonces (the conformance replay fixes it; nothing else may).
+var nonceSource io.Reader = rand.Reader
 
 const (
 	activationLabel      = "LICENSE ACTIVATION REQUEST"
@@ -69,7 +73,7 @@ func ActivationRequest(key *InstallationKey, installationID string, opts Activat
 		return "", err
 	}
 	nonce := make([]byte, 16)
-	if _, err := rand.Read(nonce); err != nil {
+	if _, err := io.ReadFull(nonceSource, nonce); err != nil {
 		return "", fmt.Errorf("licensing: no randomness for the request's nonce: %w", err)
 	}
 	header := compactJSON([]jsonField{{"alg", "EdDSA"}, {"typ", activationTyp}, {"jwk", key.PublicJWK()}})

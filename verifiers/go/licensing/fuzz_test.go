@@ -109,7 +109,7 @@ func FuzzVerifyReceipt(f *testing.F) {
 			f.Add(data, []byte("{}"), []byte("{}"))
 		}
 	}
-	if paths, _ := filepath.Glob(filepath.Join(vectorsDir(), "airgap", "*.txt")); len(paths) > 0 {
+	if paths, _ := filepath.Glob(filepath.Join(vectorsDir(), "airgap", "receipt-*")); len(paths) > 0 {
 		for _, path := range paths {
 			if data, err := os.ReadFile(path); err == nil && len(data) < 64*1024 {
 				f.Add(data, []byte("{}"), []byte("{}"))

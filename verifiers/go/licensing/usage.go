@@ -52,6 +52,7 @@ type UsageLog struct {
 
 	mu    sync.Mutex
 	state usageState
+	clock func() time.Time // a report's iat: time.Now (the conformance replay fixes it)
 }
 
 // usageState is the file's contents.
@@ -87,7 +88,7 @@ func OpenUsageLog(path string, key *InstallationKey, licenseText []byte) (*Usage
 	if installationID != "" && !printableText(installationID, maxInstallationIDLen) {
 		return nil, fail(CodeMalformed, `The license file's "installation_id" is not 1 to 200 printable characters.`)
 	}
-	log := &UsageLog{path: path, key: key, licenseID: licenseID, installationID: installationID}
+	log := &UsageLog{path: path, key: key, licenseID: licenseID, installationID: installationID, clock: time.Now}
 	data, err := readSmallFile(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -292,7 +293,7 @@ func (l *UsageLog) Export(until time.Time) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	iat, err := posixSeconds(time.Time{})
+	iat, err := posixSeconds(l.clock())
 	if err != nil {
 		return "", err
 	}
