@@ -122,9 +122,16 @@ func FuzzVerifyReceipt(f *testing.F) {
 		[]byte(`{"alg":"Ed25519","kid":"`+testKid+`","typ":"LICENSE-USAGE-RECEIPT+JWT","x":NaN}`),
 		[]byte(`{"ver":1,"seq":1e3,"seats":-0,"gap":0,"report":"\ud800","peak_users":18446744073709551616}`))
 	kr := testKeyring(f)
+	key := seedKey(f)
 	f.Fuzz(func(t *testing.T, data, header, payload []byte) {
 		r, err := VerifyReceipt(data, kr, "")
 		checkReceiptOutcome(t, r, err)
+		// The license text a request names is read, unverified, from anything too.
+		if text, err := ActivationRequest(key, "inst-1", ActivationOptions{LicenseText: data, Now: time.Unix(testNow, 0)}); err == nil {
+			if _, claims, _ := openJWS(t, text, activationLabel, nil); claims["license_id"] == "" {
+				t.Fatal("a request without a license id")
+			}
+		}
 		compact := signRaw(header, payload)
 		for _, text := range [][]byte{[]byte(compact), armored(compact, receiptLabel)} {
 			r, err := VerifyReceipt(text, kr, "")
