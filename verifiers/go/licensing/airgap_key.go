@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -178,14 +179,21 @@ func writeJSONObject(buf *bytes.Buffer, fields []jsonField) {
 			writeJSONString(buf, v)
 		case [][2]int64:
 			buf.WriteByte('[')
+			var number [20]byte
 			for j, pair := range v {
 				if j > 0 {
 					buf.WriteByte(',')
 				}
-				fmt.Fprintf(buf, "[%d,%d]", pair[0], pair[1])
+				buf.WriteByte('[')
+				buf.Write(strconv.AppendInt(number[:0], pair[0], 10))
+				buf.WriteByte(',')
+				buf.Write(strconv.AppendInt(number[:0], pair[1], 10))
+				buf.WriteByte(']')
 			}
 			buf.WriteByte(']')
-		default: // numbers, booleans, null
+		case int64:
+			buf.WriteString(strconv.FormatInt(v, 10))
+		default: // other numbers, booleans, null
 			encoded, err := json.Marshal(v)
 			if err != nil {
 				panic(err)

@@ -3,6 +3,7 @@ package licensing
 import (
 	"bytes"
 	"crypto/ed25519"
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"sync"
@@ -93,28 +94,8 @@ func b64urlDecode(segment []byte) ([]byte, bool) {
 	return out, true
 }
 
-func b64urlEncode(data []byte) string {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-	var sb strings.Builder
-	sb.Grow((len(data)*8 + 5) / 6)
-	for i := 0; i < len(data); i += 3 {
-		var v uint32
-		n := len(data) - i
-		if n > 3 {
-			n = 3
-		}
-		for j := 0; j < 3; j++ {
-			v <<= 8
-			if j < n {
-				v |= uint32(data[i+j])
-			}
-		}
-		for j := 0; j < n+1; j++ {
-			sb.WriteByte(alphabet[v>>(18-6*j)&0x3F])
-		}
-	}
-	return sb.String()
-}
+// b64urlEncode is unpadded base64url (the standard library's, which writes the canonical form).
+func b64urlEncode(data []byte) string { return base64.RawURLEncoding.EncodeToString(data) }
 
 // --- armor ----------------------------------------------------------------------------------------
 

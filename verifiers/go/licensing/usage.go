@@ -311,6 +311,18 @@ func (l *UsageLog) Export(until time.Time) (string, error) {
 	if end <= state.ReportedUntil {
 		return "", fmt.Errorf("%w: usage report %d covers up to %s already", ErrDayReported, state.Seq, rfc3339Seconds(state.ReportedUntil))
 	}
+	text, next := l.nextReport(state, untilSeconds, iat)
+	if err := l.save(next); err != nil {
+		return "", err
+	}
+	l.state = next
+	return text, nil
+}
+
+// nextReport makes the report of the days before the end of untilSeconds's day (which the last
+// report does not cover), and the log's state once it is made.
+func (l *UsageLog) nextReport(state usageState, untilSeconds, iat int64) (string, usageState) {
+	end := dayStart(untilSeconds) + day
 	covered := 0
 	for covered < len(state.Days) && state.Days[covered][0] < end {
 		covered++
@@ -346,11 +358,7 @@ func (l *UsageLog) Export(until time.Time) (string, error) {
 	next := state
 	next.Seq, next.Prev, next.ReportedUntil, next.LastReport = seq, digest(compact), end, text
 	next.Days = append([][]int64{}, state.Days[covered:]...)
-	if err := l.save(next); err != nil {
-		return "", err
-	}
-	l.state = next
-	return text, nil
+	return text, next
 }
 
 // LastReport is the last report Export made (armored), to carry again if it was lost; "" before
