@@ -3,6 +3,7 @@ package licensing
 import (
 	"bytes"
 	"crypto/ed25519"
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"sync"
@@ -32,6 +33,7 @@ type kind struct {
 var (
 	licenseKind     = newKind(licenseLabel, licenseTyp, "license file", maxLicenseChars)
 	revocationsKind = newKind(revocationsLabel, revocationsTyp, "revocation list", maxRevocationChars)
+	receiptKind     = newKind(receiptLabel, receiptTyp, "usage receipt", maxLicenseChars)
 	anyBegin        = []byte("-----BEGIN ")
 )
 
@@ -92,28 +94,8 @@ func b64urlDecode(segment []byte) ([]byte, bool) {
 	return out, true
 }
 
-func b64urlEncode(data []byte) string {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-	var sb strings.Builder
-	sb.Grow((len(data)*8 + 5) / 6)
-	for i := 0; i < len(data); i += 3 {
-		var v uint32
-		n := len(data) - i
-		if n > 3 {
-			n = 3
-		}
-		for j := 0; j < 3; j++ {
-			v <<= 8
-			if j < n {
-				v |= uint32(data[i+j])
-			}
-		}
-		for j := 0; j < n+1; j++ {
-			sb.WriteByte(alphabet[v>>(18-6*j)&0x3F])
-		}
-	}
-	return sb.String()
-}
+// b64urlEncode is unpadded base64url (the standard library's, which writes the canonical form).
+func b64urlEncode(data []byte) string { return base64.RawURLEncoding.EncodeToString(data) }
 
 // --- armor ----------------------------------------------------------------------------------------
 
@@ -211,7 +193,7 @@ func asciiLower(s string) string {
 var headerMemo = struct {
 	sync.RWMutex
 	kids map[*kind]map[string]any
-}{kids: map[*kind]map[string]any{licenseKind: {}, revocationsKind: {}}}
+}{kids: map[*kind]map[string]any{licenseKind: {}, revocationsKind: {}, receiptKind: {}}}
 
 const (
 	headerMemoMax      = 64
@@ -272,19 +254,18 @@ func headerKid(segment []byte, k *kind) (any, *Error) {
 	return kid, nil
 }
 
-// decodeJWS checks armor, header, key and signature, and returns the verified claims (with ver 1)
-// and the key id.
-func decodeJWS(text []byte, kr *Keyring, k *kind) (map[string]any, string, *Error) {
+// splitJWS finds the compact JWS in the text and the positions of its two dots.
+func splitJWS(text []byte, k *kind) (compact []byte, first, second int, err *Error) {
 	body, err := armorBody(text, k)
 	if err != nil {
-		return nil, "", err
+		return nil, 0, 0, err
 	}
-	compact, err := compactJWS(body, k)
+	compact, err = compactJWS(body, k)
 	if err != nil {
-		return nil, "", err
+		return nil, 0, 0, err
 	}
-	first := bytes.IndexByte(compact, '.')
-	second := -1
+	first = bytes.IndexByte(compact, '.')
+	second = -1
 	if first >= 0 {
 		if i := bytes.IndexByte(compact[first+1:], '.'); i >= 0 {
 			second = first + 1 + i
@@ -292,7 +273,35 @@ func decodeJWS(text []byte, kr *Keyring, k *kind) (map[string]any, string, *Erro
 	}
 	// An empty signature is left to the header check: an unsecured JWS (alg none) is "unsupported".
 	if first <= 0 || second <= first+1 || bytes.IndexByte(compact[second+1:], '.') >= 0 {
-		return nil, "", fail(CodeMalformed, fmt.Sprintf("No %s was found in the text: expected an armor block or a compact JWS.", k.what))
+		return nil, 0, 0, fail(CodeMalformed, fmt.Sprintf("No %s was found in the text: expected an armor block or a compact JWS.", k.what))
+	}
+	return compact, first, second, nil
+}
+
+// unverifiedClaims reads the claims of a JWS WITHOUT checking its header or signature: only for
+// what a maker copies from a file it holds (an activation request's license id), never to trust.
+func unverifiedClaims(text []byte, k *kind) (map[string]any, *Error) {
+	compact, first, second, err := splitJWS(text, k)
+	if err != nil {
+		return nil, err
+	}
+	payload, ok := b64urlDecode(compact[first+1 : second])
+	if !ok {
+		return nil, fail(CodeMalformed, fmt.Sprintf("The %s's contents are not canonical base64url text.", k.what))
+	}
+	claims, ok := parseJSONObject(payload)
+	if !ok {
+		return nil, fail(CodeMalformed, fmt.Sprintf("The %s's contents are not a JSON object.", k.what))
+	}
+	return claims, nil
+}
+
+// decodeJWS checks armor, header, key and signature, and returns the verified claims (with ver 1)
+// and the key id.
+func decodeJWS(text []byte, kr *Keyring, k *kind) (map[string]any, string, *Error) {
+	compact, first, second, err := splitJWS(text, k)
+	if err != nil {
+		return nil, "", err
 	}
 	kidValue, err := headerKid(compact[:first], k)
 	if err != nil {

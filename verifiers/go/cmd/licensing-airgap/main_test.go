@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"example.invalid/licensing-verifier/licensing"
+)
+
+// The command, driven as the service's end-to-end tests drive it: every subcommand, its output
+// and its exit status.
+
+func vectors(name string) string {
+	return filepath.Join("..", "..", "..", "..", "tests", "vectors", name)
+}
+
+func call(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	status := run(args, &stdout, &stderr)
+	return status, stdout.String(), stderr.String()
+}
+
+// TEST-ONLY KEY: RFC 8032 section 7.1 TEST 1, the vectors' signing key (public test material).
+func signReceipt(t *testing.T, claims string) []byte {
+	seed, _ := hex.DecodeString("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+	key := ed25519.NewKeyFromSeed(seed)
+	enc := base64.RawURLEncoding.EncodeToString
+	input := enc([]byte(`{"alg":"EdDSA","kid":"kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k","typ":"license-usage-receipt+jwt"}`)) + "." + enc([]byte(claims))
+	return []byte("-----BEGIN LICENSE USAGE RECEIPT-----\n" + input + "." + enc(ed25519.Sign(key, []byte(input))) + "\n-----END LICENSE USAGE RECEIPT-----\n")
+}
+
+func TestCommandRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	keyPath, logPath := filepath.Join(dir, "k.pem"), filepath.Join(dir, "usage.json")
+	status, out, _ := call(t, "key", keyPath)
+	if status != 0 || len(strings.TrimSpace(out)) != 43 {
+		t.Fatal(status, out)
+	}
+	if info, err := os.Stat(keyPath); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatal(info, err)
+	}
+	if status, _, stderr := call(t, "key", keyPath); status != 1 || !strings.Contains(stderr, "exists") {
+		t.Fatal("a key written over another:", status, stderr)
+	}
+	pem, _ := os.ReadFile(keyPath)
+	key, err := licensing.ParseInstallationKeyPEM(pem)
+	if err != nil || key.Thumbprint() != strings.TrimSpace(out) {
+		t.Fatal(err)
+	}
+
+	status, out, _ = call(t, "request", "--key", keyPath, "--installation", "inst-1", "--license", vectors("professional.lic"), "--product-version", "4.2")
+	if status != 0 || !strings.HasPrefix(out, "-----BEGIN LICENSE ACTIVATION REQUEST-----\n") {
+		t.Fatal(status, out)
+	}
+	if status, _, stderr := call(t, "request", "--key", keyPath, "--installation", "inst-1"); status != 1 || !strings.Contains(stderr, "needs the license") {
+		t.Fatal(status, stderr)
+	}
+
+	bound := vectors("bound-renewal.lic")
+	for _, r := range [][]string{{"5", "2025-06-01T10:00:00Z"}, {"8", "2025-06-01T20:00:00Z"}, {"3", "2025-06-02T00:00:00Z"}} {
+		if status, _, stderr := call(t, "record", "--log", logPath, "--key", keyPath, "--license", bound, "--users", r[0], "--at", r[1]); status != 0 {
+			t.Fatal(stderr)
+		}
+	}
+	status, report, _ := call(t, "export", "--log", logPath, "--key", keyPath, "--license", bound, "--until", "2025-06-02T12:00:00Z")
+	if status != 0 || !strings.HasPrefix(report, "-----BEGIN LICENSE USAGE REPORT-----\n") {
+		t.Fatal(status, report)
+	}
+	reportPath := filepath.Join(dir, "report.txt")
+	os.WriteFile(reportPath, []byte(report), 0o600)
+	status, out, _ = call(t, "digest", reportPath)
+	want, _ := licensing.ReportDigest([]byte(report))
+	if status != 0 || strings.TrimSpace(out) != want {
+		t.Fatal(out)
+	}
+	if status, _, stderr := call(t, "record", "--log", logPath, "--key", keyPath, "--license", bound, "--users", "9", "--at", "2025-06-01T00:00:00Z"); status != 1 || !strings.Contains(stderr, "already reported") {
+		t.Fatal(status, stderr)
+	}
+
+	receiptPath := filepath.Join(dir, "receipt.txt")
+	os.WriteFile(receiptPath, signReceipt(t, `{"ver":1,"iss":"licenses.example","iat":1748908800,"installation_id":"inst-1","license_id":"lic_renewal","seq":1,"report":"`+want+`","peak_users":8,"seats":5,"overage":3,"gap":false}`), 0o600)
+	status, out, _ = call(t, "receipt", "--jwks", vectors("jwks.json"), "--report-digest", want, receiptPath)
+	var fields map[string]any
+	if status != 0 || json.Unmarshal([]byte(out), &fields) != nil {
+		t.Fatal(status, out)
+	}
+	if fields["seq"] != 1.0 || fields["overage"] != 3.0 || fields["seats"] != 5.0 || fields["gap"] != false ||
+		fields["report"] != want || fields["issued_at"] != "2025-06-03T00:00:00Z" || fields["license_id"] != "lic_renewal" {
+		t.Fatal(fields)
+	}
+	status, _, stderr := call(t, "receipt", "--jwks", vectors("jwks.json"), "--report-digest", "other", receiptPath)
+	if status != 1 || !strings.HasPrefix(stderr, "malformed: ") {
+		t.Fatal(status, stderr)
+	}
+	if status, _, stderr := call(t, "receipt", "--jwks", vectors("jwks.json"), vectors("professional.lic")); status != 1 || !strings.HasPrefix(stderr, "malformed: ") {
+		t.Fatal(status, stderr)
+	}
+}
+
+func TestCommandCompare(t *testing.T) {
+	status, out, stderr := call(t, "compare", "--jwks", vectors("jwks.json"), "--at", "2025-06-01T00:00:00Z", vectors("professional.lic"), vectors("professional.lic"))
+	if status != 0 || out != "warning: NEW is the same license as OLD\n" {
+		t.Fatal(status, out, stderr)
+	}
+	status, _, stderr = call(t, "compare", "--jwks", vectors("jwks.json"), "--at", "2025-06-01T00:00:00Z", vectors("professional.lic"), vectors("revoked.lic"))
+	if status != 0 {
+		t.Fatal(stderr)
+	}
+	status, _, stderr = call(t, "compare", "--jwks", vectors("jwks.json"), "--at", "2025-06-01T00:00:00Z", vectors("professional.lic"), vectors("bad-signature.lic"))
+	if status != 1 || !strings.HasPrefix(stderr, "bad_signature: ") || !strings.Contains(stderr, "NEW") {
+		t.Fatal(status, stderr)
+	}
+}
+
+func TestCommandUsage(t *testing.T) {
+	for _, args := range [][]string{{}, {"nope"}, {"key"}, {"receipt", "x"}, {"record", "--log", "l", "--key", "k", "--license", "f", "--users", "x"},
+		{"compare", "--jwks", "j", "--at", "yesterday", "a", "b"}, {"export", "--bogus"}} {
+		if status, _, stderr := call(t, args...); status != 2 || !strings.Contains(stderr, "usage:") {
+			t.Errorf("%q: %d %s", args, status, stderr)
+		}
+	}
+}
