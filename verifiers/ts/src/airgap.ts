@@ -95,6 +95,7 @@ const MAX_LOG_BYTES = 16 * 1024 * 1024;
 const ACTIVATION_LABEL = "LICENSE ACTIVATION REQUEST";
 const ACTIVATION_TYP = "license-activation+jwt";
 const REPORT_LABEL = "LICENSE USAGE REPORT";
+const NONCE_BYTES = 16;
 
 function b64url(data: Uint8Array | string): string {
   return Buffer.from(data).toString("base64url");
@@ -134,12 +135,24 @@ export function reportDigest(report: string | Uint8Array): string {
 // unassigned character, and no separator but U+0020.
 const PRINTABLE = /^(?:[^\p{C}\p{Z}]| )+$/u;
 
+function isInstallationId(value: unknown): value is string {
+  if (typeof value !== "string" || value.length > 2 * MAX_ID_CHARS) return false;
+  const length = [...value].length;
+  return length >= 1 && length <= MAX_ID_CHARS && PRINTABLE.test(value);
+}
+
+/** An installation id from the calling program: 1 to 200 printable characters. */
 function checkId(value: unknown, name: string): string {
   if (typeof value !== "string") throw new TypeError(`${name} must be a string`);
-  const length = [...value].length;
-  if (length < 1 || length > MAX_ID_CHARS || !PRINTABLE.test(value)) {
+  if (!isInstallationId(value)) {
     throw new RangeError(`${name} must be 1 to ${MAX_ID_CHARS} printable characters, not ${JSON.stringify(value)}`);
   }
+  return value;
+}
+
+function checkNonEmpty(value: unknown, name: string): string {
+  if (typeof value !== "string") throw new TypeError(`${name} must be a string`);
+  if (value === "") throw new RangeError(`${name} must not be empty`);
   return value;
 }
 
@@ -178,23 +191,33 @@ export class InstallationKey {
   }
 
   /**
-   * The key from its private half as PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), as privatePem()
-   * wrote it. Throws AirgapError (bad_key) for anything else: another kind of key, an encrypted or
-   * damaged PEM, a public key.
+   * The key from its private half as PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`, or an encrypted
+   * one with its passphrase), as privatePem() wrote it. Throws AirgapError (bad_key) for anything
+   * else: another kind of key, a damaged PEM, a wrong or missing passphrase, a public key.
    */
-  static fromPem(pem: string | Uint8Array): InstallationKey {
+  static fromPem(pem: string | Uint8Array, passphrase?: string): InstallationKey {
     let text: string | undefined;
     if (typeof pem === "string") text = pem;
     else if (pem instanceof Uint8Array) text = decodeUtf8(pem);
     else throw new TypeError("InstallationKey.fromPem: the PEM must be a string or UTF-8 bytes");
-    if (text === undefined || text.length > MAX_PEM_CHARS || !text.includes("-----BEGIN PRIVATE KEY-----")) {
+    if (passphrase !== undefined && typeof passphrase !== "string") throw new TypeError("passphrase must be a string");
+    const encrypted = text?.includes("-----BEGIN ENCRYPTED PRIVATE KEY-----") ?? false;
+    if (text === undefined || text.length > MAX_PEM_CHARS || !(encrypted || text.includes("-----BEGIN PRIVATE KEY-----"))) {
       throw new AirgapError("bad_key", "The installation key is not a PKCS#8 PEM private key (-----BEGIN PRIVATE KEY-----).");
+    }
+    if (encrypted && !passphrase) {
+      throw new AirgapError("bad_key", "The installation key is encrypted: give its passphrase.");
     }
     let key: KeyObject;
     try {
-      key = createPrivateKey({ key: text, format: "pem" });
+      key = createPrivateKey(encrypted ? { key: text, format: "pem", passphrase: passphrase as string } : { key: text, format: "pem" });
     } catch {
-      throw new AirgapError("bad_key", "The installation key's PEM is damaged: it holds no private key.");
+      throw new AirgapError(
+        "bad_key",
+        encrypted
+          ? "The installation key cannot be decrypted: the passphrase is wrong, or the PEM is damaged."
+          : "The installation key's PEM is damaged: it holds no private key.",
+      );
     }
     if (key.asymmetricKeyType !== "ed25519") {
       throw new AirgapError("bad_key", `The installation key is an ${String(key.asymmetricKeyType)} key, not an Ed25519 one.`);
@@ -202,9 +225,16 @@ export class InstallationKey {
     return new InstallationKey(key);
   }
 
-  /** The private half as PKCS#8 PEM. Store it with mode 0600; never log it. */
-  privatePem(): string {
-    return this.#privateKey.export({ format: "pem", type: "pkcs8" }) as string;
+  /**
+   * The private half as PKCS#8 PEM, encrypted (AES-256-CBC) when a passphrase is given. Store it
+   * with mode 0600; never log it.
+   */
+  privatePem(passphrase?: string): string {
+    if (passphrase === undefined || passphrase === "") {
+      return this.#privateKey.export({ format: "pem", type: "pkcs8" }) as string;
+    }
+    if (typeof passphrase !== "string") throw new TypeError("passphrase must be a string");
+    return this.#privateKey.export({ format: "pem", type: "pkcs8", cipher: "aes-256-cbc", passphrase }) as string;
   }
 
   /** @internal A compact JWS of the header and claims, signed with this key. */
@@ -288,6 +318,8 @@ export interface ActivationRequestOptions {
   productVersion?: string | null;
   /** The time to sign at: a Date or POSIX seconds. Default: the system clock. */
   now?: Date | number;
+  /** For tests only (reproducible files): the 16 bytes of the nonce. Default: random. */
+  nonce?: Uint8Array;
 }
 
 /**
@@ -297,7 +329,7 @@ export interface ActivationRequestOptions {
  *
  * The license to bind is named by licenseText (its `jti`, read without verifying) or licenseId; a
  * request naming none cannot be made (TypeError), nor one whose two names differ (RangeError).
- * installationId and productVersion are 1 to 200 printable characters (RangeError).
+ * installationId is 1 to 200 printable characters, licenseId and productVersion non-empty (RangeError).
  */
 export function activationRequest(
   key: InstallationKey,
@@ -308,9 +340,11 @@ export function activationRequest(
   checkId(installationId, "installationId");
   const now = nowSeconds(options.now);
   const given = options.licenseId ?? null;
-  if (given !== null) checkId(given, "licenseId");
+  if (given !== null) checkNonEmpty(given, "licenseId");
   const productVersion = options.productVersion ?? null;
-  if (productVersion !== null) checkId(productVersion, "productVersion");
+  if (productVersion !== null) checkNonEmpty(productVersion, "productVersion");
+  const nonce = options.nonce ?? randomBytes(NONCE_BYTES);
+  if (!(nonce instanceof Uint8Array) || nonce.length !== NONCE_BYTES) throw new TypeError(`nonce must be ${NONCE_BYTES} bytes`);
   const text = options.licenseText ?? null;
   const fromText = text === null ? null : licenseFacts(text).id;
   if (fromText !== null && given !== null && fromText !== given) {
@@ -323,7 +357,7 @@ export function activationRequest(
   const header = { alg: "EdDSA", typ: ACTIVATION_TYP, jwk: { kty: "OKP", crv: "Ed25519", x: key.publicJwk.x } };
   const claims: Record<string, unknown> = { ver: 1, iat: now, installation_id: installationId, license_id: licenseId };
   if (productVersion !== null) claims["product_version"] = productVersion;
-  claims["nonce"] = b64url(randomBytes(16));
+  claims["nonce"] = b64url(nonce);
   return armor(key.signCompact(header, claims), ACTIVATION_LABEL);
 }
 
@@ -684,7 +718,10 @@ export function verifyReceipt(text: string | Uint8Array, keyring: Keyring, optio
     const { claims, kid } = decodeJws(text, keyring, USAGE_RECEIPT);
     const issuer = nonEmptyString(claims, "iss", what);
     const iat = numericDate(claims, "iat", what);
-    const installationId = nonEmptyString(claims, "installation_id", what);
+    const installationId = entryOf(claims, "installation_id");
+    if (!isInstallationId(installationId)) {
+      throw new LicenseError("malformed", `The usage receipt's "installation_id" must be 1 to ${MAX_ID_CHARS} printable characters.`);
+    }
     const licenseId = nonEmptyString(claims, "license_id", what);
     const seq = count(claims, "seq", 1);
     const report = nonEmptyString(claims, "report", what);
@@ -693,8 +730,11 @@ export function verifyReceipt(text: string | Uint8Array, keyring: Keyring, optio
     }
     const peakUsers = count(claims, "peak_users", 0);
     const seatsValue = entryOf(claims, "seats");
-    const seats = seatsValue === null ? null : count(claims, "seats", 0);
+    const seats = seatsValue === null ? null : count(claims, "seats", 1);
     const overage = count(claims, "overage", 0);
+    if (overage !== (seats === null ? 0 : Math.max(0, peakUsers - seats))) {
+      throw new LicenseError("malformed", 'The usage receipt\'s "overage" must be max(0, peak_users - seats), 0 for unlimited seats.');
+    }
     const gap = entryOf(claims, "gap");
     if (typeof gap !== "boolean") throw new LicenseError("malformed", 'The usage receipt\'s "gap" must be true or false.');
     if (expected !== null && report !== expected) {

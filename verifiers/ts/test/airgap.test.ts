@@ -194,6 +194,17 @@ test("a PEM that is not an Ed25519 private key is bad_key", () => {
   assert.throws(() => InstallationKey.fromPem(5 as never), TypeError);
 });
 
+test("an installation key encrypted with a passphrase", () => {
+  const key = newInstallationKey();
+  const pem = key.privatePem("correct horse");
+  assert.match(pem, /^-----BEGIN ENCRYPTED PRIVATE KEY-----\n/);
+  assert.equal(InstallationKey.fromPem(pem, "correct horse").thumbprint, key.thumbprint);
+  for (const passphrase of [undefined, "", "wrong"]) {
+    assert.equal(refused(AirgapError, () => InstallationKey.fromPem(pem, passphrase)).code, "bad_key");
+  }
+  assert.equal(InstallationKey.fromPem(key.privatePem(), "ignored for a plain PEM").thumbprint, key.thumbprint);
+});
+
 // --- the activation request ------------------------------------------------------------------------
 
 test("an activation request: header, claims in order, signed by the key it carries", () => {
@@ -239,6 +250,10 @@ test("an activation request: the license by id, by a verified License, defaults,
     assert.throws(() => activationRequest(key, bad, { licenseId: "l" }), RangeError, JSON.stringify(bad));
   }
   assert.throws(() => activationRequest(key, "i", { licenseId: "l", productVersion: "" }), RangeError);
+  assert.throws(() => activationRequest(key, "i", { licenseId: "" }), RangeError);
+  assert.throws(() => activationRequest(key, "i", { licenseId: "l", nonce: new Uint8Array(8) }), TypeError);
+  const fixed = { licenseId: "l", now: 5, nonce: new Uint8Array(16).fill(7) };
+  assert.equal(activationRequest(key, "i", fixed), activationRequest(key, "i", fixed)); // Ed25519 is deterministic
   assert.throws(() => activationRequest(key, "i"), TypeError); // no license named
   assert.throws(() => activationRequest(key, "i", { licenseText: license, licenseId: "lic_other" }), RangeError);
   assert.throws(() => activationRequest(key, 5 as never, { licenseId: "l" }), TypeError);
@@ -540,6 +555,11 @@ test("a receipt refused: the verifier's codes", () => {
     { seats: undefined },
     { seats: "10" },
     { overage: -1 },
+    { overage: 5 },
+    { seats: 0, overage: 14 },
+    { seats: null },
+    { installation_id: "inst\n1" },
+    { installation_id: "x".repeat(201) },
     { gap: "yes" },
     { gap: undefined },
   ];
