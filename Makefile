@@ -96,12 +96,13 @@ typecheck: venv
 test: venv postgres redis browser lint typecheck test-go test-ts
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
-## The two wheels, into dist/: licensing-verifier and licensing-service
+## The two wheels, into dist/: licensing-verifier (the verifier and licensing/airgap/) and licensing-service
 dist: venv
 	rm -rf build/verifier dist
-	mkdir -p build/verifier/licensing dist
+	mkdir -p build/verifier/licensing/airgap dist
 	cp packaging/verifier/pyproject.toml packaging/verifier/README.md build/verifier/
 	cp licensing/__init__.py licensing/verify.py licensing/py.typed build/verifier/licensing/
+	cp licensing/airgap/*.py build/verifier/licensing/airgap/
 	$(BIN)/python -m build --wheel --no-isolation --outdir dist build/verifier
 	$(BIN)/python -m build --wheel --no-isolation --outdir dist .
 
