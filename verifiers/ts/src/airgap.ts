@@ -73,8 +73,8 @@ export const AIRGAP_ERROR_CODES: readonly AirgapErrorCode[] = Object.freeze([
  * - `bad_key`: the PEM is not an Ed25519 private key (unencrypted PKCS#8);
  * - `bad_log`: the usage log file is damaged, or is not a usage log;
  * - `other_key`: the usage log, or the license's `cnf`, belongs to another installation key;
- * - `already_reported`: record() for a UTC day a report already covers, or export() with nothing
- *   after the last report (reports never go back).
+ * - `already_reported`: record() for a UTC day a report already covers, or export() until a day
+ *   before the last report's period ends (reports never go back).
  */
 export class AirgapError extends Error {
   override readonly name = "AirgapError";
@@ -604,8 +604,10 @@ export class UsageLog {
    * The next usage report (`LICENSE USAGE REPORT`), armored and signed by the installation key: the
    * days recorded and not yet reported up to and including the UTC day of `until` (a Date or POSIX
    * seconds; default now), chained to the last report (seq + 1, prev = its digest). The log keeps it
-   * (lastReport) and forgets the days it covers. Throws AirgapError (already_reported) when the last
-   * report already covers until's day. `now` (default: the clock) is the report's iat.
+   * (lastReport) and forgets the days it covers. A second export the same day is an empty report
+   * whose period starts and ends at the next day, as in Python. Throws AirgapError
+   * (already_reported) when until's day is before the last report's period ends (reports never go
+   * back). `now` (default: the clock) is the report's iat.
    */
   export(until?: Date | number, options: { now?: Date | number } = {}): string {
     const untilDay = Math.floor(nowSeconds(until) / DAY) * DAY;
@@ -613,10 +615,10 @@ export class UsageLog {
     const end = untilDay + DAY;
     const state = this.#state;
     const last = state.last;
-    if (last !== null && end <= last.end) {
+    if (last !== null && end < last.end) {
       throw new AirgapError(
         "already_reported",
-        `Report ${last.seq} already covers the days before ${isoDay(last.end)}: there is nothing to report up to ${isoDay(untilDay)}.`,
+        `${isoDay(untilDay)} is before the end of report ${last.seq}'s period (${isoDay(last.end)}): reports never go back.`,
       );
     }
     const daily = this.pending().filter(([day]) => day < end);

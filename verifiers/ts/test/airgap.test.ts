@@ -329,7 +329,7 @@ test("usage: the highest count of each UTC day, exported as a chain of reports",
   for (const at of [JUNE_1, JUNE_1 + 3 * DAY - 1]) {
     assert.equal(refused(AirgapError, () => log.record(100, at)).code, "already_reported");
   }
-  assert.equal(refused(AirgapError, () => log.export(JUNE_1 + 2 * DAY)).code, "already_reported");
+  assert.equal(refused(AirgapError, () => log.export(JUNE_1 + DAY)).code, "already_reported");
   log.record(20, JUNE_1 + 3 * DAY);
   const secondText = log.export(JUNE_1 + 9 * DAY, { now: JUNE_1 + 9 * DAY });
   const two = readReport(secondText, key);
@@ -345,10 +345,15 @@ test("usage: the highest count of each UTC day, exported as a chain of reports",
     daily: [[JUNE_1 + 3 * DAY, 20], [JUNE_1 + 5 * DAY, 9]],
   });
   // An empty report: nothing recorded since.
-  const three = readReport(log.export(JUNE_1 + 12 * DAY), key);
+  const thirdText = log.export(JUNE_1 + 12 * DAY);
+  const three = readReport(thirdText, key);
   assert.equal(three.seq, 3);
   assert.deepEqual([three.period, three.peak_users, three.daily], [{ start: JUNE_1 + 10 * DAY, end: JUNE_1 + 13 * DAY }, 0, []]);
   assert.equal(three.prev, reportDigest(secondText));
+  // Again the same day: an empty report of no days, as Python makes it; the day before is refused.
+  const four = readReport(log.export(JUNE_1 + 12 * DAY + 5), key);
+  assert.deepEqual([four.seq, four.prev, four.period, four.daily], [4, reportDigest(thirdText), { start: JUNE_1 + 13 * DAY, end: JUNE_1 + 13 * DAY }, []]);
+  assert.equal(refused(AirgapError, () => log.export(JUNE_1 + 11 * DAY)).code, "already_reported");
 });
 
 test("usage: the first report of an empty log covers until's day; an unbound license with the installation id given", () => {
