@@ -22,7 +22,15 @@ from licensing.airgap._envelope import DAY, is_digest, is_installation_id, utc
 from licensing.airgap.activation import license_id_of
 from licensing.airgap.keys import InstallationKey
 from licensing.airgap.usage import report_digest, usage_report
-from licensing.verify import LICENSE_LABEL, MAX_TIME, LicenseError, b64url_decode, compact_parts, json_object, now_seconds
+from licensing.verify import (
+    LICENSE_LABEL,
+    MAX_TIME,
+    LicenseError,
+    b64url_decode,
+    compact_parts,
+    json_object,
+    now_seconds,
+)
 
 LOG_FORMAT: Final = "licensing-usage-log"
 LOG_VERSION: Final = 1
