@@ -37,6 +37,7 @@ import {
   LICENSE,
   License,
   LicenseError,
+  MAX_TIME,
   NON_ASCII,
   USAGE_RECEIPT,
   USAGE_REPORT,
@@ -363,6 +364,76 @@ export function activationRequest(
 
 // --- 2. the usage log and its reports --------------------------------------------------------------
 
+/** What a usage report says: usageReport's fields. Times are POSIX seconds, each the start of a UTC day. */
+export interface UsageReportFields {
+  readonly licenseId: string;
+  readonly installationId: string;
+  /** 1 for the installation's first report, then one more each time. */
+  readonly seq: number;
+  /** The previous report's digest (reportDigest); null for seq 1. */
+  readonly prev: string | null;
+  readonly periodStart: number;
+  readonly periodEnd: number;
+  /** [day start, highest count of active users], ascending, inside the period. */
+  readonly daily: readonly (readonly [number, number])[];
+  /** The report's iat: a Date or POSIX seconds. Default: the clock. */
+  readonly now?: Date | number;
+}
+
+function isDigest(value: unknown): value is string {
+  return typeof value === "string" && value.length === 43 && b64urlDecode(value)?.length === 32;
+}
+
+/**
+ * A usage report (`LICENSE USAGE REPORT`), armored and signed by the installation key: what
+ * UsageLog.export writes, for a product that keeps its own record (Python's usage_report). Throws
+ * RangeError when the fields do not hold together (a day outside the period or out of order, a
+ * count below 0, prev missing after seq 1 or present on it), TypeError for a value of another type.
+ */
+export function usageReport(key: InstallationKey, fields: UsageReportFields): string {
+  checkKey(key);
+  if (typeof fields !== "object" || fields === null) throw new TypeError("fields must be an object");
+  checkNonEmpty(fields.licenseId, "licenseId");
+  checkId(fields.installationId, "installationId");
+  const { seq, prev, periodStart: start, periodEnd: end, daily } = fields;
+  if (!isCount(seq, 1)) throw new RangeError(`seq must be a whole number, 1 or more, not ${String(seq)}`);
+  if (seq === 1 ? prev !== null && prev !== undefined : !isDigest(prev)) {
+    throw new RangeError(
+      seq === 1 ? "the first report (seq 1) has no prev" : "a report after the first needs prev, the last report's digest (reportDigest)",
+    );
+  }
+  for (const [name, value] of [["periodStart", start], ["periodEnd", end]] as const) {
+    if (!isDayStart(value) || value > MAX_TIME) throw new RangeError(`${name} must be the start of a UTC day in POSIX seconds, not ${String(value)}`);
+  }
+  if (end < start) throw new RangeError("periodEnd is before periodStart");
+  if (!Array.isArray(daily)) throw new TypeError("daily must be an array of [day start, count] pairs");
+  const pairs: [number, number][] = [];
+  let last = start - 1;
+  let peak = 0;
+  for (const entry of daily as readonly (readonly [unknown, unknown])[]) {
+    const [day, users] = Array.isArray(entry) && entry.length === 2 ? entry : [undefined, undefined];
+    if (!isDayStart(day) || day <= last || day >= end) {
+      throw new RangeError(`daily must hold ascending day starts inside the period, not ${String(day)}`);
+    }
+    if (!isCount(users, 0)) throw new RangeError(`daily counts must be whole numbers, 0 or more, not ${String(users)}`);
+    pairs.push([day, users]);
+    last = day;
+    if (users > peak) peak = users;
+  }
+  const claims: Record<string, unknown> = {
+    ver: 1,
+    iat: nowSeconds(fields.now),
+    license_id: fields.licenseId,
+    installation_id: fields.installationId,
+    seq,
+  };
+  if (seq !== 1) claims["prev"] = prev;
+  claims["period"] = { start, end };
+  claims["peak_users"] = peak;
+  claims["daily"] = pairs;
+  return armor(key.signCompact({ alg: "EdDSA", typ: USAGE_REPORT.typ, kid: key.thumbprint }, claims), REPORT_LABEL);
+}
+
 const LOG_KIND = "licensing-usage-log";
 
 interface LastReport {
@@ -468,6 +539,10 @@ function writeAtomically(path: string, text: string): void {
   } catch {
     // a directory that cannot be synced (some file systems): the rename stands anyway
   }
+}
+
+function unarmorReport(report: string): string {
+  return armorBody(report, USAGE_REPORT).replace(ASCII_WHITESPACE, "");
 }
 
 function isoDay(day: number): string {
@@ -624,23 +699,20 @@ export class UsageLog {
     const daily = this.pending().filter(([day]) => day < end);
     const start = last !== null ? last.end : (daily[0]?.[0] ?? untilDay);
     const seq = last === null ? 1 : last.seq + 1;
-    const claims: Record<string, unknown> = {
-      ver: 1,
-      iat,
-      license_id: this.licenseId,
-      installation_id: this.installationId,
+    const report = usageReport(this.#key, {
+      licenseId: this.licenseId,
+      installationId: this.installationId,
       seq,
-    };
-    if (last !== null) claims["prev"] = digestOf(last.report);
-    claims["period"] = { start, end };
-    claims["peak_users"] = daily.reduce((peak, [, count]) => Math.max(peak, count), 0);
-    claims["daily"] = daily;
-    const header = { alg: "EdDSA", typ: USAGE_REPORT.typ, kid: this.#key.thumbprint };
-    const compact = this.#key.signCompact(header, claims);
+      prev: last === null ? null : digestOf(last.report),
+      periodStart: start,
+      periodEnd: end,
+      daily,
+      now: iat,
+    });
     const days = new Map(state.days);
     for (const [day] of daily) days.delete(day);
-    this.#save({ days, last: { seq, end, report: compact } });
-    return armor(compact, REPORT_LABEL);
+    this.#save({ days, last: { seq, end, report: unarmorReport(report) } });
+    return report;
   }
 
   #save(state: LogState): void {

@@ -40,6 +40,7 @@ export {
   compare,
   newInstallationKey,
   reportDigest,
+  usageReport,
   verifyReceipt,
   type ActivationRequestOptions,
   type AirgapErrorCode,
@@ -47,5 +48,6 @@ export {
   type ComparisonWarning,
   type PublicJwk,
   type UsageLogOptions,
+  type UsageReportFields,
   type VerifyReceiptOptions,
 } from "./airgap.js";

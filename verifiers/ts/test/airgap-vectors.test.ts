@@ -21,6 +21,7 @@ import {
   parseKeyring,
   reportDigest,
   unarmor,
+  usageReport,
   verify,
   verifyReceipt,
   type Receipt,
@@ -192,6 +193,18 @@ test("the chain of reports made by the usage log is the generator's, byte for by
     assert.equal(unarmor(report, "LICENSE USAGE REPORT"), unarmor(read(vector.file), "LICENSE USAGE REPORT"), vector.name);
     assert.equal(report, utf8.decode(read(vector.file)), vector.name);
     assert.equal(log.lastDigest, e["digest"]);
+    // The same from the fields alone: usageReport, for a product that keeps its own record.
+    const fields = {
+      licenseId: e["license_id"] as string,
+      installationId: e["installation_id"] as string,
+      seq: e["seq"] as number,
+      prev: e["prev"] as string | null,
+      periodStart: period.start,
+      periodEnd: period.end,
+      daily: e["daily"] as [number, number][],
+      now: e["iat"] as number,
+    };
+    assert.equal(usageReport(installationKey, fields), report, vector.name);
   }
 });
 

@@ -26,6 +26,7 @@ import {
   parseKeyring,
   reportDigest,
   unarmor,
+  usageReport,
   verify,
   verifyReceipt,
   type License,
@@ -479,6 +480,48 @@ test("usage: bad arguments", () => {
   assert.throws(() => UsageLog.open(tmpFile(), "key" as never, BOUND(key)), TypeError);
   assert.equal(refused(LicenseError, () => UsageLog.open(tmpFile(), key, "not a license")).code, "malformed");
   assert.deepEqual(log.pending(), []);
+});
+
+test("usageReport: what the log exports, from fields; and what does not hold together", () => {
+  const key = newInstallationKey();
+  const log = UsageLog.open(tmpFile(), key, BOUND(key));
+  log.record(4, JUNE_1 + DAY);
+  const first = log.export(JUNE_1 + 2 * DAY, { now: JUNE_1 + 3 * DAY });
+  const fields = {
+    licenseId: "lic_0002",
+    installationId: "inst-1",
+    seq: 1,
+    prev: null,
+    periodStart: JUNE_1 + DAY,
+    periodEnd: JUNE_1 + 3 * DAY,
+    daily: [[JUNE_1 + DAY, 4]] as [number, number][],
+    now: JUNE_1 + 3 * DAY,
+  };
+  assert.equal(usageReport(key, fields), first);
+  const next = { ...fields, seq: 2, prev: reportDigest(first), periodStart: JUNE_1 + 3 * DAY, periodEnd: JUNE_1 + 5 * DAY, daily: [] };
+  assert.deepEqual(readReport(usageReport(key, next), key).prev, reportDigest(first));
+  const bad: [Record<string, unknown>, typeof RangeError | typeof TypeError][] = [
+    [{ seq: 0 }, RangeError],
+    [{ seq: 1.5 }, RangeError],
+    [{ prev: reportDigest(first) }, RangeError], // prev on seq 1
+    [{ seq: 2 }, RangeError], // no prev after seq 1
+    [{ seq: 2, prev: "abc" }, RangeError],
+    [{ periodStart: JUNE_1 + 1 }, RangeError],
+    [{ periodEnd: JUNE_1 }, RangeError],
+    [{ daily: [[JUNE_1, 4]] }, RangeError], // before the period
+    [{ daily: [[JUNE_1 + 3 * DAY, 4]] }, RangeError], // at its end
+    [{ daily: [[JUNE_1 + 2 * DAY, 4], [JUNE_1 + DAY, 4]] }, RangeError],
+    [{ daily: [[JUNE_1 + DAY, 4], [JUNE_1 + DAY, 5]] }, RangeError],
+    [{ daily: [[JUNE_1 + DAY, -1]] }, RangeError],
+    [{ daily: [[JUNE_1 + DAY, 1, 2]] }, RangeError],
+    [{ daily: "x" }, TypeError],
+    [{ licenseId: "" }, RangeError],
+    [{ installationId: "a\nb" }, RangeError],
+  ];
+  for (const [changes, kind] of bad) {
+    assert.throws(() => usageReport(key, { ...fields, ...changes } as never), kind, JSON.stringify(changes));
+  }
+  assert.throws(() => usageReport({} as never, fields), TypeError);
 });
 
 test("usage: a year of daily counts makes a report that reads back", () => {
