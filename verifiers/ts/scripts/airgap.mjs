@@ -4,6 +4,7 @@
 //
 //   node scripts/airgap.mjs key OUT.pem
 //   node scripts/airgap.mjs request --key K.pem --installation ID --license FILE [--product-version V]
+//                                   (or --license-id LIC in place of --license FILE)
 //   node scripts/airgap.mjs record --log F --key K.pem --license FILE --users N [--at RFC3339] [--installation ID]
 //   node scripts/airgap.mjs export --log F --key K.pem --license FILE [--until RFC3339] [--installation ID]
 //   node scripts/airgap.mjs receipt --jwks F [--report-digest D] FILE
@@ -37,8 +38,8 @@ class Usage extends Error {}
 const COMMANDS = {
   key: { options: {}, positionals: 1 },
   request: {
-    options: { key: "string", installation: "string", license: "string", "product-version": "string" },
-    required: ["key", "installation", "license"],
+    options: { key: "string", installation: "string", license: "string", "license-id": "string", "product-version": "string" },
+    required: ["key", "installation"],
     positionals: 0,
   },
   record: {
@@ -104,8 +105,12 @@ function run({ name, values, files }) {
       return JSON.stringify({ thumbprint: key.thumbprint, jwk: key.publicJwk });
     }
     case "request":
+      if ((values.license === undefined) === (values["license-id"] === undefined)) {
+        throw new Usage("request needs --license FILE or --license-id LIC (one of them)");
+      }
       return activationRequest(keyOf(values.key), values.installation, {
-        licenseText: read(values.license),
+        licenseText: values.license === undefined ? null : read(values.license),
+        licenseId: values["license-id"] ?? null,
         productVersion: values["product-version"] ?? null,
       }).trimEnd();
     case "record":

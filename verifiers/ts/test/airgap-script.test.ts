@@ -54,6 +54,12 @@ test("key, request, record and export, as a server would run them", () => {
     { ver: 1, iat: 0, installation_id: "inst-1", license_id: "lic_professional", product_version: "4.2.0", nonce: "" },
   );
 
+  const byId = ok("request", "--key", pem, "--installation", "inst-1", "--license-id", "lic_42");
+  assert.equal(claims(byId, "LICENSE ACTIVATION REQUEST")["license_id"], "lic_42");
+  const neither = run("request", "--key", pem, "--installation", "inst-1");
+  assert.equal(neither.status, 2);
+  assert.match(neither.stderr, /--license FILE or --license-id/);
+
   const log = join(TMP, "usage.json");
   const common = ["--log", log, "--key", pem, "--license", license, "--installation", "inst-1"];
   assert.equal(ok("record", ...common, "--users", "12", "--at", "2025-06-01T10:00:00Z"), "");
