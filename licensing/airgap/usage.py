@@ -97,11 +97,13 @@ def usage_report(
     return armor(sign_compact(key, header, claims), USAGE_LABEL)
 
 
-def _pairs(daily: Sequence[tuple[int, int]], start: int, end: int) -> tuple[list[list[int]], int]:
+def _pairs(daily: Sequence[tuple[int, int]], start: int, end: int) -> tuple[list[tuple[int, int]], int]:
     """``daily`` as JSON pairs, once checked, and the peak; ValueError naming what is wrong. Checked a
     column at a time: a year is 365 pairs."""
     if not daily:
         return [], 0
+    if not set(map(type, daily)) <= {tuple, list}:
+        raise ValueError("daily must be a sequence of (day start, users) pairs")
     try:
         columns = list(zip(*daily, strict=True))
     except (TypeError, ValueError):
@@ -117,7 +119,7 @@ def _pairs(daily: Sequence[tuple[int, int]], start: int, end: int) -> tuple[list
         raise ValueError("each day of daily must lie inside the period (period_start <= day < period_end)")
     if set(map(type, counts)) != {int} or min(counts) < 0:
         raise ValueError("daily counts must be whole numbers (int), 0 or more")
-    return list(map(list, daily)), max(counts)
+    return list(daily), max(counts)  # each pair a tuple or a list: JSON writes both as an array
 
 
 class UsageReport:

@@ -284,6 +284,7 @@ function outcome(read: () => unknown): void {
 
 test("random changes to every vector file", () => {
   const next = random(20250601);
+  // Files only: tests/vectors/airgap/ holds the air-gapped exchanges' own vectors.
   const files = readdirSync(VECTORS, { withFileTypes: true })
     .filter((entry) => entry.isFile() && !/\.(py|md|json)$/.test(entry.name))
     .map((entry) => entry.name);
