@@ -1,8 +1,9 @@
-// The TypeScript snippets of the README, verifiers/ts/README.md and docs/verifiers.md, run as written,
-// the way a new user would: the tarball `npm pack` makes, installed in a scratch project, each snippet
-// type-checked strictly there and run with node. What a snippet leaves to the product (the bundled
-// JWKS, the license text, show(), use()) is given real values: license files signed by the vectors'
-// test key, a receipt for the report the snippet itself exported.
+// The README's TypeScript instructions, as a new user on a fresh clone follows them: `npm pack` before
+// `npm ci` stops with one clear line; `npm ci && npm pack` makes the tarball; the product installs it.
+// Then every TypeScript snippet of the README, verifiers/ts/README.md and docs/verifiers.md, as
+// written, type-checked strictly in that product and run with node. What a snippet leaves to the
+// product (the bundled JWKS, the license text, show(), use()) is given real values: license files
+// signed by the vectors' test key, a receipt for the report the snippet itself exported.
 
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
@@ -119,17 +120,30 @@ function prelude(code: string): string {
   return `${lines.join(" ")}\n`; // one line: the snippet's line numbers are its page's, less one
 }
 
-test("every TypeScript snippet of the README and the docs type-checks and runs against the packed tarball", () => {
+test("the README's commands on a fresh clone, then every TypeScript snippet of the README and the docs, type-checked and run against the tarball", () => {
   const found = snippets();
   assert.ok(found.filter((s) => s.page === "README.md").length >= 2, "the README's TypeScript part");
   assert.ok(found.some((s) => s.code.includes("UsageLog.open")), "an air-gapped snippet");
 
-  // The tarball, as `npm pack` makes it (dist/ was built by the test run: its scripts are skipped here,
-  // so that the build other test files import is not remade under them).
+  // The README's commands on a fresh clone: npm pack says what is missing, then npm ci and npm pack.
+  const clone = join(TMP, "clone");
+  mkdirSync(clone);
+  for (const name of ["package.json", "package-lock.json", "README.md", "scripts", "src", "tsconfig.json", "tsconfig.esm.json", "tsconfig.cjs.json"]) {
+    cpSync(join(PACKAGE, name), join(clone, name), { recursive: true });
+  }
+  const early = spawnSync("npm", ["pack"], { cwd: clone, encoding: "utf8" });
+  assert.notEqual(early.status, 0);
+  assert.match(early.stderr, /^licensing-verifier: the build tools are not installed: run `npm ci` in verifiers\/ts first/m);
+  assert.doesNotMatch(early.stderr, /\n\s+at /); // no stack trace
+  assert.ok(!existsSync(join(clone, "dist")));
+  assert.match(readFileSync(join(ROOT, "README.md"), "utf8"), /cd verifiers\/ts && npm ci && npm pack/);
+  // --offline: the test never reaches the registry; make test-ts's own npm ci filled npm's cache.
+  execFileSync("npm", ["ci", "--offline", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: clone, stdio: ["ignore", "pipe", "pipe"] });
   const packed = JSON.parse(
-    execFileSync("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", TMP], { cwd: PACKAGE, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }),
+    execFileSync("npm", ["pack", "--json", "--loglevel=error"], { cwd: clone, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }),
   ) as { filename: string; files: { path: string }[] }[];
-  const tarball = join(TMP, packed[0]!.filename);
+  const tarball = join(clone, packed[0]!.filename);
+  assert.ok(existsSync(tarball));
   const paths = packed[0]!.files.map((f) => f.path);
   assert.ok(paths.includes("dist/esm/airgap.js") && paths.includes("dist/cjs/airgap.js") && paths.includes("dist/esm/index.d.ts"));
   assert.ok(!paths.some((p) => p.startsWith("src/") || p.startsWith("test/") || p.startsWith("build/")), paths.join(" "));
@@ -188,20 +202,4 @@ test("every TypeScript snippet of the README and the docs type-checks and runs a
       assert.match(result.stdout, /^seats: 10 -> 25$/m, where);
     }
   }
-});
-
-test("npm pack on a fresh clone, before npm ci: one clear line, no stack trace", () => {
-  const clone = join(TMP, "clone");
-  mkdirSync(clone);
-  for (const name of ["package.json", "package-lock.json", "scripts", "src", "tsconfig.json", "tsconfig.esm.json", "tsconfig.cjs.json"]) {
-    cpSync(join(PACKAGE, name), join(clone, name), { recursive: true });
-  }
-  const result = spawnSync("npm", ["pack"], { cwd: clone, encoding: "utf8" });
-  assert.notEqual(result.status, 0);
-  assert.match(result.stderr, /^licensing-verifier: the build tools are not installed: run `npm ci` in verifiers\/ts first/m);
-  assert.doesNotMatch(result.stderr, /\n\s+at /); // no stack trace
-  assert.ok(!existsSync(join(clone, "dist")));
-  // The README says so, before the command that needs it.
-  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-  assert.match(readme, /cd verifiers\/ts && npm ci && npm pack/);
 });
