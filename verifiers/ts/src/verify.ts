@@ -66,15 +66,13 @@ const LICENSE_LABEL = "LICENSE FILE";
 const REVOCATIONS_LABEL = "LICENSE REVOCATIONS";
 const LICENSE_TYP = "license+jwt";
 const REVOCATIONS_TYP = "license-revocations+jwt";
-/** @internal */
-export const CLOCK_SKEW_SECONDS = 300;
+const CLOCK_SKEW_SECONDS = 300;
 /** @internal */
 export const DAY = 86_400;
 /** @internal */
 export const MAX_TIME = 253_402_300_799; // 9999-12-31T23:59:59Z, the last NumericDate a verifier accepts
 const MAX_GRACE_DAYS = 36_500;
-/** @internal */
-export const MAX_LICENSE_CHARS = 1_000_000;
+const MAX_LICENSE_CHARS = 1_000_000;
 const MAX_REVOCATIONS_CHARS = 64 * 1024 * 1024; // a revocation list's own limit: 67,108,864 characters
 const ACCEPTED_ALGS = new Set(["EdDSA", "Ed25519"]);
 
@@ -87,16 +85,15 @@ export interface Kind {
   readonly end: string;
 }
 
-/** @internal */
-export function kind(label: string, typ: string, what: string, maxChars: number): Kind {
+function kind(label: string, typ: string, what: string, maxChars: number): Kind {
   return { typ, what, maxChars, begin: `-----BEGIN ${label}-----`, end: `-----END ${label}-----` };
 }
 
 /** @internal */
 export const LICENSE = kind(LICENSE_LABEL, LICENSE_TYP, "license file", MAX_LICENSE_CHARS);
 const REVOCATIONS = kind(REVOCATIONS_LABEL, REVOCATIONS_TYP, "revocation list", MAX_REVOCATIONS_CHARS);
-/** @internal The air-gapped exchanges (SPEC section 8): each the size limit of a license file. */
-export const ACTIVATION_REQUEST = kind("LICENSE ACTIVATION REQUEST", "license-activation+jwt", "activation request", MAX_LICENSE_CHARS);
+// The air-gapped exchanges (SPEC section 8): each the size limit of a license file.
+const ACTIVATION_REQUEST = kind("LICENSE ACTIVATION REQUEST", "license-activation+jwt", "activation request", MAX_LICENSE_CHARS);
 /** @internal */
 export const USAGE_REPORT = kind("LICENSE USAGE REPORT", "license-usage+jwt", "usage report", MAX_LICENSE_CHARS);
 /** @internal */
@@ -252,8 +249,7 @@ export function unarmor(text: string | Uint8Array, label: ArmorLabel = LICENSE_L
 
 // --- keys ------------------------------------------------------------------------------------------
 
-/** @internal */
-export const SPKI_ED25519_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
+const SPKI_ED25519_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
 
 /** The RFC 7638 thumbprint (SHA-256, base64url) of an Ed25519 public key given as its JWK `x`. */
 export function jwkThumbprint(x: string): string {
@@ -284,8 +280,7 @@ export function entryOf(object: JsonObject | Record<string, unknown>, name: stri
   return Object.prototype.hasOwnProperty.call(object, name) ? object[name] : undefined;
 }
 
-/** @internal */
-export function has(object: JsonObject | Record<string, unknown>, name: string): boolean {
+function has(object: JsonObject | Record<string, unknown>, name: string): boolean {
   return Object.prototype.hasOwnProperty.call(object, name);
 }
 
@@ -338,8 +333,7 @@ export function parseKeyring(jwks: string | Uint8Array | object): Keyring {
 
 // --- the envelope ----------------------------------------------------------------------------------
 
-/** @internal */
-export function describe(value: unknown): string {
+function describe(value: unknown): string {
   if (value === undefined || value === null) return "none";
   if (typeof value === "string") return JSON.stringify(value);
   if (value instanceof JsonFloat) return String(value.value);
