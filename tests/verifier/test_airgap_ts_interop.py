@@ -4,7 +4,7 @@ The TypeScript side runs as a product would run it: ``node verifiers/ts/scripts/
 built package (``make test-ts`` builds it before the Python suite runs; without the build these tests
 are skipped). A request and a chain of usage reports made in TypeScript are read by
 ``licensing.airgap``'s readers, the service's; a receipt the service's signer makes from them is
-checked by TypeScript; keys cross in both directions.
+checked by TypeScript; keys cross in both directions, and one usage log file is kept by either.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from verifier_helpers import make_claims
 from licensing.airgap import (
     RECEIPT_TYP,
     InstallationKey,
+    UsageLog,
     armor_receipt,
     read_activation_request,
     read_usage_report,
@@ -151,3 +152,32 @@ def test_a_chain_of_reports_made_in_typescript_is_read_by_the_service_and_its_re
     refused = node("receipt", "--jwks", jwks_file, "--report-digest", report_digest(reports[0]), receipt, ok=False)
     assert refused.returncode == 1
     assert refused.stderr.startswith("malformed: The usage receipt is for another usage report")
+
+
+def test_one_usage_log_file_kept_by_either_library(tmp_path: Path, signer: Signer) -> None:
+    node("key", tmp_path / "k.pem")
+    key = InstallationKey.from_pem((tmp_path / "k.pem").read_text())
+    bound = signer.sign_license(make_claims(jti="lic_bound", installation_id="inst-1", cnf={"jkt": key.thumbprint}))
+    (tmp_path / "bound.lic").write_text(bound)
+    path = tmp_path / "usage.json"
+    log = ["--log", str(path), "--key", str(tmp_path / "k.pem"), "--license", str(tmp_path / "bound.lic")]
+
+    node("record", *log, "--users", "7", "--at", rfc3339(JUNE + 3_600))
+    first = node("export", *log, "--until", rfc3339(JUNE)).stdout
+    node("record", *log, "--users", "9", "--at", rfc3339(JUNE + DAY))  # pending when Python takes over
+
+    python_log = UsageLog(path, key, bound)
+    assert (python_log.last_seq, python_log.last_report) == (1, first)
+    assert [(int(day.timestamp()), users) for day, users in python_log.pending] == [(JUNE + DAY, 9)]
+    with pytest.raises(ValueError):
+        python_log.record(1, datetime.fromtimestamp(JUNE + 60, UTC))  # TypeScript reported that day
+    python_log.record(11, datetime.fromtimestamp(JUNE + 2 * DAY, UTC))
+    second = python_log.export(datetime.fromtimestamp(JUNE + 2 * DAY, UTC))
+
+    third = node("export", *log, "--until", rfc3339(JUNE + 3 * DAY)).stdout  # TypeScript goes on
+    reports = [read_usage_report(text, key.public_jwk) for text in (first, second, third)]
+    assert [r.seq for r in reports] == [1, 2, 3]
+    assert reports[1].prev == report_digest(first) and reports[2].prev == report_digest(second)
+    assert reports[1].daily_seconds == ((JUNE + DAY, 9), (JUNE + 2 * DAY, 11))
+    assert reports[2].period_start == reports[1].period_end
+    assert UsageLog(path, key, bound).last_report == third

@@ -435,12 +435,17 @@ export function usageReport(key: InstallationKey, fields: UsageReportFields): st
   return armor(key.signCompact({ alg: "EdDSA", typ: USAGE_REPORT.typ, kid: key.thumbprint }, json), REPORT_LABEL);
 }
 
-const LOG_KIND = "licensing-usage-log";
+// The log file's format is Python's (licensing/airgap/log.py), so that either library reads the other's:
+// {"format": "licensing-usage-log", "version": 1, "key": <thumbprint>, "days": [[day, users], ...],
+//  "last_report": null | {"seq", "digest", "period_end", "report": <the armored report>}}
+const LOG_FORMAT = "licensing-usage-log";
+const LOG_VERSION = 1;
 
 interface LastReport {
   readonly seq: number;
+  readonly digest: string;
   readonly end: number;
-  readonly report: string; // its compact JWS
+  readonly report: string; // armored
 }
 
 interface LogState {
@@ -479,33 +484,43 @@ function parseLog(path: string, data: Buffer, thumbprint: string): LogState {
   }
   if (typeof document !== "object" || document === null || Array.isArray(document)) throw badLog(path, "not JSON");
   const d = document as Record<string, unknown>;
-  if (d["kind"] !== LOG_KIND || d["ver"] !== 1) {
-    throw new AirgapError("bad_log", `${path} is not a usage log of this format (version 1).`);
-  }
-  if (d["thumbprint"] !== thumbprint) {
+  if (d["format"] !== LOG_FORMAT) throw badLog(path, "it is not a usage log");
+  if (d["version"] !== LOG_VERSION) throw badLog(path, `version ${JSON.stringify(d["version"])} is not one this library reads`);
+  if (d["key"] !== thumbprint) {
     throw new AirgapError(
       "other_key",
-      `The usage log ${path} belongs to installation key ${JSON.stringify(d["thumbprint"])}, not to this one (${thumbprint}).`,
+      `The usage log ${path} belongs to installation key ${JSON.stringify(d["key"])}, not to this one (${thumbprint}). ` +
+        "Use that key, or another file for this one.",
     );
   }
   let last: LastReport | null = null;
-  const lastValue = d["last"];
-  if (lastValue !== null) {
-    if (typeof lastValue !== "object" || lastValue === undefined || Array.isArray(lastValue)) throw badLog(path, "last report");
+  const lastValue = d["last_report"];
+  if (lastValue !== null && lastValue !== undefined) {
+    if (typeof lastValue !== "object" || Array.isArray(lastValue)) throw badLog(path, "its last report is not an object");
     const l = lastValue as Record<string, unknown>;
-    if (!isCount(l["seq"], 1) || !isDayStart(l["end"]) || typeof l["report"] !== "string" || !/^[\w-]+\.[\w-]+\.[\w-]+$/.test(l["report"])) {
-      throw badLog(path, "last report");
+    const [seq, digest, end, report] = [l["seq"], l["digest"], l["period_end"], l["report"]];
+    if (!isCount(seq, 1) || !isDigest(digest)) throw badLog(path, "its last report's seq or digest is wrong");
+    if (!isDayStart(end) || end > MAX_TIME + 1) throw badLog(path, "its last report's period is wrong");
+    if (typeof report !== "string") throw badLog(path, "its last report is missing");
+    let matches: boolean;
+    try {
+      matches = reportDigest(report) === digest;
+    } catch {
+      matches = false;
     }
-    last = { seq: l["seq"], end: l["end"], report: l["report"] };
+    if (!matches) throw badLog(path, "its last report does not match its digest");
+    last = { seq, digest, end, report };
   }
   const days = new Map<number, number>();
   const daysValue = d["days"];
-  if (!Array.isArray(daysValue)) throw badLog(path, "days");
-  for (const entry of daysValue as unknown[]) {
-    if (!Array.isArray(entry) || entry.length !== 2 || !isDayStart(entry[0]) || !isCount(entry[1], 0)) throw badLog(path, "days");
-    if (days.has(entry[0]) || (last !== null && entry[0] < last.end)) throw badLog(path, "days");
+  if (!Array.isArray(daysValue)) throw badLog(path, "its days are missing");
+  for (const [index, entry] of (daysValue as unknown[]).entries()) {
+    if (!Array.isArray(entry) || entry.length !== 2 || !isDayStart(entry[0]) || entry[0] > MAX_TIME || !isCount(entry[1], 0) || days.has(entry[0])) {
+      throw badLog(path, `day ${index + 1} of its days is not [day start, users]`);
+    }
     days.set(entry[0], entry[1]);
   }
+  if (last !== null && [...days.keys()].some((day) => day < last.end)) throw badLog(path, "it holds days the last report already covered");
   return { days, last };
 }
 
@@ -553,7 +568,8 @@ function isoDay(day: number): string {
 /**
  * The installation's local record of active users, kept in one JSON file (mode 0600, replaced
  * atomically on every change, so it survives restarts and crashes): the highest count of each UTC
- * day not yet reported, and the last report (its seq and compact JWS, for the chain). One process
+ * day not yet reported, and the last report (its seq, digest, period end and text, for the chain),
+ * in the format of Python's UsageLog, so that either library reads the other's file. One process
  * at a time may hold a log open.
  */
 export class UsageLog {
@@ -629,14 +645,12 @@ export class UsageLog {
 
   /** The last report exported, armored (to send it again), or null. */
   get lastReport(): string | null {
-    const last = this.#state.last;
-    return last === null ? null : armor(last.report, REPORT_LABEL);
+    return this.#state.last?.report ?? null;
   }
 
   /** The digest of the last report (what its receipt's `report` must be: verifyReceipt's reportDigest), or null. */
   get lastDigest(): string | null {
-    const last = this.#state.last;
-    return last === null ? null : digestOf(last.report);
+    return this.#state.last?.digest ?? null;
   }
 
   /** The first UTC day not reported yet (the end of the last report's period), or null before the first report. */
@@ -704,7 +718,7 @@ export class UsageLog {
       licenseId: this.licenseId,
       installationId: this.installationId,
       seq,
-      prev: last === null ? null : digestOf(last.report),
+      prev: last === null ? null : last.digest,
       periodStart: start,
       periodEnd: end,
       daily,
@@ -712,19 +726,20 @@ export class UsageLog {
     });
     const days = new Map(state.days);
     for (const [day] of daily) days.delete(day);
-    this.#save({ days, last: { seq, end, report: unarmorReport(report) } });
+    this.#save({ days, last: { seq, digest: digestOf(unarmorReport(report)), end, report } });
     return report;
   }
 
   #save(state: LogState): void {
+    const last = state.last;
     const document = {
-      kind: LOG_KIND,
-      ver: 1,
-      thumbprint: this.#key.thumbprint,
+      format: LOG_FORMAT,
+      version: LOG_VERSION,
+      key: this.#key.thumbprint,
       days: [...state.days.entries()].sort((a, b) => a[0] - b[0]),
-      last: state.last,
+      last_report: last === null ? null : { seq: last.seq, digest: last.digest, period_end: last.end, report: last.report },
     };
-    writeAtomically(this.path, JSON.stringify(document) + "\n");
+    writeAtomically(this.path, JSON.stringify(document));
     this.#state = state; // only once it is on disk
   }
 }

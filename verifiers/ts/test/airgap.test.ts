@@ -439,23 +439,29 @@ test("usage: a damaged log, another key's log, a license bound to another key", 
   const other = newInstallationKey();
   assert.equal(refused(AirgapError, () => UsageLog.open(path, other, BOUND(other))).code, "other_key");
   assert.equal(refused(AirgapError, () => UsageLog.open(tmpFile(), key, BOUND(other))).code, "other_key");
+  const last = document["last_report"] as Record<string, unknown>;
   const damaged = [
     "",
     "{",
     "[]",
     "null",
     good.slice(0, good.length / 2),
-    JSON.stringify({ ...document, kind: "x" }),
-    JSON.stringify({ ...document, ver: 2 }),
+    JSON.stringify({ ...document, format: "x" }),
+    JSON.stringify({ ...document, version: 2 }),
     JSON.stringify({ ...document, days: [[JUNE_1, 3]] }), // a reported day
     JSON.stringify({ ...document, days: [[JUNE_1 + DAY + 1, 3]] }),
     JSON.stringify({ ...document, days: [[JUNE_1 + DAY, -1]] }),
+    JSON.stringify({ ...document, days: [[JUNE_1 + DAY, 1.5]] }),
     JSON.stringify({ ...document, days: [[JUNE_1 + DAY, 1], [JUNE_1 + DAY, 2]] }),
     JSON.stringify({ ...document, days: {} }),
-    JSON.stringify({ ...document, last: { seq: 0, end: JUNE_1 + DAY, report: "a.b.c" } }),
-    JSON.stringify({ ...document, last: { seq: 1, end: JUNE_1 + DAY, report: "not a jws" } }),
-    JSON.stringify({ ...document, last: [] }),
-    JSON.stringify({ ...document, last: undefined }),
+    JSON.stringify({ ...document, days: undefined }),
+    JSON.stringify({ ...document, last_report: { ...last, seq: 0 } }),
+    JSON.stringify({ ...document, last_report: { ...last, digest: "abc" } }),
+    JSON.stringify({ ...document, last_report: { ...last, digest: reportDigest(armor("e30.e30.e30", "LICENSE USAGE REPORT")) } }),
+    JSON.stringify({ ...document, last_report: { ...last, period_end: JUNE_1 + 5 } }),
+    JSON.stringify({ ...document, last_report: { ...last, report: "not a report" } }),
+    JSON.stringify({ ...document, last_report: { ...last, report: undefined } }),
+    JSON.stringify({ ...document, last_report: [] }),
   ];
   for (const text of damaged) {
     writeFileSync(path, text);
