@@ -808,3 +808,42 @@ test("random claims, signed by a trusted key, reach the receipt's claim checks",
     });
   }
 });
+
+test("random arguments from a program: TypeError or RangeError at once, never anything else", () => {
+  const next = random(99);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T;
+  const key = newInstallationKey();
+  const values: unknown[] = [undefined, null, 0, -1, 1.5, NaN, Infinity, 2 ** 53, JUNE_1, JUNE_1 + DAY, "", "x", "inst-1", "\u0000", "\ud800",
+    "é".repeat(201), [], [[JUNE_1, 1]], [[JUNE_1, -1]], [[JUNE_1 + 1, 1]], [["a", 1]], {}, true, new Date("x"), new Date(JUNE_1 * 1000),
+    reportDigest(armor("e30.e30.e30", "LICENSE USAGE REPORT")), new Uint8Array(16), new Uint8Array(3)];
+  const log = UsageLog.open(tmpFile(), key, BOUND(key));
+  let made = 0;
+  const guard = (run: () => unknown): void => {
+    try {
+      run();
+      made++;
+    } catch (error) {
+      assert.ok(
+        error instanceof TypeError || error instanceof RangeError || error instanceof AirgapError || error instanceof LicenseError,
+        String(error),
+      );
+    }
+  };
+  for (let i = 0; i < 3000; i++) {
+    guard(() =>
+      usageReport(key, {
+        licenseId: pick(values),
+        installationId: pick(values),
+        seq: pick(values),
+        prev: pick(values),
+        periodStart: pick(values),
+        periodEnd: pick(values),
+        daily: pick(values),
+        now: pick(values),
+      } as never),
+    );
+    guard(() => activationRequest(key, pick(values) as never, { licenseId: pick(values), productVersion: pick(values), now: pick(values), nonce: pick(values) } as never));
+    guard(() => log.record(pick(values) as never, pick(values) as never));
+  }
+  assert.ok(made > 0);
+});
