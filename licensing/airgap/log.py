@@ -76,7 +76,7 @@ class UsageLog:
         if self.path.exists():
             self._load()
         else:
-            self._save()
+            self._save(self._days, self._last)
 
     # --- the product's calls ---------------------------------------------------------------------
 
@@ -103,8 +103,9 @@ class UsageLog:
                 )
             if self._days.get(day, -1) >= active_users:
                 return
-            self._days[day] = active_users
-            self._save()
+            days = {**self._days, day: active_users}
+            self._save(days, self._last)  # the file first: a failed write changes nothing
+            self._days = days
 
     def export(self, until: datetime | None = None) -> str:
         """The next usage report, armored: the recorded days not yet reported up to and including the
@@ -140,10 +141,10 @@ class UsageLog:
                 daily=days,
                 now=now,
             )
-            self._last = {"seq": seq, "digest": report_digest(text), "period_end": end, "report": text}
-            for day, _users in days:
-                del self._days[day]
-            self._save()
+            reported = {"seq": seq, "digest": report_digest(text), "period_end": end, "report": text}
+            pending = {day: users for day, users in self._days.items() if day >= end}
+            self._save(pending, reported)  # the file first: a failed write changes nothing
+            self._days, self._last = pending, reported
             return text
 
     @property
@@ -170,17 +171,15 @@ class UsageLog:
     def _reported_until(self) -> int | None:
         return None if self._last is None else int(self._last["period_end"])
 
-    def _document(self) -> dict[str, Any]:
-        return {
+    def _save(self, days: dict[int, int], last: dict[str, Any] | None) -> None:
+        document = {
             "format": LOG_FORMAT,
             "version": LOG_VERSION,
             "key": self.key.thumbprint,
-            "days": [[day, users] for day, users in sorted(self._days.items())],
-            "last_report": self._last,
+            "days": [[day, users] for day, users in sorted(days.items())],
+            "last_report": last,
         }
-
-    def _save(self) -> None:
-        data = json.dumps(self._document(), separators=(",", ":")).encode("utf-8")
+        data = json.dumps(document, separators=(",", ":")).encode("utf-8")
         directory = self.path.parent
         fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{self.path.name}.", suffix=".tmp")  # mode 0600
         try:

@@ -30,7 +30,7 @@ from licensing.airgap._envelope import (
     utc,
 )
 from licensing.airgap.keys import InstallationKey, public_key_from_jwk
-from licensing.verify import MAX_TIME, LicenseError, compact_parts, jwk_thumbprint, now_seconds
+from licensing.verify import MAX_TIME, LicenseError, checked_header, compact_parts, jwk_thumbprint, now_seconds
 
 _DAILY_SHAPE = "Claim 'daily' must be an array of [day start, users] pairs of whole numbers"
 
@@ -43,6 +43,22 @@ def report_digest(compact: str | bytes) -> str:
     """
     jws, _parts = compact_parts(compact, USAGE_LABEL)
     return digest(jws)
+
+
+def report_key_thumbprint(text: str | bytes) -> str:
+    """The thumbprint of the installation key a usage report says it is signed by (its header ``kid``),
+    read before verifying it: what the vendor looks up to find the key (the bound line's ``cnf.jkt``)
+    to give :func:`read_usage_report`. LicenseError (``malformed``, ``unsupported``) when the text is not
+    a usage report, ``unknown_key`` when it names no key; nothing is verified yet."""
+
+    def peek() -> str:
+        _compact, parts = compact_parts(text, USAGE_LABEL)
+        kid = checked_header(parts[0], USAGE_TYP).get("kid")
+        if type(kid) is not str or not kid:
+            raise LicenseError("unknown_key", "The usage report names no installation key (its header has no kid).")
+        return kid
+
+    return guarded("usage report", peek)
 
 
 def usage_report(

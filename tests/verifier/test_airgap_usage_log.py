@@ -225,3 +225,39 @@ def test_an_unreadable_file_is_an_os_error_not_damage(tmp_path: Path, key: Insta
     (tmp_path / "usage.json").chmod(0)
     with pytest.raises(PermissionError):
         UsageLog(tmp_path / "usage.json", key, license_text)
+
+
+def test_a_failed_write_leaves_the_last_good_file(
+    tmp_path: Path, key: InstallationKey, license_text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "usage.json"
+    log = UsageLog(path, key, license_text)
+    log.record(3, at(1))
+    before = path.read_bytes()
+
+    def crash(source: object, target: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError, match="disk full"):
+        log.record(9, at(1))
+    monkeypatch.undo()
+    assert path.read_bytes() == before  # the rename never happened: the old file is whole
+    assert log.pending == ((at(1, 0), 3),)  # and the log in memory is as the file says
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError, match="disk full"):
+        log.export(until=at(1))
+    monkeypatch.undo()
+    assert (log.last_seq, log.pending) == (0, ((at(1, 0), 3),))
+    assert [p.name for p in tmp_path.iterdir() if "usage" in p.name] == ["usage.json"]  # no temporary file left
+    assert UsageLog(path, key, license_text).pending == ((at(1, 0), 3),)
+
+
+def test_threads_recording_at_once_keep_the_highest(tmp_path: Path, key: InstallationKey, license_text: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    log = UsageLog(tmp_path / "usage.json", key, license_text)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda n: log.record(n, at(1 + n % 3)), range(60)))
+    assert log.pending == ((at(1, 0), 57), (at(2, 0), 58), (at(3, 0), 59))
+    assert UsageLog(tmp_path / "usage.json", key, license_text).pending == log.pending
