@@ -1,5 +1,5 @@
 /**
- * The air-gapped file exchanges (SPEC section 8), the port of licensing/airgap.py: what a self-hosted
+ * The air-gapped file exchanges (SPEC section 8), the port of licensing/airgap/: what a self-hosted
  * server on a network that never reaches the internet needs to deal with its vendor by files an
  * administrator carries. Each file is an armored compact JWS (EdDSA over Ed25519) like a license file.
  *
