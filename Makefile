@@ -114,7 +114,7 @@ wrk:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
 
 ## Every benchmark, each against a baseline measured in the same run (ratios, not absolute figures, compare):
-## the verifiers, the air-gapped usage report (airgap.py: a year of days made and checked vs bare Ed25519), then HTTP on PostgreSQL with 2 workers through wrk: api.py (issuance, refresh, webhooks,
+## the verifiers, the air-gapped usage report (airgap.py, airgap_ts.mjs: a year of days made and checked vs bare Ed25519), then HTTP on PostgreSQL with 2 workers through wrk: api.py (issuance, refresh, webhooks,
 ## the JWKS/revocation poll vs a bare insert), load.py (2 minutes of mixed load, worker memory), scale.py
 ## (1,000,000 licenses: p95 per endpoint and the query plans; a few minutes to load). Keep going past a
 ## missed target and fail at the end, so one slow figure does not hide the others.
@@ -127,6 +127,7 @@ bench: venv postgres redis go ts-deps wrk
 	run sh -c 'cd benchmarks/go && $(GO) run .'; \
 	run sh -c 'cd $(TS_DIR) && node scripts/build.mjs'; \
 	run node benchmarks/verify_ts.mjs; \
+	run node benchmarks/airgap_ts.mjs; \
 	run $(BIN)/python benchmarks/api.py; \
 	run $(BIN)/python benchmarks/webhooks.py; \
 	run $(BIN)/python benchmarks/ratelimit.py; \
