@@ -1,4 +1,4 @@
-"""The background loop: works off due webhook events, expiry reminders and outgoing e-mail.
+"""The background loop: works off due webhook events, true-ups, expiry reminders and outgoing e-mail.
 
 :func:`build_worker` wires up which tasks it runs. ``licensing worker`` runs it on its own, ``licensing
 serve`` (any app made by ``api.app.create_app``) in a thread unless ``LICENSING_WORKER_IN_PROCESS=false``.
@@ -22,6 +22,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from billing.events import StripeEventTask
+from billing.trueups import TrueUpTask
 from licensing.context import Runtime
 from licensing.kit import jobs
 from licensing.kit.db import is_database_unavailable, unavailable_reason
@@ -184,7 +185,8 @@ class Worker:
 
 def build_worker(runtime: Runtime, *, poll_seconds: float = POLL_SECONDS) -> Worker:
     """The worker with every kind of background work of the service: Stripe events first (they write
-    e-mails), then the reminders (they write e-mails too), then the outbox."""
-    tasks: list[Task] = [StripeEventTask(), ReminderTask(), OutboxTask(Mailer(runtime.settings))]
+    e-mails), then the true-ups (they change Stripe, which sends events), then the reminders (they write
+    e-mails too), then the outbox."""
+    tasks: list[Task] = [StripeEventTask(), TrueUpTask(), ReminderTask(), OutboxTask(Mailer(runtime.settings))]
     lease = timedelta(seconds=runtime.settings.worker_lease_seconds)
     return Worker(runtime, tasks, poll_seconds=poll_seconds, lease=lease)
