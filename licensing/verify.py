@@ -37,15 +37,22 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ERROR_CODES",
+    "MAX_TIME",
     "Keyring",
     "KeyringError",
     "License",
     "LicenseError",
     "RevocationList",
+    "b64url_decode",
     "b64url_encode",
+    "check_version",
+    "checked_header",
+    "compact_parts",
     "decode_jws",
+    "json_object",
     "jwk_thumbprint",
     "load_revocations",
+    "now_seconds",
     "unarmor",
     "verify",
 ]
@@ -62,6 +69,7 @@ MAX_INPUT_CHARS: Final = 1_000_000  # a license file's size limit; one is about 
 MAX_REVOCATIONS_CHARS: Final = 64 * 1024 * 1024
 _DAY: Final = 86_400
 _MAX_TIME: Final = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second a datetime can hold
+MAX_TIME: Final = _MAX_TIME  # the latest NumericDate a verifier accepts
 _MAX_GRACE_DAYS: Final = 36_500
 _INFINITY: Final = float("inf")
 _BINARY: Final = (bytes, bytearray, memoryview)
@@ -122,6 +130,24 @@ def _b64url_decode(segment: str | bytes, what: str) -> bytes:
         return binascii.a2b_base64(segment.translate(_B64URL_TO_BASE64) + _PADDING[tail], strict_mode=True)
     except binascii.Error:
         raise LicenseError("malformed", f"The {what} is not valid base64url text.") from None
+
+
+def b64url_decode(segment: str | bytes, what: str = "value") -> bytes:
+    """Unpadded base64url, strictly (only canonical text), or :class:`LicenseError` ``malformed``
+    naming ``what``. Public for :mod:`licensing.airgap`, which ships beside this verifier."""
+    return _b64url_decode(segment, what)
+
+
+def json_object(data: bytes, what: str) -> dict[str, Any]:
+    """UTF-8 JSON text that must be an object, read as the verifier reads claims; else
+    :class:`LicenseError` ``malformed`` naming ``what``. Public for :mod:`licensing.airgap`."""
+    return _json_object(data, what)
+
+
+def now_seconds(now: datetime | int | float | None) -> int:
+    """``now`` (an aware datetime, POSIX seconds, or None for the clock) as whole POSIX seconds;
+    TypeError or ValueError, at once, when it is not a time. Public for :mod:`licensing.airgap`."""
+    return _now_seconds(now)
 
 
 def b64url_encode(data: bytes) -> str:
@@ -342,6 +368,21 @@ def _header_kid(segment: bytes, typ: str) -> object:
     kid = _HEADER_KIDS.get(memo_key, _MISSING)
     if kid is not _MISSING:
         return kid
+    kid = checked_header(segment, typ).get("kid")
+    if len(segment) <= _HEADER_MAX_MEMO_BYTES:
+        if len(_HEADER_KIDS) >= _HEADER_KIDS_MAX:
+            _HEADER_KIDS.clear()
+        _HEADER_KIDS[memo_key] = kid
+    return kid
+
+
+def checked_header(segment: bytes, typ: str) -> dict[str, Any]:
+    """The protected header of a compact JWS, once its ``alg``, ``typ`` and ``crit`` are checked.
+
+    ``alg`` must be EdDSA or Ed25519, ``typ`` must be ``typ`` (any case, an optional ``application/``
+    prefix), and ``crit`` must be absent; else :class:`LicenseError` ``unsupported``. Public for
+    :mod:`licensing.airgap`, whose files are signed by keys that no keyring holds.
+    """
     header = _json_object(_b64url_decode(segment, "header"), "header")
     alg = header.get("alg")
     if not isinstance(alg, str) or alg not in ACCEPTED_ALGS:
@@ -351,12 +392,7 @@ def _header_kid(segment: bytes, typ: str) -> object:
         raise LicenseError("unsupported", f"The file is of type {found_typ!r}, not {typ!r}.")
     if "crit" in header:
         raise LicenseError("unsupported", "The file requires header extensions this verifier does not know.")
-    kid = header.get("kid")
-    if len(segment) <= _HEADER_MAX_MEMO_BYTES:
-        if len(_HEADER_KIDS) >= _HEADER_KIDS_MAX:
-            _HEADER_KIDS.clear()
-        _HEADER_KIDS[memo_key] = kid
-    return kid
+    return header
 
 
 def decode_jws(text: str | bytes, label: str, typ: str, keyring: Keyring) -> tuple[dict[str, Any], str]:
@@ -370,6 +406,22 @@ def decode_jws(text: str | bytes, label: str, typ: str, keyring: Keyring) -> tup
     Public because the service relies on it: licensing.licenses.issuance reads back the license files it is
     presented (refresh), whose expiry must not matter.
     """
+    compact, parts = compact_parts(text, label)
+    kid = _header_kid(parts[0], typ)
+    signature = _b64url_decode(parts[2], "signature")
+    payload = _b64url_decode(parts[1], "payload")  # before the signature: the envelope is checked first
+    kid = keyring._verify(kid, signature, compact[: len(parts[0]) + 1 + len(parts[1])])
+    claims = _json_object(payload, "payload")
+    check_version(claims)
+    return claims, kid
+
+
+def compact_parts(text: str | bytes, label: str) -> tuple[bytes, list[bytes]]:
+    """The compact JWS in an armored (or bare) text, as ASCII bytes, and its three segments.
+
+    Only the envelope is checked (armor, three segments, header and payload not empty): nothing is
+    decoded or verified. Public for :mod:`licensing.airgap`.
+    """
     body = _armor_body(text, label)
     if not body.isascii():  # a compact JWS is base64url and dots; tolerated whitespace is ASCII too
         raise LicenseError("malformed", f"The {_name(label)} holds characters that cannot be part of one.")
@@ -380,17 +432,16 @@ def decode_jws(text: str | bytes, label: str, typ: str, keyring: Keyring) -> tup
         raise LicenseError(
             "malformed", f"No {_name(label)} was found in the text: expected an armor block or a compact JWS."
         )
-    kid = _header_kid(parts[0], typ)
-    signature = _b64url_decode(parts[2], "signature")
-    payload = _b64url_decode(parts[1], "payload")  # before the signature: the envelope is checked first
-    kid = keyring._verify(kid, signature, compact[: len(parts[0]) + 1 + len(parts[1])])
-    claims = _json_object(payload, "payload")
+    return compact, parts
+
+
+def check_version(claims: Mapping[str, Any]) -> None:
+    """``unsupported`` unless the claims' ``ver`` is the integer 1."""
     ver = claims.get("ver")
     if type(ver) is not int or ver != FORMAT_VERSION:
         raise LicenseError(
             "unsupported", f"Format version {ver!r} is not supported by this verifier (it reads version 1)."
         )
-    return claims, kid
 
 
 def _time(claims: Mapping[str, Any], name: str) -> int:
