@@ -865,7 +865,9 @@ class ActivationCreate(Input):
     request: Annotated[str, Field(min_length=1, max_length=AIRGAP_FILE_MAX)]
     move: bool = False
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"request": _REQUEST}, {"request": _REQUEST, "move": True}]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"request": _REQUEST}, {"request": _REQUEST, "move": True}]}
+    )
 
 
 class UsageReportCreate(Input):
@@ -941,7 +943,7 @@ class TrueUpOut(BaseModel):
             seats_before=row.seats_before,
             peak_users=row.peak_users,
             overage=row.overage,
-            status=row.status,  # type: ignore[arg-type]
+            status=row.status,
             outcome=row.outcome,
             attempts=row.attempts,
             next_attempt_at=row.next_attempt_at,

@@ -64,9 +64,7 @@ class TrueUpTask:
                     row = session.get(TrueUp, item.id)
                     if row is not None and row.completed_at is None:
                         row.status, row.outcome = "failed", f"given up: {str(exc)[:250]}"
-            log.warning(
-                "true_up.failed", extra={"true_up": item.id, "error": str(exc)[:300], "retry_at": retry_at}
-            )
+            log.warning("true_up.failed", extra={"true_up": item.id, "error": str(exc)[:300], "retry_at": retry_at})
             return
         with runtime.unit_of_work() as session:
             if QUEUE.done(session, item.id, core.now(), status="raised", outcome=outcome):

@@ -24,8 +24,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from licensing.access import audit
-from licensing.context import Core
 from licensing.airgap import ActivationRequest as RequestFile
+from licensing.context import Core
 from licensing.installs.files import read_request
 from licensing.kit.db import atomic, new_id
 from licensing.kit.errors import Conflict, NotFound
@@ -141,7 +141,10 @@ def activate(
         .where(InstallationBinding.line_id == line_id)
         .execution_options(populate_existing=True)
     ).first()
-    same = binding is not None and (binding.jkt, binding.installation_id) == (request.thumbprint, request.installation_id)
+    same = binding is not None and (binding.jkt, binding.installation_id) == (
+        request.thumbprint,
+        request.installation_id,
+    )
     _check_live(newest, named, core, portal)
     now = core.now()
     if same and newest.cnf_jkt == request.thumbprint:
@@ -205,7 +208,11 @@ def activate(
                 to_installation_id=request.installation_id,
                 to_jkt=request.thumbprint,
             )
-        binding.installation_id, binding.public_jwk, binding.jkt = request.installation_id, request.public_jwk, request.thumbprint
+        binding.installation_id, binding.public_jwk, binding.jkt = (
+            request.installation_id,
+            request.public_jwk,
+            request.thumbprint,
+        )
         binding.license_id, binding.bound_at, binding.bound_by = lic.id, now, actor
         session.execute(update(Subscription).where(Subscription.line_id == line_id).values(license_id=lic.id))
     session.add(

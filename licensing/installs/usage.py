@@ -19,10 +19,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from licensing.access import audit
-from licensing.context import Core
-from licensing.installs import trueups
 from licensing.airgap import RECEIPT_TYP, armor_receipt, receipt_claims
 from licensing.airgap import overage as overage_of
+from licensing.context import Core
+from licensing.installs import trueups
 from licensing.installs.files import report_routing, verify_report
 from licensing.kit.db import atomic, new_id
 from licensing.kit.errors import Conflict, NotFound

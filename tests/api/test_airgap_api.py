@@ -112,7 +112,7 @@ def test_another_installation_is_refused_unless_sales_move_the_line(
     assert pyjwt_decode(moved.json()["license_file"])["cnf"] == {"jkt": second.thumbprint}
     assert moved.json()["license"]["supersedes"] == bound["license"]["id"]
     events = api.get("/v1/audit-events", params={"action": "license.moved"}).json()["data"]
-    assert len(events) == 1 and events[0]["actor"].startswith("sales")
+    assert len(events) == 1 and events[0]["actor"].startswith("sally (key_")
     assert events[0]["data"]["from_installation_id"] == "inst-a"
     assert events[0]["data"]["to_installation_id"] == "inst-b"
     assert events[0]["data"]["from_jkt"] == first.thumbprint and events[0]["data"]["to_jkt"] == second.thumbprint
@@ -169,9 +169,15 @@ def test_usage_reports_are_chained_stored_once_and_answered_with_a_receipt(
     assert api.post("/v1/usage-reports", {"report": first}).json() == answer
     assert _rows(api) == before
     # Another report of seq 1: a conflict.
-    check_problem(api.post("/v1/usage-reports", {"report": _report(key, bound["id"], "inst-1", 1, None, [4])}), 409, "report_conflict")
+    check_problem(
+        api.post("/v1/usage-reports", {"report": _report(key, bound["id"], "inst-1", 1, None, [4])}),
+        409,
+        "report_conflict",
+    )
     # seq 2 whose prev is not seq 1's digest: chain_broken.
-    wrong_prev = _report(key, bound["id"], "inst-1", 2, report_digest(_report(key, bound["id"], "inst-1", 1, None, [9])), [5])
+    wrong_prev = _report(
+        key, bound["id"], "inst-1", 2, report_digest(_report(key, bound["id"], "inst-1", 1, None, [9])), [5]
+    )
     check_problem(api.post("/v1/usage-reports", {"report": wrong_prev}), 409, "chain_broken")
     assert _rows(api) == before
     second = _report(key, bound["id"], "inst-1", 2, report_digest(first), [5, 6])
@@ -202,7 +208,12 @@ def test_reports_signed_by_another_key_or_for_an_unbound_line_are_refused(api: A
         (_report(stranger, bound["id"], "inst-1", 1, None, [1]), 409, "installation_mismatch", None),
         (resign(genuine, stranger), 422, "invalid_report_file", "bad_signature"),  # the bound kid, another key
         (tampered(genuine, peak_users=0, daily=[]), 422, "invalid_report_file", "bad_signature"),
-        (resign(genuine, key, header={**header, "typ": "license-activation+jwt"}), 422, "invalid_report_file", "unsupported"),
+        (
+            resign(genuine, key, header={**header, "typ": "license-activation+jwt"}),
+            422,
+            "invalid_report_file",
+            "unsupported",
+        ),
         (unsigned(genuine, "none"), 422, "invalid_report_file", "unsupported"),
         (unsigned(genuine, "HS256"), 422, "invalid_report_file", "unsupported"),
         (_report(key, bound["id"], "inst-other", 1, None, [1]), 409, "installation_mismatch", None),
