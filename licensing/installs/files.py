@@ -49,11 +49,10 @@ def report_routing(text: str) -> tuple[str, str]:
         kid = checked_header(parts[0], USAGE_TYP).get("kid")
         claims = json_object(b64url_decode(parts[1], "payload"), "payload")
         license_id = claims.get("license_id")
-        if not isinstance(kid, str) or not kid:
-            raise LicenseError("malformed", "The usage report names no installation key (kid).")
         if not isinstance(license_id, str) or not license_id:
             raise LicenseError("malformed", "The usage report names no license (license_id).")
-        return kid, license_id
+        # No kid is no bound key's: the line's binding refuses it (409 installation_mismatch).
+        return kid if isinstance(kid, str) else "", license_id
 
     return _read("usage report", "report", "invalid_report_file", peek)
 
