@@ -29,6 +29,7 @@ from licensing.airgap._envelope import (
     armor,
 )
 from licensing.airgap.activation import ActivationRequest, activation_request, read_activation_request
+from licensing.airgap.compare import Comparison, compare
 from licensing.airgap.keys import InstallationKey, new_installation_key
 from licensing.airgap.receipts import Receipt, armor_receipt, overage, receipt_claims, verify_receipt
 from licensing.airgap.usage import UsageReport, read_usage_report, report_digest, usage_report
@@ -41,12 +42,14 @@ __all__ = [
     "USAGE_LABEL",
     "USAGE_TYP",
     "ActivationRequest",
+    "Comparison",
     "InstallationKey",
     "Receipt",
     "UsageReport",
     "activation_request",
     "armor",
     "armor_receipt",
+    "compare",
     "new_installation_key",
     "overage",
     "read_activation_request",

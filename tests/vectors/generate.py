@@ -37,6 +37,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 # The trusted key (published in jwks.json) and a stranger's key (not published).
 SEED = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
 OTHER_SEED = bytes.fromhex("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb")
+# An installation's own key (RFC 8032 TEST 3): licenses bound to it carry its thumbprint in cnf.jkt, and
+# tests/vectors/airgap/ signs its activation requests and usage reports with it.
+INSTALLATION_KEY_SEED = bytes.fromhex("c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7")
 
 LICENSE_LABEL = "LICENSE FILE"
 REVOCATIONS_LABEL = "LICENSE REVOCATIONS"
@@ -458,6 +461,43 @@ def build() -> dict[str, bytes]:
     add(
         "bound renewal, all optional claims", "bound-renewal.lic", MIDYEAR, ok(renewal_claims), installation_id="inst-1"
     )
+
+    # --- a line's next licenses: the air-gapped vectors compare them (tests/vectors/airgap/) ------------
+    renewed = 1_764_547_200  # 2025-12-01T00:00:00Z
+    renewal_features = sorted([*(f for f in PROFESSIONAL if f != "guest_accounts"), "cluster"])
+    renewal_2 = claims(
+        "lic_professional_2",
+        supersedes="lic_professional",
+        iat=renewed,
+        nbf=renewed,
+        exp=EXPIRES + 365 * DAY,
+        seats=300,
+        features=renewal_features,
+    )
+    files["renewal.lic"] = sign_license(renewal_2)
+    add("a renewal that supersedes", "renewal.lic", "2025-12-15T00:00:00Z", ok(renewal_2))
+    installation_jkt = thumbprint(public_x(Ed25519PrivateKey.from_private_bytes(INSTALLATION_KEY_SEED)))
+    bound_cnf = claims(
+        "lic_bound",
+        supersedes="lic_professional",
+        iat=MIDYEAR,
+        installation_id=INSTALLATION,
+        cnf={"jkt": installation_jkt},
+    )
+    files["bound-cnf.lic"] = sign_license(bound_cnf)
+    add(
+        "bound to an installation key: cnf is ignored",
+        "bound-cnf.lic",
+        MIDYEAR,
+        ok(bound_cnf),
+        installation_id=INSTALLATION,
+    )
+    other_customer = claims("lic_other_customer", sub="cus_0002", supersedes="lic_professional", iat=ISSUED + DAY)
+    files["other-customer.lic"] = sign_license(other_customer)
+    add("another customer's license", "other-customer.lic", MIDYEAR, ok(other_customer))
+    reissued = claims("lic_reissued", supersedes="lic_professional", iat=ISSUED + DAY)
+    files["reissued.lic"] = sign_license(reissued)
+    add("reissued on the same terms", "reissued.lic", MIDYEAR, ok(reissued))
 
     revoked_claims = claims("lic_revoked")
     files["revoked.lic"] = sign_license(revoked_claims)

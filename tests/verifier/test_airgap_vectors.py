@@ -21,13 +21,14 @@ from licensing.airgap import (
     USAGE_LABEL,
     InstallationKey,
     activation_request,
+    compare,
     read_activation_request,
     read_usage_report,
     report_digest,
     usage_report,
     verify_receipt,
 )
-from licensing.verify import Keyring, LicenseError, unarmor
+from licensing.verify import Keyring, LicenseError, unarmor, verify
 
 AIRGAP = Path(__file__).resolve().parent.parent / "vectors" / "airgap"
 MANIFEST = json.loads((AIRGAP / "manifest.json").read_text("utf-8"))
@@ -218,3 +219,22 @@ def test_regenerating_gives_identical_bytes(tmp_path: Path) -> None:
     for name, data in committed.items():
         assert generated[name] == data, f"{name} differs from what generate.py writes: run it and review the diff"
     assert generator.build() == generator.build()
+
+
+@pytest.mark.parametrize("vector", MANIFEST["comparisons"], ids=[v["name"] for v in MANIFEST["comparisons"]])
+def test_comparison_vector(vector: dict[str, Any]) -> None:
+    licenses = [
+        verify(
+            (AIRGAP / ".." / vector[side]).read_bytes(),
+            keyring(),
+            now=datetime.fromisoformat(vector["at"].replace("Z", "+00:00")),
+            installation_id=vector.get("installation_id"),
+        )
+        for side in ("old", "new")
+    ]
+    comparison = compare(*licenses)
+    expect = vector["expect"]
+    assert comparison.changes == expect["changes"]
+    assert comparison.warnings == expect["warnings"]
+    assert comparison.lines == expect["text"]
+    assert str(comparison) == "\n".join(expect["text"])

@@ -49,8 +49,8 @@ def _main_generator() -> ModuleType:
 MAIN = _main_generator()
 SERVICE_SEED: bytes = MAIN.SEED  # signs receipts: tests/vectors/jwks.json's key
 STRANGER_SEED: bytes = MAIN.OTHER_SEED  # a key nobody trusts
-# RFC 8032 section 7.1, TEST 3: the installation's key.
-INSTALLATION_SEED = bytes.fromhex("c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7")
+# RFC 8032 section 7.1, TEST 3: the installation's key (bound-cnf.lic names it).
+INSTALLATION_SEED: bytes = MAIN.INSTALLATION_KEY_SEED
 # RFC 8032 section 7.1, TEST 1024: another installation's key.
 OTHER_INSTALLATION_SEED = bytes.fromhex("f5e5767cf153319517630f226876b86c8160cc583bc013744c6bf255f5cc0ee5")
 
@@ -129,7 +129,7 @@ def request_claims(**changes: Any) -> dict[str, Any]:
         "ver": 1,
         "iat": JUNE + 3_600,
         "installation_id": INSTALLATION,
-        "license_id": "lic_renewal",
+        "license_id": "lic_professional",
         "product_version": "4.2.0",
         "nonce": b64url(NONCE),
     }
@@ -601,8 +601,151 @@ def build() -> dict[str, bytes]:
 
 
 def comparisons() -> list[dict[str, Any]]:
-    """Pairs of license files of tests/vectors/ and what installing the second changes (step 3)."""
-    return []
+    """Pairs of license files of tests/vectors/ and what installing the second changes, written by hand."""
+    pro_features = list(MAIN.PROFESSIONAL)
+    jkt = MAIN.thumbprint(public_x(Ed25519PrivateKey.from_private_bytes(INSTALLATION_SEED)))
+    result: list[dict[str, Any]] = []
+
+    def add(
+        name: str, old: str, new: str, at: str, changes: list[Any], warnings: list[str], text: list[str], **options: Any
+    ) -> None:
+        entry: dict[str, Any] = {"name": name, "old": old, "new": new, "at": at, **options}
+        entry["expect"] = {"changes": changes, "warnings": [{"code": code} for code in warnings], "text": text}
+        result.append(entry)
+
+    def change(field: str, old: Any, new: Any) -> dict[str, Any]:
+        return {"field": field, "old": old, "new": new}
+
+    renewal_changes = [
+        change("seats", 250, 300),
+        {"field": "features", "added": ["cluster"], "removed": ["guest_accounts"]},
+        change("not_before", MAIN.ISSUED, 1_764_547_200),
+        change("expires_at", MAIN.EXPIRES, MAIN.EXPIRES + 365 * DAY),
+    ]
+    add(
+        "a renewal",
+        "professional.lic",
+        "renewal.lic",
+        "2025-12-15T00:00:00Z",
+        renewal_changes,
+        [],
+        [
+            "seats: 250 -> 300",
+            "features added: cluster",
+            "features removed: guest_accounts",
+            "valid from: 2025-01-01T00:00:00Z -> 2025-12-01T00:00:00Z",
+            "expires: 2026-01-01T00:00:00Z -> 2027-01-01T00:00:00Z",
+        ],
+    )
+    add(
+        "going back to the license a renewal replaced",
+        "renewal.lic",
+        "professional.lic",
+        "2025-12-15T00:00:00Z",
+        [
+            change("seats", 300, 250),
+            {"field": "features", "added": ["guest_accounts"], "removed": ["cluster"]},
+            change("not_before", 1_764_547_200, MAIN.ISSUED),
+            change("expires_at", MAIN.EXPIRES + 365 * DAY, MAIN.EXPIRES),
+        ],
+        ["issued_before", "other_line"],
+        [
+            "warning: NEW was issued before OLD",
+            "warning: NEW does not supersede OLD: it may belong to another line",
+            "seats: 300 -> 250",
+            "features added: guest_accounts",
+            "features removed: cluster",
+            "valid from: 2025-12-01T00:00:00Z -> 2025-01-01T00:00:00Z",
+            "expires: 2027-01-01T00:00:00Z -> 2026-01-01T00:00:00Z",
+        ],
+    )
+    add(
+        "an activation: bound to an installation and its key",
+        "professional.lic",
+        "bound-cnf.lic",
+        "2025-06-01T00:00:00Z",
+        [change("installation_id", None, INSTALLATION), change("cnf_jkt", None, jkt)],
+        [],
+        [f"installation: none -> {INSTALLATION}", f"installation key: none -> {jkt}"],
+        installation_id=INSTALLATION,
+    )
+    add(
+        "the same license",
+        "professional.lic",
+        "professional.lic",
+        "2025-06-01T00:00:00Z",
+        [],
+        ["same_license"],
+        ["warning: NEW is the same license as OLD"],
+    )
+    add(
+        "reissued on the same terms",
+        "professional.lic",
+        "reissued.lic",
+        "2025-06-01T00:00:00Z",
+        [],
+        [],
+        ["no changes"],
+    )
+    add(
+        "another customer's license",
+        "professional.lic",
+        "other-customer.lic",
+        "2025-06-01T00:00:00Z",
+        [],
+        ["other_customer"],
+        ["warning: NEW belongs to another customer (cus_0002, not cus_0001)"],
+    )
+    add(
+        "an upgrade from another line",
+        "professional.lic",
+        "enterprise-future-start.lic",
+        "2025-06-01T00:00:00Z",
+        [
+            change("tier", "professional", "enterprise"),
+            change("seats", 250, 5000),
+            {"field": "features", "added": sorted(set(MAIN.ENTERPRISE) - set(pro_features)), "removed": []},
+            change("not_before", MAIN.ISSUED, MAIN.START),
+            change("expires_at", MAIN.EXPIRES, 1_835_395_200),
+            change("grace_days", 10, 30),
+        ],
+        ["other_line"],
+        [
+            "warning: NEW does not supersede OLD: it may belong to another line",
+            "tier: professional -> enterprise",
+            "seats: 250 -> 5000",
+            "features added: " + ", ".join(sorted(set(MAIN.ENTERPRISE) - set(pro_features))),
+            "valid from: 2025-01-01T00:00:00Z -> 2025-03-01T00:00:00Z",
+            "expires: 2026-01-01T00:00:00Z -> 2028-02-29T00:00:00Z",
+            "grace days: 10 -> 30",
+        ],
+    )
+    add(
+        "from a bound trial to the free tier",
+        "trial.lic",
+        "free-perpetual.lic",
+        "2025-01-15T00:00:00Z",
+        [
+            change("tier", "professional", "free"),
+            change("trial", True, False),
+            change("seats", 250, None),
+            {"field": "features", "added": [], "removed": pro_features},
+            change("expires_at", 1_738_281_600, None),
+            change("installation_id", INSTALLATION, None),
+        ],
+        ["other_line"],
+        [
+            "warning: NEW does not supersede OLD: it may belong to another line",
+            "tier: professional -> free",
+            "trial: true -> false",
+            "seats: 250 -> unlimited",
+            "features removed: " + ", ".join(pro_features),
+            "expires: 2025-01-31T00:00:00Z -> never",
+            f"installation: {INSTALLATION} -> none",
+        ],
+        installation_id=INSTALLATION,
+    )
+    return result
 
 
 def generate(out_dir: Path) -> list[Path]:
