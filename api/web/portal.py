@@ -1,7 +1,8 @@
 """The customer portal pages (SPEC 5, ``/portal``): sign-in by a link mailed to the customer, then her
 licenses (downloads), her subscriptions (Stripe's billing portal), the JWKS and revocation list for
 air-gapped installs, and (``/portal/installations``, SPEC 8) activation requests and usage reports to upload
-and a license to compare with the newest of its line. The rules live in ``licensing.selfserve.portal``; these routes translate them to pages.
+and a license to compare with the newest of its line. The rules live in ``licensing.selfserve.portal`` and
+``licensing.installs``; these routes translate them to pages.
 
 The session cookie is HttpOnly, SameSite=Lax, ``Path=/portal`` (sent to the portal's pages alone) and,
 when the public URL is https or in production, ``Secure`` with the ``__Secure-`` prefix (a browser
@@ -28,12 +29,14 @@ from api.web.site import buyer_message, templates
 from billing.client import BillingDisabled, is_configured
 from billing.portal import InvoiceSummary, billing_portal_url, invoices_of
 from licensing.context import Core
+from licensing.installs import comparing
 from licensing.installs import files as installs_files
 from licensing.installs.activation import activate
 from licensing.installs.usage import accept_usage_report
 from licensing.kit.errors import DomainError, NotFound
 from licensing.kit.settings import Settings
 from licensing.licenses.buylinks import buy_link
+from licensing.licenses.status import status_of
 from licensing.models import PortalSession, TrueUp, UsageReport
 from licensing.selfserve import portal
 
@@ -460,3 +463,34 @@ def portal_receipt_file(report_id: str, session: SessionDep, me: MaybeSignedIn) 
         media_type=RECEIPT_CONTENT_TYPE,
         headers={**PRIVATE, "Content-Disposition": f'attachment; filename="receipt-{report.seq}.lic"'},
     )
+
+
+@router.post("/portal/compare", response_class=HTMLResponse)
+def portal_compare(
+    request: Request,
+    session: SessionDep,
+    core: CoreDep,
+    me: MaybeSignedIn,
+    license_text: Annotated[str, Form()] = "",
+    license_file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """The license installed now (one of hers) against the newest of its line: what installing it changes."""
+    if me is None:
+        return RedirectResponse("/portal", status_code=303)
+    try:
+        text = _uploaded("compare", license_text, license_file)
+        named = portal.license_of(session, me.email, comparing.license_id_of(core, text))
+        compared = comparing.compare_with_newest(session, core, text, customer_id=named.customer_id)
+    except DomainError as exc:
+        return _installations(
+            request, session, me, kind="compare", error=_refusal(exc), status_code=exc.status, pasted=license_text
+        )
+    newest = compared.newest
+    context = {
+        "me": me,
+        "compared": compared,
+        "lines": compared.comparison.lines,
+        "warnings": len(compared.comparison.warnings),
+        "newest_status": LICENSE_STATUS[status_of(newest, core.now())],
+    }
+    return _page(request, "portal/compare.html", context)
