@@ -31,6 +31,7 @@ from licensing.airgap._envelope import (
 from licensing.airgap.activation import ActivationRequest, activation_request, read_activation_request
 from licensing.airgap.compare import Comparison, compare
 from licensing.airgap.keys import InstallationKey, new_installation_key
+from licensing.airgap.log import UsageLog, UsageLogError
 from licensing.airgap.receipts import Receipt, armor_receipt, overage, receipt_claims, verify_receipt
 from licensing.airgap.usage import UsageReport, read_usage_report, report_digest, usage_report
 
@@ -45,6 +46,8 @@ __all__ = [
     "Comparison",
     "InstallationKey",
     "Receipt",
+    "UsageLog",
+    "UsageLogError",
     "UsageReport",
     "activation_request",
     "armor",
