@@ -280,6 +280,7 @@ class OfferOut(BaseModel):
     features: list[str]
     self_serve: bool
     prices: list[PriceOut]
+    max_moves: int = Field(description="Moves to another installation a customer may make in the portal in 365 days")
 
 
 class CatalogOut(BaseModel):
@@ -295,6 +296,7 @@ class CatalogOut(BaseModel):
                     "grace_days": 14,
                     "features": ["ldap", "saml"],
                     "self_serve": True,
+                    "max_moves": 3,
                     "prices": [
                         {
                             "lookup_key": "professional_yearly",

@@ -237,3 +237,13 @@ def test_idempotency_key_and_roles(api: Api, sold: dict[str, Any], client: Any, 
     assert first.status_code == again.status_code == 201 and again.headers.get("Idempotent-Replayed") == "true"
     assert again.json() == first.json()
     assert client.get("/v1/true-ups", headers=readonly_auth).status_code == 200
+
+
+def test_the_catalog_says_how_often_a_customer_may_move_a_license(api: Api) -> None:
+    offers = {o["key"]: o for o in api.get("/v1/catalog").json()["offers"]}
+    assert {key: offers[key]["max_moves"] for key in offers} == {
+        "free": 1,
+        "professional_trial": 1,
+        "professional": 3,
+        "enterprise": 3,
+    }

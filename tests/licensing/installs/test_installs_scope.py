@@ -172,3 +172,17 @@ def test_a_report_for_another_customers_license_is_not_found(session_factory: Ca
             accept_usage_report(session, core, report, actor="portal", customer_id=stranger_id)
         assert refused.value.code == "license_not_found"
         assert _count(session, UsageReport) == 0
+
+
+@pytest.mark.parametrize("value", [-1, "3", True, 1.5])
+def test_the_catalog_refuses_a_max_moves_that_is_not_a_count(value: Any) -> None:
+    import tomllib
+    from pathlib import Path
+
+    import licensing
+    from licensing.catalog import CatalogError, parse_catalog
+
+    data = tomllib.loads((Path(licensing.__file__).parent / "catalog.toml").read_text("utf-8"))
+    data["offers"]["professional"]["max_moves"] = value
+    with pytest.raises(CatalogError, match="max_moves"):
+        parse_catalog(data)
