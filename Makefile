@@ -96,12 +96,13 @@ typecheck: venv
 test: venv postgres redis browser lint typecheck test-go test-ts
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
-## The two wheels, into dist/: licensing-verifier and licensing-service
+## The two wheels, into dist/: licensing-verifier (the verifier and licensing/airgap/) and licensing-service
 dist: venv
 	rm -rf build/verifier dist
-	mkdir -p build/verifier/licensing dist
+	mkdir -p build/verifier/licensing/airgap dist
 	cp packaging/verifier/pyproject.toml packaging/verifier/README.md build/verifier/
 	cp licensing/__init__.py licensing/verify.py licensing/py.typed build/verifier/licensing/
+	cp licensing/airgap/*.py build/verifier/licensing/airgap/
 	$(BIN)/python -m build --wheel --no-isolation --outdir dist build/verifier
 	$(BIN)/python -m build --wheel --no-isolation --outdir dist .
 
@@ -111,7 +112,7 @@ wrk:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
 
 ## Every benchmark, each against a baseline measured in the same run (ratios, not absolute figures, compare):
-## the verifiers, then HTTP on PostgreSQL with 2 workers through wrk: api.py (issuance, refresh, webhooks,
+## the verifiers, the air-gapped usage report (airgap.py: a year of days made and checked vs bare Ed25519), then HTTP on PostgreSQL with 2 workers through wrk: api.py (issuance, refresh, webhooks,
 ## the JWKS/revocation poll vs a bare insert), load.py (2 minutes of mixed load, worker memory), scale.py
 ## (1,000,000 licenses: p95 per endpoint and the query plans; a few minutes to load). Keep going past a
 ## missed target and fail at the end, so one slow figure does not hide the others.
@@ -120,6 +121,7 @@ bench: venv postgres redis go ts-deps wrk
 	run() { echo "== $$*"; "$$@" || failed="$$failed\n  $$*"; }; \
 	run $(BIN)/python benchmarks/verify.py; \
 	run $(BIN)/python benchmarks/revocations.py; \
+	run $(BIN)/python benchmarks/airgap.py; \
 	run sh -c 'cd benchmarks/go && $(GO) run .'; \
 	run sh -c 'cd $(TS_DIR) && node scripts/build.mjs'; \
 	run node benchmarks/verify_ts.mjs; \

@@ -17,11 +17,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, cast
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, cast
 
 import typer
 
 from licensing.kit.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from licensing.verify import Keyring, License
 
 app = typer.Typer(
     help="Issue, manage and verify signed license files.",
@@ -353,10 +356,37 @@ def _printable(text: object) -> str:
     return str(text).translate(_ESCAPES)
 
 
+def _verify_old(old: Path, keyring: Keyring, installation_id: str | None, now: datetime | None) -> License:
+    """The license to compare with, verified for what matters to a comparison: its signature, format and
+    binding. Its time does not matter (a renewal replaces an expiring license), nor a revocation."""
+    from licensing.verify import LicenseError, decode_jws, verify
+
+    try:
+        old_bytes = old.read_bytes()
+    except OSError as exc:
+        raise _UsageError(f"cannot read the license to compare with {old}: {exc}") from None
+    try:
+        try:
+            return verify(old_bytes, keyring, now=now, installation_id=installation_id)
+        except LicenseError as exc:
+            if exc.code not in {"expired", "not_yet_valid", "clock_skew"}:
+                raise
+            claims, _kid = decode_jws(old_bytes, "LICENSE FILE", "license+jwt", keyring)
+            return verify(old_bytes, keyring, now=max(claims["iat"], claims["nbf"]), installation_id=installation_id)
+    except LicenseError as exc:
+        raise _UsageError(f"the license to compare with, {old}, was rejected ({exc.code}): {exc.message}") from None
+
+
 def _verify_result(
-    file: Path, jwks: Path, revocations: Path | None, installation_id: str | None, at: str | None
+    file: Path,
+    jwks: Path,
+    revocations: Path | None,
+    installation_id: str | None,
+    at: str | None,
+    compare_with: Path | None = None,
 ) -> dict[str, Any]:
     """The --json document of one verification; _UsageError for a mistake on the command line."""
+    from licensing.airgap import compare
     from licensing.verify import Keyring, KeyringError, LicenseError, RevocationList, load_revocations, verify
 
     try:
@@ -368,6 +398,7 @@ def _verify_result(
     except KeyringError as exc:
         raise _UsageError(f"the JWKS {jwks} is unusable: {exc}") from None
     now = _parse_time(at) if at is not None else None
+    old = None if compare_with is None else _verify_old(compare_with, keyring, installation_id, now)
     revocation_list: RevocationList | None = None
     if revocations is not None:
         try:
@@ -377,13 +408,23 @@ def _verify_result(
     try:
         lic = verify(license_bytes, keyring, now=now, installation_id=installation_id, revocations=revocation_list)
     except LicenseError as exc:
-        return {"ok": False, "status": "rejected", "code": exc.code, "message": exc.message, "license": None}
+        result = {"ok": False, "status": "rejected", "code": exc.code, "message": exc.message, "license": None}
+        return result if old is None else {**result, "comparison": None}
     message = "The license is valid."
     if lic.status == "grace":
         message = (
             f"The license expired; it works until its grace period ends at {lic.grace_ends_at:%Y-%m-%d %H:%M} UTC."
         )
-    return {"ok": True, "status": lic.status, "code": None, "message": message, "license": lic.claims}
+    result = {"ok": True, "status": lic.status, "code": None, "message": message, "license": lic.claims}
+    if old is not None:
+        comparison = compare(old, lic)
+        result["comparison"] = {
+            "old": old.id,
+            "changes": comparison.changes,
+            "warnings": comparison.warnings,
+            "text": comparison.lines,
+        }
+    return result
 
 
 def _print_license(claims: dict[str, Any]) -> None:
@@ -415,15 +456,21 @@ def verify_command(
     installation_id: Annotated[str | None, typer.Option("--installation-id", help="This installation's id.")] = None,
     at: Annotated[str | None, typer.Option("--at", help="Verify as of this RFC 3339 time instead of now.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON result.")] = False,
+    compare_with: Annotated[
+        Path | None,
+        typer.Option("--compare", help="The license installed now: say what installing FILE changes."),
+    ] = None,
 ) -> None:
     """Verify a license file offline. Exit 0 when valid or in grace, 1 when rejected, 2 on a usage error.
 
     --json prints {"ok", "status", "code", "message", "license"}: status "valid", "grace" or
     "rejected" (code: why), or "error" with code "usage_error" for a mistake on the command line.
+    --compare OLD adds what installing FILE in place of OLD changes (warnings first), and under --json
+    "comparison": {"old", "changes", "warnings", "text"}; the exit code is still FILE's verdict.
     Text from inside a license is printed with control characters escaped (as \\uXXXX).
     """
     try:
-        result = _verify_result(file, jwks, revocations, installation_id, at)
+        result = _verify_result(file, jwks, revocations, installation_id, at, compare_with)
     except _UsageError as exc:
         if as_json:
             error = {"ok": False, "status": "error", "code": "usage_error", "message": str(exc), "license": None}
@@ -435,6 +482,11 @@ def verify_command(
     elif result["ok"]:
         typer.echo(f"{result['status'].upper()}: {result['message']}")
         _print_license(result["license"])
+        if result.get("comparison") is not None:
+            comparison = result["comparison"]
+            typer.echo(f"compared with {_printable(comparison['old'])} ({_printable(compare_with)}):")
+            for line in comparison["text"]:
+                typer.echo(f"  {_printable(line)}")
     else:
         typer.echo(f"REJECTED ({result['code']}): {_printable(result['message'])}")
     raise typer.Exit(0 if result["ok"] else EXIT_REJECTED)

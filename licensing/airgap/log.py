@@ -22,7 +22,15 @@ from licensing.airgap._envelope import DAY, is_digest, is_installation_id, utc
 from licensing.airgap.activation import license_id_of
 from licensing.airgap.keys import InstallationKey
 from licensing.airgap.usage import report_digest, usage_report
-from licensing.verify import LICENSE_LABEL, LicenseError, b64url_decode, compact_parts, json_object, now_seconds
+from licensing.verify import (
+    LICENSE_LABEL,
+    MAX_TIME,
+    LicenseError,
+    b64url_decode,
+    compact_parts,
+    json_object,
+    now_seconds,
+)
 
 LOG_FORMAT: Final = "licensing-usage-log"
 LOG_VERSION: Final = 1
@@ -223,17 +231,17 @@ def _parse(raw: bytes, path: Path, thumbprint: str) -> tuple[dict[int, int], dic
     if not isinstance(entries, list):
         raise _damaged(path, "its days are missing")
     days: dict[int, int] = {}
-    for entry in entries:
+    for index, entry in enumerate(entries):
         if (
             not isinstance(entry, list)
             or len(entry) != 2
             or not all(type(value) is int for value in entry)
             or entry[0] % DAY
-            or not 0 <= entry[0] < 253_402_300_799
+            or not 0 <= entry[0] <= MAX_TIME
             or entry[1] < 0
             or entry[0] in days
         ):
-            raise _damaged(path, f"a day is not [day start, users]: {str(entry)[:60]}")
+            raise _damaged(path, f"day {index + 1} of its days is not [day start, users]")
         days[entry[0]] = entry[1]
     last = document.get("last_report")
     if last is not None:
@@ -242,7 +250,7 @@ def _parse(raw: bytes, path: Path, thumbprint: str) -> tuple[dict[int, int], dic
         seq, digest, end, report = (last.get(k) for k in ("seq", "digest", "period_end", "report"))
         if type(seq) is not int or seq < 1 or not isinstance(digest, str) or not is_digest(digest):
             raise _damaged(path, "its last report's seq or digest is wrong")
-        if type(end) is not int or end % DAY or not 0 <= end <= 253_402_300_800:
+        if type(end) is not int or end % DAY or not 0 <= end <= MAX_TIME + 1:
             raise _damaged(path, "its last report's period is wrong")
         if not isinstance(report, str):
             raise _damaged(path, "its last report is missing")

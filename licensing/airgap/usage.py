@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from itertools import islice, repeat
+from operator import lt, mod
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -78,16 +80,7 @@ def usage_report(
             raise ValueError(f"{name} must be the start of a UTC day in POSIX seconds, not {value!r}")
     if period_end < period_start:
         raise ValueError("period_end is before period_start")
-    pairs: list[list[int]] = []
-    last = period_start - 1
-    for entry in daily:
-        day, users = entry
-        if type(day) is not int or day % DAY or not last < day < period_end:
-            raise ValueError(f"daily must hold ascending day starts inside the period, not {day!r}")
-        if type(users) is not int or users < 0:
-            raise ValueError(f"daily counts must be whole numbers, 0 or more, not {users!r}")
-        pairs.append([day, users])
-        last = day
+    pairs, peak = _pairs(daily, period_start, period_end)
     claims: dict[str, Any] = {
         "ver": FORMAT_VERSION,
         "iat": now_seconds(now),
@@ -98,10 +91,33 @@ def usage_report(
     if prev is not None:
         claims["prev"] = prev
     claims["period"] = {"start": period_start, "end": period_end}
-    claims["peak_users"] = max([users for _day, users in pairs], default=0)
+    claims["peak_users"] = peak
     claims["daily"] = pairs
     header = {"alg": "EdDSA", "typ": USAGE_TYP, "kid": key.thumbprint}
     return armor(sign_compact(key, header, claims), USAGE_LABEL)
+
+
+def _pairs(daily: Sequence[tuple[int, int]], start: int, end: int) -> tuple[list[list[int]], int]:
+    """``daily`` as JSON pairs, once checked, and the peak; ValueError naming what is wrong. Checked a
+    column at a time: a year is 365 pairs."""
+    if not daily:
+        return [], 0
+    try:
+        columns = list(zip(*daily, strict=True))
+    except (TypeError, ValueError):
+        columns = []
+    if len(columns) != 2:
+        raise ValueError("daily must be a sequence of (day start, users) pairs")
+    days, counts = columns
+    if set(map(type, days)) != {int} or any(map(mod, days, repeat(DAY))):
+        raise ValueError("each day of daily must be the start of a UTC day in POSIX seconds (an int)")
+    if not all(map(lt, days, islice(days, 1, None))):
+        raise ValueError("the days of daily must be ascending, each once")
+    if days[0] < start or days[-1] >= end:
+        raise ValueError("each day of daily must lie inside the period (period_start <= day < period_end)")
+    if set(map(type, counts)) != {int} or min(counts) < 0:
+        raise ValueError("daily counts must be whole numbers (int), 0 or more")
+    return list(map(list, daily)), max(counts)
 
 
 class UsageReport:
@@ -226,9 +242,9 @@ def _check_claims(claims: dict[str, Any]) -> None:
     days, counts = columns
     if set(map(type, days)) != {int} or set(map(type, counts)) != {int}:
         raise LicenseError("malformed", f"{_DAILY_SHAPE}.")
-    if sorted(set(days)) != list(days):
+    if not all(map(lt, days, islice(days, 1, None))):
         raise LicenseError("malformed", "The days of 'daily' must be ascending, each once.")
-    if any(map(DAY.__rmod__, days)):
+    if any(map(mod, days, repeat(DAY))):
         raise LicenseError("malformed", "Each day of 'daily' must be the start of a UTC day (00:00:00).")
     if days[0] < start or days[-1] >= end:
         raise LicenseError("malformed", "Each day of 'daily' must lie inside the report's period.")

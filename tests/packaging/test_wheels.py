@@ -27,7 +27,9 @@ from licensing.signing.keys import KeyStore
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-VERIFIER_FILES = {"licensing/__init__.py", "licensing/verify.py", "licensing/py.typed"}
+# The verifier, and the air-gapped exchanges beside it (SPEC section 8): they ship together.
+AIRGAP_FILES = {f"licensing/airgap/{path.name}" for path in (REPO / "licensing" / "airgap").glob("*.py")}
+VERIFIER_FILES = {"licensing/__init__.py", "licensing/verify.py", "licensing/py.typed", *AIRGAP_FILES}
 SERVICE_PACKAGES = ("licensing", "api", "billing", "service", "migrations")
 SERVICE_ONLY_MODULES = ("fastapi", "sqlalchemy", "stripe", "pydantic", "starlette", "typer", "alembic", "httpx")
 NETWORK_MODULES = ("socket", "ssl", "http.client", "urllib.request")
@@ -153,6 +155,7 @@ def test_service_wheel_holds_everything(service_wheel: Path, source_copy: Path) 
             "service/worker.py",
             "service/migrate.py",
             "licensing/verify.py",
+            "licensing/airgap/__init__.py",
             "licensing/catalog.toml",
             "licensing/py.typed",
             "api/app.py",
@@ -306,4 +309,62 @@ def test_verifier_alone_verifies_without_importing_the_service(verifier_venv: Pa
     modules = result["modules"]
     leaked = sorted(m for m in modules if m.split(".")[0] in SERVICE_ONLY_MODULES)
     assert leaked == []
+    assert [m for m in NETWORK_MODULES if m in modules] == []
+
+
+AIRGAP_SCRIPT = """
+import json, sys, tempfile
+from datetime import datetime, timezone
+from licensing.airgap import (
+    InstallationKey, UsageLog, activation_request, compare, read_activation_request, read_usage_report,
+)
+from licensing.verify import Keyring, verify
+
+key = InstallationKey.from_pem(InstallationKey.generate().private_pem())
+license_text = open(sys.argv[1]).read()
+request = read_activation_request(activation_request(key, "inst-1", license_text, "1.0"))
+with tempfile.TemporaryDirectory() as directory:
+    log = UsageLog(directory + "/usage.json", key, license_text)
+    log.record(7, datetime(2030, 1, 1, 12, tzinfo=timezone.utc))
+    report = read_usage_report(log.export(until=datetime(2030, 1, 1, tzinfo=timezone.utc)), key.public_jwk)
+keyring = Keyring.from_jwks(open(sys.argv[2]).read())
+lic = verify(license_text, keyring, installation_id="inst-1")
+print(json.dumps({
+    "license_id": request.license_id,
+    "thumbprint": request.thumbprint == key.thumbprint,
+    "peak": report.peak_users,
+    "compare": str(compare(lic, lic)),
+    "modules": sorted(sys.modules),
+}))
+"""
+
+
+def test_the_airgap_exchanges_work_from_the_verifier_wheel_alone(verifier_venv: Path, tmp_path: Path) -> None:
+    store = KeyStore(tmp_path / "keys")
+    store.generate()
+    claims = {
+        "iss": "test-issuer",
+        "jti": "lic_wheel_0002",
+        "sub": "cus_0001",
+        "ver": 1,
+        "iat": 1_700_000_000,
+        "nbf": 1_700_000_000,
+        "tier": "professional",
+        "trial": False,
+        "seats": 50,
+        "features": [],
+        "grace_days": 10,
+        "customer": {"name": "Ada", "email": "ada@example.com", "company": "Example"},
+        "installation_id": "inst-1",
+    }
+    (tmp_path / "jwks.json").write_text(json.dumps(store.jwks()))
+    (tmp_path / "license.lic").write_text(store.signer().sign_license(claims))
+    python = str(verifier_venv / "bin" / "python")
+    result = json.loads(
+        run([python, "-I", "-c", AIRGAP_SCRIPT, "license.lic", "jwks.json"], cwd=tmp_path, env=plain_env())
+    )
+    assert (result["license_id"], result["thumbprint"], result["peak"]) == ("lic_wheel_0002", True, 7)
+    assert result["compare"] == "warning: NEW is the same license as OLD"
+    modules = result["modules"]
+    assert sorted(m for m in modules if m.split(".")[0] in SERVICE_ONLY_MODULES) == []
     assert [m for m in NETWORK_MODULES if m in modules] == []

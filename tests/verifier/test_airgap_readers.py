@@ -305,7 +305,7 @@ def test_an_empty_report_is_allowed(key: InstallationKey) -> None:
         ({"period_start": TODAY + 1}, "period_start"),
         ({"period_end": TODAY - 4 * DAY}, "before"),
         ({"daily": [(TODAY, 1), (TODAY - DAY, 2)]}, "ascending"),
-        ({"daily": [(TODAY + 5, 1)]}, "ascending"),
+        ({"daily": [(TODAY + 5, 1)]}, "start of a UTC day"),
         ({"daily": [(TODAY + DAY, 1)]}, "inside the period"),
         ({"daily": [(TODAY, -1)]}, "0 or more"),
         ({"daily": [(TODAY, True)]}, "0 or more"),

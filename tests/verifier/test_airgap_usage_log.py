@@ -185,8 +185,11 @@ def _document(tmp_path: Path, key: InstallationKey, license_text: str) -> dict[s
         (lambda d: json.dumps({**d, "format": "other"}).encode(), "not a usage log"),
         (lambda d: json.dumps({**d, "version": 2}).encode(), "version 2"),
         (lambda d: json.dumps({**d, "days": {}}).encode(), "days are missing"),
-        (lambda d: json.dumps({**d, "days": [[1, 2]]}).encode(), "a day is not"),
-        (lambda d: json.dumps({**d, "days": [[int(at(3, 0).timestamp()), -1]]}).encode(), "a day is not"),
+        (lambda d: json.dumps({**d, "days": [[1, 2]]}).encode(), "is not \\[day start, users\\]"),
+        (
+            lambda d: json.dumps({**d, "days": [[int(at(3, 0).timestamp()), -1]]}).encode(),
+            "is not \\[day start, users\\]",
+        ),
         (lambda d: json.dumps({**d, "days": [[int(at(1, 0).timestamp()), 1]]}).encode(), "already covered"),
         (lambda d: json.dumps({**d, "last_report": [1]}).encode(), "not an object"),
         (lambda d: json.dumps({**d, "last_report": {**d["last_report"], "seq": 0}}).encode(), "seq or digest"),
