@@ -89,10 +89,14 @@ def test_an_activation_binds_the_line_to_the_installation(
     fresh = _activate(api, activation_request(key, "inst-east-1", license_text=sold["license_file"]))
     assert fresh.status_code == 201 and fresh.json()["license"]["id"] == new["id"]
     assert _rows(api)["licenses"] == before["licenses"]
-    # Renewing keeps the binding.
+    # Renewing keeps the binding; so does a preview of the next renewal; refresh answers the bound license.
+    preview = api.post("/v1/licenses/preview", {"renews": new["id"], "duration_days": 30}).json()
+    assert preview["claims"]["cnf"] == {"jkt": key.thumbprint}
     renewed = api.renew(new["id"], duration_days=365)
     assert pyjwt_decode(renewed["license_file"])["cnf"] == {"jkt": key.thumbprint}
     assert renewed["license"]["installation_id"] == "inst-east-1"
+    refreshed = api.client.post("/v1/licenses/refresh", json={"license_file": sold["license_file"]}).json()
+    assert refreshed["changed"] is True and refreshed["license_file"] == renewed["license_file"]
     actions = [e["action"] for e in api.get("/v1/audit-events", params={"subject_id": new["id"]}).json()["data"]]
     assert "license.activated" in actions and "license.issued" in actions
 

@@ -23,7 +23,7 @@ MANIFEST: dict[str, Any] = json.loads((VECTORS / "manifest.json").read_text("utf
 
 
 def _issue_as(api: Api, monkeypatch: pytest.MonkeyPatch, license_id: str) -> dict[str, Any]:
-    """A sales license whose id is the vectors' (``lic_renewal``, ``lic_bound``)."""
+    """A sales license whose id is the one the vectors name."""
     monkeypatch.setattr(issuance, "new_id", lambda prefix: license_id)
     customer = api.customer(f"ops@{license_id.replace('_', '-')}.example")
     issued = api.issue(customer["id"], tier="enterprise", seats=20, duration_days=30)
@@ -38,7 +38,7 @@ def _count(api: Api, model: Any) -> int:
 
 
 def test_the_request_vectors(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    _issue_as(api, monkeypatch, "lic_renewal")
+    _issue_as(api, monkeypatch, next(v["expect"]["license_id"] for v in MANIFEST["requests"] if v["expect"]["ok"]))
     accepted = 0
     for vector in MANIFEST["requests"]:
         text = (VECTORS / vector["file"]).read_text("utf-8")
@@ -61,17 +61,18 @@ def test_the_request_vectors(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_report_vectors(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    _issue_as(api, monkeypatch, "lic_bound")
     first = MANIFEST["reports"][0]
+    line = first["expect"]["license_id"]
+    _issue_as(api, monkeypatch, line)
     jwk = first["public_jwk"]
     with api.session_factory() as session:
         session.add(
             InstallationBinding(
-                line_id="lic_bound",
+                line_id=line,
                 installation_id=first["expect"]["installation_id"],
                 public_jwk=jwk,
                 jkt=jwk_thumbprint(jwk["x"]),
-                license_id="lic_bound",
+                license_id=line,
                 bound_at=datetime.now(UTC),
                 bound_by="test",
             )
