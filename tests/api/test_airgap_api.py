@@ -251,3 +251,20 @@ def test_the_catalog_says_how_often_a_customer_may_move_a_license(api: Api) -> N
         "professional": 3,
         "enterprise": 3,
     }
+
+
+def test_true_ups_come_in_cursor_pages_newest_first(api: Api) -> None:
+    made = []
+    for i in range(3):
+        customer = api.customer(f"ops@pages-{i}-4e1f.example")
+        sold = api.issue(customer["id"], tier="enterprise", seats=2, duration_days=30)
+        key = InstallationKey.generate()
+        bound = _activate(api, activation_request(key, f"inst-{i}", license_text=sold["license_file"])).json()
+        report = _report(key, bound["license"]["id"], f"inst-{i}", 1, None, [3 + i])
+        assert api.post("/v1/usage-reports", {"report": report}).json()["overage"] == 1 + i
+        made.append(customer["id"])
+    listed = api.list_all("/v1/true-ups", limit=1)
+    assert [row["customer_id"] for row in listed] == made[::-1]
+    assert [row["overage"] for row in listed] == [3, 2, 1]
+    check_problem(api.get("/v1/true-ups", params={"cursor": "nope"}), 422, "invalid_cursor")
+    check_problem(api.get("/v1/true-ups", params={"status": "nope"}), 422)
