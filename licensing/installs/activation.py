@@ -156,9 +156,15 @@ def activate(
                 code="license_superseded",
                 superseded_by=newest.id,
             )
-        moving = binding is not None and not same
-        if moving:
-            assert binding is not None
+        # Bound elsewhere: to another installation's key, or (issued with an installation_id and no key
+        # yet) to another installation id.
+        if binding is not None:
+            bound_to: tuple[str, str] | None = None if same else (binding.installation_id, binding.jkt)
+        elif newest.installation_id is not None and newest.installation_id != request.installation_id:
+            bound_to = (newest.installation_id, "")
+        else:
+            bound_to = None
+        if bound_to is not None:
             if portal:
                 allowed = core.catalog.offer_for(newest.tier, newest.trial).max_moves
                 made = moves_in_past_year(session, core, line_id)
@@ -172,21 +178,21 @@ def activate(
                     )
             elif not move:
                 raise Conflict(
-                    f"License line {line_id} is bound to installation {binding.installation_id!r}; "
+                    f"License line {line_id} is bound to installation {bound_to[0]!r}; "
                     'ask for a move ("move": true) to bind it to another.',
                     code="already_activated",
-                    installation_id=binding.installation_id,
+                    installation_id=bound_to[0],
                 )
         lic = _issue_bound(session, core, newest, request, actor)
         if binding is None:
             binding = InstallationBinding(line_id=line_id)
             session.add(binding)
-        else:
+        if bound_to is not None:
             session.add(
                 InstallationMove(
                     line_id=line_id,
-                    from_installation_id=binding.installation_id,
-                    from_jkt=binding.jkt,
+                    from_installation_id=bound_to[0],
+                    from_jkt=bound_to[1],
                     to_installation_id=request.installation_id,
                     to_jkt=request.thumbprint,
                     license_id=lic.id,
@@ -203,8 +209,8 @@ def activate(
                 "license",
                 lic.id,
                 line_id=line_id,
-                from_installation_id=binding.installation_id,
-                from_jkt=binding.jkt,
+                from_installation_id=bound_to[0],
+                from_jkt=bound_to[1] or None,
                 to_installation_id=request.installation_id,
                 to_jkt=request.thumbprint,
             )

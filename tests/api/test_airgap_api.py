@@ -268,3 +268,19 @@ def test_true_ups_come_in_cursor_pages_newest_first(api: Api) -> None:
     assert [row["overage"] for row in listed] == [3, 2, 1]
     check_problem(api.get("/v1/true-ups", params={"cursor": "nope"}), 422, "invalid_cursor")
     check_problem(api.get("/v1/true-ups", params={"status": "nope"}), 422)
+
+
+def test_a_license_issued_for_an_installation_id_is_bound_to_it(api: Api) -> None:
+    """Issued with an installation_id (no key yet): that installation activates it; another is a move."""
+    customer = api.customer("ops@preset-0b3c.example")
+    sold = api.issue(customer["id"], tier="enterprise", seats=5, duration_days=30, installation_id="srv-known")
+    other = activation_request(InstallationKey.generate(), "srv-other", license_text=sold["license_file"])
+    check_problem(_activate(api, other), 409, "already_activated")
+    key = InstallationKey.generate()
+    ok = _activate(api, activation_request(key, "srv-known", license_text=sold["license_file"]))
+    assert ok.status_code == 201 and ok.json()["license"]["cnf_jkt"] == key.thumbprint
+    assert api.get("/v1/audit-events", params={"action": "license.moved"}).json()["data"] == []
+    moved = _activate(
+        api, activation_request(InstallationKey.generate(), "srv-new", license_id=sold["license"]["id"]), move=True
+    )
+    assert moved.status_code == 201 and moved.json()["license"]["installation_id"] == "srv-new"
