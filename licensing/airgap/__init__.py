@@ -33,7 +33,7 @@ from licensing.airgap.compare import Comparison, compare
 from licensing.airgap.keys import InstallationKey, new_installation_key
 from licensing.airgap.log import UsageLog, UsageLogError
 from licensing.airgap.receipts import Receipt, armor_receipt, overage, receipt_claims, verify_receipt
-from licensing.airgap.usage import UsageReport, read_usage_report, report_digest, usage_report
+from licensing.airgap.usage import UsageReport, read_usage_report, report_digest, report_key_thumbprint, usage_report
 
 __all__ = [
     "ACTIVATION_LABEL",
@@ -59,6 +59,7 @@ __all__ = [
     "read_usage_report",
     "receipt_claims",
     "report_digest",
+    "report_key_thumbprint",
     "usage_report",
     "verify_receipt",
 ]

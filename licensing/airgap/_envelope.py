@@ -54,7 +54,7 @@ def utc(seconds: int) -> datetime:
 
 def compact_json(value: Any) -> bytes:
     """JSON without spaces, keys in the order given (the writers' contract)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, check_circular=False).encode("utf-8")
 
 
 class Signing(Protocol):

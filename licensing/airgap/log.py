@@ -23,6 +23,7 @@ from licensing.airgap.activation import license_id_of
 from licensing.airgap.keys import InstallationKey
 from licensing.airgap.usage import report_digest, usage_report
 from licensing.verify import (
+    CLOCK_SKEW_SECONDS,
     LICENSE_LABEL,
     MAX_TIME,
     LicenseError,
@@ -112,7 +113,10 @@ class UsageLog:
         if until is not None and not isinstance(until, datetime):
             raise TypeError(f"until must be an aware datetime, not {type(until).__name__}")
         now = now_seconds(None)
-        end = _day(now_seconds(until)) + DAY
+        until_s = now_seconds(until)
+        if until_s > now + CLOCK_SKEW_SECONDS:
+            raise ValueError(f"until ({until}) is in the future: a report covers days that have begun")
+        end = _day(until_s) + DAY
         with self._lock:
             last = self._last
             days = sorted((day, users) for day, users in self._days.items() if day < end)

@@ -30,7 +30,7 @@ from licensing.airgap._envelope import (
     utc,
 )
 from licensing.airgap.keys import InstallationKey, public_key_from_jwk
-from licensing.verify import MAX_TIME, LicenseError, compact_parts, jwk_thumbprint, now_seconds
+from licensing.verify import MAX_TIME, LicenseError, checked_header, compact_parts, jwk_thumbprint, now_seconds
 
 _DAILY_SHAPE = "Claim 'daily' must be an array of [day start, users] pairs of whole numbers"
 
@@ -43,6 +43,22 @@ def report_digest(compact: str | bytes) -> str:
     """
     jws, _parts = compact_parts(compact, USAGE_LABEL)
     return digest(jws)
+
+
+def report_key_thumbprint(text: str | bytes) -> str:
+    """The thumbprint of the installation key a usage report says it is signed by (its header ``kid``),
+    read before verifying it: what the vendor looks up to find the key (the bound line's ``cnf.jkt``)
+    to give :func:`read_usage_report`. LicenseError (``malformed``, ``unsupported``) when the text is not
+    a usage report, ``unknown_key`` when it names no key; nothing is verified yet."""
+
+    def peek() -> str:
+        _compact, parts = compact_parts(text, USAGE_LABEL)
+        kid = checked_header(parts[0], USAGE_TYP).get("kid")
+        if type(kid) is not str or not kid:
+            raise LicenseError("unknown_key", "The usage report names no installation key (its header has no kid).")
+        return kid
+
+    return guarded("usage report", peek)
 
 
 def usage_report(
@@ -97,11 +113,13 @@ def usage_report(
     return armor(sign_compact(key, header, claims), USAGE_LABEL)
 
 
-def _pairs(daily: Sequence[tuple[int, int]], start: int, end: int) -> tuple[list[list[int]], int]:
+def _pairs(daily: Sequence[tuple[int, int]], start: int, end: int) -> tuple[list[tuple[int, int]], int]:
     """``daily`` as JSON pairs, once checked, and the peak; ValueError naming what is wrong. Checked a
     column at a time: a year is 365 pairs."""
     if not daily:
         return [], 0
+    if not set(map(type, daily)) <= {tuple, list}:
+        raise ValueError("daily must be a sequence of (day start, users) pairs")
     try:
         columns = list(zip(*daily, strict=True))
     except (TypeError, ValueError):
@@ -117,7 +135,7 @@ def _pairs(daily: Sequence[tuple[int, int]], start: int, end: int) -> tuple[list
         raise ValueError("each day of daily must lie inside the period (period_start <= day < period_end)")
     if set(map(type, counts)) != {int} or min(counts) < 0:
         raise ValueError("daily counts must be whole numbers (int), 0 or more")
-    return list(map(list, daily)), max(counts)
+    return list(daily), max(counts)  # each pair a tuple or a list: JSON writes both as an array
 
 
 class UsageReport:

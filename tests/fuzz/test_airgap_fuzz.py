@@ -37,6 +37,7 @@ from licensing.airgap import (
     read_activation_request,
     read_usage_report,
     receipt_claims,
+    report_key_thumbprint,
     usage_report,
     verify_receipt,
 )
@@ -117,10 +118,16 @@ def check_request(text: Any) -> ActivationRequest | None:
 
 def check_report(text: Any) -> UsageReport | None:
     try:
+        kid: str | None = report_key_thumbprint(text)
+    except LicenseError as exc:
+        assert_deliberate(exc)
+        kid = None
+    try:
         report = read_usage_report(text, INSTALL.public_jwk)
     except LicenseError as exc:
         assert_deliberate(exc)
         return None
+    assert kid == report.thumbprint  # what the vendor peeks at is the key that verified it
     days = report.daily_seconds
     assert report.seq >= 1 and (report.prev is None) == (report.seq == 1)
     assert report.period_start <= report.period_end
@@ -315,7 +322,7 @@ def open_damaged(data: bytes) -> None:
         # It opened: it works (or refuses to go back, a documented ValueError), and keeps working after a restart.
         days = log.pending
         assert [day for day, _ in days] == sorted({day for day, _ in days})
-        later = datetime.fromtimestamp(MAX_TIME - 5 * DAY, UTC)
+        later = datetime.now(UTC)
         try:
             log.record(1, later - timedelta(days=1))
             report = read_usage_report(log.export(until=later), INSTALL.public_jwk)

@@ -325,8 +325,8 @@ license_text = open(sys.argv[1]).read()
 request = read_activation_request(activation_request(key, "inst-1", license_text, "1.0"))
 with tempfile.TemporaryDirectory() as directory:
     log = UsageLog(directory + "/usage.json", key, license_text)
-    log.record(7, datetime(2030, 1, 1, 12, tzinfo=timezone.utc))
-    report = read_usage_report(log.export(until=datetime(2030, 1, 1, tzinfo=timezone.utc)), key.public_jwk)
+    log.record(7, datetime(2025, 1, 1, 12, tzinfo=timezone.utc))
+    report = read_usage_report(log.export(until=datetime(2025, 1, 1, tzinfo=timezone.utc)), key.public_jwk)
 keyring = Keyring.from_jwks(open(sys.argv[2]).read())
 lic = verify(license_text, keyring, installation_id="inst-1")
 print(json.dumps({

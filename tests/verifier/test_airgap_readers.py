@@ -22,6 +22,7 @@ from licensing.airgap import (
     read_usage_report,
     receipt_claims,
     report_digest,
+    report_key_thumbprint,
     usage_report,
     verify_receipt,
 )
@@ -508,3 +509,15 @@ def test_a_receipt_needs_its_typ_and_a_known_key(
     assert code_of(lambda: verify_receipt(make_receipt(forged, receipt_base), keyring)) == "bad_signature"
     with pytest.raises(TypeError):
         verify_receipt(make_receipt(signer, receipt_base), "keyring")  # type: ignore[arg-type]
+
+
+def test_the_vendor_peeks_at_a_reports_key_before_verifying(key: InstallationKey, report_text: str) -> None:
+    assert report_key_thumbprint(report_text) == key.thumbprint
+    assert report_key_thumbprint(resign(key, report_text, USAGE_LABEL, _kid("other"))) == "other"
+    assert code_of(lambda: report_key_thumbprint(resign(key, report_text, USAGE_LABEL, lambda h: h.pop("kid")))) == (
+        "unknown_key"
+    )
+    assert code_of(lambda: report_key_thumbprint(resign(key, report_text, USAGE_LABEL, _kid(7)))) == "unknown_key"
+    assert code_of(lambda: report_key_thumbprint("hello")) == "malformed"
+    typ = resign(key, report_text, USAGE_LABEL, lambda h: h.update(typ="license+jwt"))
+    assert code_of(lambda: report_key_thumbprint(typ)) == "unsupported"

@@ -96,6 +96,8 @@ def test_it_never_goes_backwards(log: UsageLog) -> None:
     with pytest.raises(ValueError, match="never go back"):
         log.export(until=at(3))
     log.record(4, at(6))  # the next day is fine
+    with pytest.raises(ValueError, match="in the future"):
+        log.export(until=datetime.now(UTC) + timedelta(days=2))
 
 
 @pytest.mark.parametrize(

@@ -238,3 +238,37 @@ def test_comparison_vector(vector: dict[str, Any]) -> None:
     assert comparison.warnings == expect["warnings"]
     assert comparison.lines == expect["text"]
     assert str(comparison) == "\n".join(expect["text"])
+
+
+@pytest.mark.filterwarnings("ignore:EdDSA is deprecated")
+def test_accepted_files_verify_with_pyjwt_and_joserfc() -> None:
+    """Independent JOSE libraries agree on the signatures of every accepted request, report and receipt."""
+    import jwt
+    from joserfc import jws
+    from joserfc.jwk import KeySet, OKPKey
+
+    from licensing.airgap import RECEIPT_LABEL
+
+    service_jwks = json.loads((AIRGAP / MANIFEST["jwks"]).read_text("utf-8"))
+    checked = 0
+    for section, label in (("requests", ACTIVATION_LABEL), ("reports", USAGE_LABEL), ("receipts", RECEIPT_LABEL)):
+        for entry in MANIFEST[section]:
+            if not entry["expect"]["ok"]:
+                continue
+            compact = unarmor((AIRGAP / entry["file"]).read_text("utf-8"), label)
+            header = jwt.get_unverified_header(compact)
+            if header["alg"] != "EdDSA":
+                continue  # joserfc rightly refuses alg Ed25519 with a key that says EdDSA
+            if section == "receipts":
+                pyjwt_key = jwt.PyJWKSet.from_dict(service_jwks)[header["kid"]].key
+                joserfc_key: Any = KeySet.import_key_set(service_jwks)
+            else:
+                jwk = header["jwk"] if section == "requests" else entry["public_jwk"]
+                pyjwt_key = jwt.PyJWK(jwk, algorithm="EdDSA").key
+                joserfc_key = OKPKey.import_key(jwk)
+            decoded = jwt.api_jws.decode(compact, pyjwt_key, algorithms=["EdDSA"])
+            assert json.loads(
+                jws.deserialize_compact(compact, joserfc_key, algorithms=["EdDSA"]).payload
+            ) == json.loads(decoded)
+            checked += 1
+    assert checked >= 15

@@ -279,6 +279,38 @@ def build() -> dict[str, bytes]:
         request(installation_id="inst\n1"),
         error("malformed"),
     )
+    # "Printable" is Python's str.isprintable, Go's unicode.IsPrint: letters, marks, numbers, punctuation,
+    # symbols and the ASCII space; length counts code points (not UTF-16 units, not bytes).
+    astral = "\U0001f680" * 200
+    add_request(
+        "installation_id of 200 characters outside the BMP",
+        "request-installation-astral.lic",
+        request(installation_id=astral),
+        request_ok(request_claims(installation_id=astral)),
+    )
+    add_request(
+        "installation_id of 201 characters outside the BMP",
+        "request-installation-astral-201.lic",
+        request(installation_id=astral + "\U0001f680"),
+        error("malformed"),
+    )
+    add_request(
+        "installation_id with letters, marks and a space",
+        "request-installation-unicode.lic",
+        request(installation_id="Zürich serveur-é \u00e9\u0301 \u6771\u4eac"),
+        request_ok(request_claims(installation_id="Zürich serveur-é \u00e9\u0301 \u6771\u4eac")),
+    )
+    for name, file, char in (
+        ("a no-break space", "no-break-space", "\u00a0"),
+        ("a zero-width space", "zero-width-space", "\u200b"),
+        ("a line separator", "line-separator", "\u2028"),
+    ):
+        add_request(
+            f"installation_id with {name}",
+            f"request-installation-{file}.lic",
+            request(installation_id=f"inst{char}1"),
+            error("malformed"),
+        )
     add_request("iat a float", "request-iat-float.lic", request(iat=JUNE + 0.5), error("malformed"))
     add_request("a license file is not a request", "not-a-request.lic", None, error("malformed"))
     files["not-a-request.lic"] = (VECTORS / "professional.lic").read_text("utf-8")
