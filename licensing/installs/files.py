@@ -4,7 +4,8 @@ does the reading; this module turns its ``LicenseError`` into the API's 422 prob
 
 A usage report is verified with the key its line is bound to, so the line must be found first:
 :func:`report_routing` reads the report's header ``kid`` and ``license_id`` claim without trusting them
-(nothing is stored or answered from them before :func:`verify_report` has checked the signature).
+(the library's ``report_key_thumbprint`` and the verifier's envelope helpers; nothing is stored or answered
+from them before :func:`verify_report` has checked the signature).
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ from typing import Any, TypeVar
 
 from licensing.airgap import (
     USAGE_LABEL,
-    USAGE_TYP,
     ActivationRequest,
     UsageReport,
     read_activation_request,
     read_usage_report,
+    report_key_thumbprint,
 )
 from licensing.kit.errors import ValidationFailed
-from licensing.verify import LicenseError, b64url_decode, checked_header, compact_parts, json_object
+from licensing.verify import LicenseError, b64url_decode, compact_parts, json_object
 
 T = TypeVar("T")
 
@@ -45,14 +46,13 @@ def report_routing(text: str) -> tuple[str, str]:
     with. The envelope, ``alg`` and ``typ`` are checked; 422 ``invalid_report_file`` otherwise."""
 
     def peek() -> tuple[str, str]:
+        kid = report_key_thumbprint(text)  # the envelope, alg and typ checked; unknown_key without a kid
         _compact, parts = compact_parts(text, USAGE_LABEL)
-        kid = checked_header(parts[0], USAGE_TYP).get("kid")
         claims = json_object(b64url_decode(parts[1], "payload"), "payload")
         license_id = claims.get("license_id")
         if not isinstance(license_id, str) or not license_id:
             raise LicenseError("malformed", "The usage report names no license (license_id).")
-        # No kid is no bound key's: the line's binding refuses it (409 installation_mismatch).
-        return kid if isinstance(kid, str) else "", license_id
+        return kid, license_id
 
     return _read("usage report", "report", "invalid_report_file", peek)
 
