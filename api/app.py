@@ -13,7 +13,7 @@ from prometheus_client import multiprocess
 from sqlalchemy import Engine
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from api import checkout, errors, leads, metrics, public, sales, web
+from api import checkout, errors, installs, leads, metrics, public, sales, web
 from api.deps import reject_nul_in_url
 from api.middleware import BodySizeLimit, redirect_slashes_to
 from api.observe import RequestLog
@@ -100,7 +100,11 @@ def create_app(settings: Settings | None = None, *, core: Core | None = None, en
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
-        per_path={checkout.WEBHOOK_PATH: max(settings.max_body_bytes, WEBHOOK_MAX_BODY_BYTES)},
+        per_path={
+            checkout.WEBHOOK_PATH: max(settings.max_body_bytes, WEBHOOK_MAX_BODY_BYTES),
+            # An air-gap file may be as long as the readers take (a million characters, as a license file).
+            **{path: max(settings.max_body_bytes, installs.MAX_BODY_BYTES) for path in installs.FILE_PATHS},
+        },
     )
     # X-Forwarded-For is believed only from LICENSING_TRUSTED_PROXIES (none by default): from anyone else it
     # would let a caller choose the address that the rate limit, the audit log and idempotency scopes see.
@@ -114,6 +118,7 @@ def create_app(settings: Settings | None = None, *, core: Core | None = None, en
     app.include_router(checkout.router)
     app.include_router(sales.router)
     app.include_router(leads.router)
+    app.include_router(installs.router)
     app.include_router(metrics.router)
     metrics.install(app.state, runtime)
     web.install(app)

@@ -170,6 +170,7 @@ def read_catalog(core: CoreDep, key: ReadKey) -> CatalogOut:
                 grace_days=offer.grace_days,
                 features=list(offer.features),
                 self_serve=offer.self_serve,
+                max_moves=offer.max_moves,
                 prices=[
                     PriceOut(
                         lookup_key=p.lookup_key, interval=p.interval, unit_amount=p.unit_amount, currency=p.currency

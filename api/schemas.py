@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInf
 
 from licensing.kit import fields
 from licensing.licenses.status import status_of
-from licensing.models import AuditEvent, Customer, Lead, License, SelfServeRequest, Subscription
+from licensing.models import AuditEvent, Customer, Lead, License, SelfServeRequest, Subscription, TrueUp
 
 # The limits are licensing.kit.fields', so the API refuses (422) exactly what the core and the database cannot take.
 Text = Annotated[str, Field(min_length=1, max_length=fields.NAME_MAX)]
@@ -37,7 +37,7 @@ AwareDatetime = Annotated[datetime, Field(strict=False), AfterValidator(_aware)]
 # Text that may hold line breaks; everything else is one line. A license file is left to the verifier,
 # which tolerates what e-mail clients add (a byte-order mark, zero-width spaces) and is never stored.
 _MULTILINE = frozenset({"note", "reason"})
-_UNCHECKED = frozenset({"license_file"})
+_UNCHECKED = frozenset({"license_file", "request", "report"})
 
 
 def _has_forbidden(value: Any, multiline: bool) -> bool:
@@ -280,6 +280,7 @@ class OfferOut(BaseModel):
     features: list[str]
     self_serve: bool
     prices: list[PriceOut]
+    max_moves: int = Field(description="Moves to another installation a customer may make in the portal in 365 days")
 
 
 class CatalogOut(BaseModel):
@@ -295,6 +296,7 @@ class CatalogOut(BaseModel):
                     "grace_days": 14,
                     "features": ["ldap", "saml"],
                     "self_serve": True,
+                    "max_moves": 3,
                     "prices": [
                         {
                             "lookup_key": "professional_yearly",
@@ -336,6 +338,7 @@ class LicenseOut(BaseModel):
     expires_at: datetime | None = None
     grace_ends_at: datetime | None = None
     installation_id: str | None = None
+    cnf_jkt: str | None = None
     subscription_id: str | None = None
     supersedes: str | None = None
     superseded_by: str | None = None
@@ -363,6 +366,7 @@ class LicenseOut(BaseModel):
             expires_at=lic.expires_at,
             grace_ends_at=lic.grace_ends_at,
             installation_id=lic.installation_id,
+            cnf_jkt=lic.cnf_jkt,
             subscription_id=lic.subscription_id,
             supersedes=lic.supersedes_id,
             superseded_by=superseded_by,
@@ -838,3 +842,124 @@ class OrganisationPatch(Input):
     model_config = ConfigDict(json_schema_extra={"examples": [{"owner": "ann@sales.example.net"}]})
 
     owner: Annotated[str | None, Field(max_length=fields.EMAIL_MAX)]
+
+
+# --- air-gapped installations (SPEC section 8) ------------------------------------------------------
+AIRGAP_FILE_MAX = 1_000_000  # what the readers take (as a license file)
+_REQUEST = (
+    "-----BEGIN LICENSE ACTIVATION REQUEST-----\n"
+    "eyJhbGciOiJFZERTQSIsImp3ayI6eyJjcnYiOiJFZDI1NTE5Ii...\n"
+    "-----END LICENSE ACTIVATION REQUEST-----\n"
+)
+_REPORT = (
+    "-----BEGIN LICENSE USAGE REPORT-----\n"
+    "eyJhbGciOiJFZERTQSIsImtpZCI6IlVxNnpPMWZ4a2JYVzJ3...\n"
+    "-----END LICENSE USAGE REPORT-----\n"
+)
+_RECEIPT = (
+    "-----BEGIN LICENSE USAGE RECEIPT-----\n"
+    "eyJhbGciOiJFZERTQSIsImtpZCI6Ii4uLiIsInR5cCI6ImxpY2Vuc2UtdXNh...\n"
+    "-----END LICENSE USAGE RECEIPT-----\n"
+)
+
+
+class ActivationCreate(Input):
+    """An activation request file (armored, as the installation wrote it). ``move``: bind the line to
+    this installation although it is bound to another (audited)."""
+
+    request: Annotated[str, Field(min_length=1, max_length=AIRGAP_FILE_MAX)]
+    move: bool = False
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"request": _REQUEST}, {"request": _REQUEST, "move": True}]}
+    )
+
+
+class UsageReportCreate(Input):
+    """A usage report file (armored, as the installation exported it)."""
+
+    report: Annotated[str, Field(min_length=1, max_length=AIRGAP_FILE_MAX)]
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"report": _REPORT}]})
+
+
+class UsageReceiptOut(BaseModel):
+    """The signed receipt of a usage report (give it back to the installation), its ``seq``, the overage
+    over the line's seats (0 for unlimited seats) and whether reports before it are missing (``gap``)."""
+
+    model_config = _examples({"receipt": _RECEIPT, "seq": 3, "overage": 12, "gap": False})
+
+    receipt: str
+    seq: int
+    overage: int
+    gap: bool
+
+
+TRUE_UP_EXAMPLE: dict[str, Any] = {
+    "id": 17,
+    "report_id": "urp_01jd8rb1c2d3e4f5g6h7j8k9m0",
+    "line_id": LICENSE_EXAMPLE["id"],
+    "customer_id": CUSTOMER_EXAMPLE["id"],
+    "subscription_id": "sub_01jd8r9s0t1u2v3w4x5y6z7a8b",
+    "seats_before": 25,
+    "peak_users": 37,
+    "overage": 12,
+    "status": "raised",
+    "outcome": "quantity 25 -> 37, prorated and invoiced at once",
+    "attempts": 1,
+    "next_attempt_at": None,
+    "last_error": None,
+    "created_at": "2026-11-23T12:00:00Z",
+    "completed_at": "2026-11-23T12:00:05Z",
+}
+
+
+class TrueUpOut(BaseModel):
+    """A usage report over the licensed seats. ``status``: ``pending`` (a self-serve subscription's, to be
+    raised in Stripe by the background loop; ``attempts``, ``next_attempt_at`` and ``last_error`` say how
+    it goes), ``raised``, ``failed`` (given up) or ``recorded`` (a sales line's: for sales to act on)."""
+
+    model_config = _examples(TRUE_UP_EXAMPLE)
+
+    id: int
+    report_id: str
+    line_id: str
+    customer_id: str
+    subscription_id: str | None = None
+    seats_before: int | None = None
+    peak_users: int
+    overage: int
+    status: Literal["pending", "raised", "failed", "recorded"]
+    outcome: str | None = None
+    attempts: int
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    created_at: datetime
+    completed_at: datetime | None = None
+
+    @classmethod
+    def of(cls, row: TrueUp) -> TrueUpOut:
+        return cls(
+            id=row.id,
+            report_id=row.report_id,
+            line_id=row.line_id,
+            customer_id=row.customer_id,
+            subscription_id=row.subscription_id,
+            seats_before=row.seats_before,
+            peak_users=row.peak_users,
+            overage=row.overage,
+            status=row.status,
+            outcome=row.outcome,
+            attempts=row.attempts,
+            next_attempt_at=row.next_attempt_at,
+            last_error=row.last_error,
+            created_at=row.created_at,
+            completed_at=row.completed_at,
+        )
+
+
+class TrueUpList(BaseModel):
+    model_config = _examples({"data": [TRUE_UP_EXAMPLE], "next_cursor": "17"})
+
+    data: list[TrueUpOut]
+    next_cursor: str | None

@@ -59,6 +59,9 @@ class Offer:
     features: tuple[str, ...]
     self_serve: bool
     prices: tuple[Price, ...] = ()
+    # How often a customer may move a bound line to another installation in the portal in any 365 days
+    # (SPEC section 8; sales may always move one). 0: never by the customer.
+    max_moves: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +152,12 @@ def _seat_rule(value: Any, where: str) -> SeatRule:
     raise CatalogError(f'{where}.seats: expected "unlimited" or {{default, min, max}}')
 
 
+def _max_moves(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise CatalogError(f"{where}.max_moves: expected an integer >= 0")
+    return value
+
+
 def parse_catalog(data: dict[str, Any]) -> Catalog:
     try:
         professional = tuple(data["features"]["professional"])
@@ -174,6 +183,7 @@ def parse_catalog(data: dict[str, Any]) -> Catalog:
                 grace_days=int(raw.get("grace_days", 0)),
                 features=tuple(sorted(resolved)),
                 self_serve=bool(raw.get("self_serve", False)),
+                max_moves=_max_moves(raw.get("max_moves", 0), where),
                 prices=tuple(
                     Price(p["lookup_key"], p["interval"], int(p["unit_amount"]), p["currency"])
                     for p in raw.get("prices", [])

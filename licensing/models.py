@@ -78,6 +78,8 @@ class License(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     grace_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     installation_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    # The RFC 7638 thumbprint of the installation key the license is bound to (``"cnf": {"jkt": ...}``).
+    cnf_jkt: Mapped[str | None] = mapped_column(String(64))
     subscription_id: Mapped[str | None] = mapped_column(String(100), index=True)
     key_id: Mapped[str] = mapped_column(String(64), index=True)
     license_file: Mapped[str] = mapped_column(Text)
@@ -428,3 +430,111 @@ class StaffSession(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     staff: Mapped[StaffMember] = relationship()
+
+
+class InstallationBinding(Base):
+    """A license line bound to one installation by an activation request (SPEC section 8): the
+    installation's id, its public JWK (usage reports are verified with it) and its RFC 7638 thumbprint.
+    One row per line (the primary key): concurrent first activations of a line bind it once."""
+
+    __tablename__ = "installation_bindings"
+    __table_args__ = (Index("ix_installation_bindings_jkt", "jkt"),)
+
+    line_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    installation_id: Mapped[str] = mapped_column(String(200))
+    public_jwk: Mapped[dict[str, str]] = mapped_column(JSON)
+    jkt: Mapped[str] = mapped_column(String(64))
+    license_id: Mapped[str] = mapped_column(ForeignKey("licenses.id"))  # the bound license issued last
+    bound_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    bound_by: Mapped[str] = mapped_column(String(200))
+
+
+class ActivationRequest(Base):
+    """An activation request answered, once per digest (the b64url SHA-256 of its compact JWS): the same
+    request again answers the same license."""
+
+    __tablename__ = "activation_requests"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("act"))
+    digest: Mapped[str] = mapped_column(String(43), unique=True)
+    line_id: Mapped[str] = mapped_column(String(40))
+    requested_license_id: Mapped[str] = mapped_column(ForeignKey("licenses.id"))  # the license it named
+    license_id: Mapped[str] = mapped_column(ForeignKey("licenses.id"))  # the bound license answered
+    installation_id: Mapped[str] = mapped_column(String(200))
+    jkt: Mapped[str] = mapped_column(String(64))
+    product_version: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+    license: Mapped[License] = relationship(foreign_keys=[license_id])
+
+
+class InstallationMove(Base):
+    """A bound line moved to another installation: by sales (``move``), or in the portal within the
+    catalog's ``max_moves`` in the past 365 days."""
+
+    __tablename__ = "installation_moves"
+    __table_args__ = (Index("ix_installation_moves_line", "line_id", "moved_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    line_id: Mapped[str] = mapped_column(String(40))
+    from_installation_id: Mapped[str] = mapped_column(String(200))
+    from_jkt: Mapped[str] = mapped_column(String(64))
+    to_installation_id: Mapped[str] = mapped_column(String(200))
+    to_jkt: Mapped[str] = mapped_column(String(64))
+    license_id: Mapped[str] = mapped_column(ForeignKey("licenses.id"))  # the license bound to the new one
+    source: Mapped[str] = mapped_column(String(20))  # api | portal
+    moved_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    moved_by: Mapped[str] = mapped_column(String(200))
+
+
+class UsageReport(Base):
+    """A usage report accepted, stored once: by digest (the same report again answers the same receipt)
+    and by (line, installation key, seq) (two reports of one seq: 409 ``report_conflict``)."""
+
+    __tablename__ = "usage_reports"
+    __table_args__ = (UniqueConstraint("line_id", "jkt", "seq", name="uq_usage_reports_line_key_seq"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("urp"))
+    digest: Mapped[str] = mapped_column(String(43), unique=True)
+    line_id: Mapped[str] = mapped_column(String(40))
+    license_id: Mapped[str] = mapped_column(ForeignKey("licenses.id"))  # the license the report names
+    installation_id: Mapped[str] = mapped_column(String(200))
+    jkt: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    prev: Mapped[str | None] = mapped_column(String(43))
+    period_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    period_end: Mapped[datetime] = mapped_column(UTCDateTime)
+    peak_users: Mapped[int] = mapped_column(BigInteger)
+    daily: Mapped[list[list[int]]] = mapped_column(JSON)
+    gap: Mapped[bool] = mapped_column(Boolean)
+    seats: Mapped[int | None] = mapped_column(Integer)  # the line's newest license's, when received
+    overage: Mapped[int] = mapped_column(BigInteger)
+    receipt: Mapped[str] = mapped_column(Text)  # the armored receipt answered
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_by: Mapped[str] = mapped_column(String(200))
+
+
+class TrueUp(QueuedJob, Base):
+    """A usage report over the licensed seats. A self-serve subscription's (``subscription_id``) is a job
+    of the background loop: ``pending`` until the subscription's quantity is raised to the peak in Stripe
+    (``raised``), retried on failure, ``failed`` once given up; a sales line's is ``recorded`` for sales."""
+
+    __tablename__ = "true_ups"
+    __table_args__ = (
+        Index("ix_true_ups_due", "completed_at", "next_attempt_at"),
+        Index("ix_true_ups_status_id", "status", "id"),
+        Index("ix_true_ups_customer_id_id", "customer_id", "id"),
+    )
+
+    report_id: Mapped[str] = mapped_column(ForeignKey("usage_reports.id"), unique=True)
+    line_id: Mapped[str] = mapped_column(String(40))
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"))
+    subscription_id: Mapped[str | None] = mapped_column(ForeignKey("subscriptions.id"))
+    seats_before: Mapped[int | None] = mapped_column(Integer)
+    peak_users: Mapped[int] = mapped_column(BigInteger)
+    overage: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(20))  # pending | raised | failed | recorded
+    outcome: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

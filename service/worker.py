@@ -1,5 +1,5 @@
-"""The background loop: works off due webhook events, expiry reminders and outgoing e-mail, and prunes
-old Idempotency-Key answers.
+"""The background loop: works off due webhook events, true-ups, expiry reminders and outgoing e-mail,
+and prunes old Idempotency-Key answers.
 
 :func:`build_worker` wires up which tasks it runs. ``licensing worker`` runs it on its own, ``licensing
 serve`` (any app made by ``api.app.create_app``) in a thread unless ``LICENSING_WORKER_IN_PROCESS=false``.
@@ -23,6 +23,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from billing.events import StripeEventTask
+from billing.trueups import TrueUpTask
 from licensing.access.idempotency import IdempotencyPruneTask
 from licensing.context import Runtime
 from licensing.kit import jobs
@@ -186,10 +187,11 @@ class Worker:
 
 def build_worker(runtime: Runtime, *, poll_seconds: float = POLL_SECONDS) -> Worker:
     """The worker with every kind of background work of the service: Stripe events first (they write
-    e-mails), then the reminders (they write e-mails too), then the outbox, then the housekeeping of stored
-    Idempotency-Key answers."""
+    e-mails), then the true-ups (they change Stripe, which sends events), then the reminders (they write
+    e-mails too), then the outbox, then the housekeeping of stored Idempotency-Key answers."""
     tasks: list[Task] = [
         StripeEventTask(),
+        TrueUpTask(),
         ReminderTask(),
         OutboxTask(Mailer(runtime.settings)),
         IdempotencyPruneTask(),

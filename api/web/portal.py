@@ -1,6 +1,8 @@
 """The customer portal pages (SPEC 5, ``/portal``): sign-in by a link mailed to the customer, then her
-licenses (downloads), her subscriptions (Stripe's billing portal), and the JWKS and revocation list for
-air-gapped installs. The rules live in ``licensing.selfserve.portal``; these routes translate them to pages.
+licenses (downloads), her subscriptions (Stripe's billing portal), the JWKS and revocation list for
+air-gapped installs, and (``/portal/installations``, SPEC 8) activation requests and usage reports to upload
+and a license to compare with the newest of its line. The rules live in ``licensing.selfserve.portal`` and
+``licensing.installs``; these routes translate them to pages.
 
 The session cookie is HttpOnly, SameSite=Lax, ``Path=/portal`` (sent to the portal's pages alone) and,
 when the public URL is https or in production, ``Secure`` with the ``__Secure-`` prefix (a browser
@@ -15,8 +17,9 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import public
@@ -26,10 +29,15 @@ from api.web.site import buyer_message, templates
 from billing.client import BillingDisabled, is_configured
 from billing.portal import InvoiceSummary, billing_portal_url, invoices_of
 from licensing.context import Core
-from licensing.kit.errors import DomainError
+from licensing.installs import comparing
+from licensing.installs import files as installs_files
+from licensing.installs.activation import activate
+from licensing.installs.usage import accept_usage_report
+from licensing.kit.errors import DomainError, NotFound
 from licensing.kit.settings import Settings
 from licensing.licenses.buylinks import buy_link
-from licensing.models import PortalSession
+from licensing.licenses.status import status_of
+from licensing.models import PortalSession, TrueUp, UsageReport
 from licensing.selfserve import portal
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(check_form_post)])
@@ -327,3 +335,162 @@ def _attachment(response: Response, filename: str) -> Response:
     """A public document (the same answer as its public address) offered as a file to save."""
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+# --- air-gapped installations: activation requests, usage reports, comparing licenses (SPEC section 8) --
+UPLOAD_LIMIT = 1_000_000  # characters, as the readers take
+RECEIPT_CONTENT_TYPE = "application/x-license-usage-receipt"
+_KINDS = {
+    "activate": "activation request",
+    "report": "usage report",
+    "compare": "license file",
+}
+
+
+class UploadRefused(DomainError):
+    status = 422
+    code = "invalid_upload"
+    title = "Invalid upload"
+
+
+def _uploaded(kind: str, pasted: str, upload: UploadFile | None) -> str:
+    """The file chosen, else the text pasted: the armored text either way."""
+    what = _KINDS[kind]
+    if upload is not None and upload.filename:
+        raw = upload.file.read(4 * UPLOAD_LIMIT + 1)
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise UploadRefused(f"The file you chose is not a {what}: it is not text.") from None
+    else:
+        text = pasted
+    if not text.strip():
+        raise UploadRefused(f"Choose the {what} file, or paste its text.")
+    if len(text) > UPLOAD_LIMIT:
+        raise UploadRefused(f"That is too long to be a {what}.")
+    return text
+
+
+def _installations(
+    request: Request,
+    session: Session,
+    me: PortalSession,
+    *,
+    kind: str | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+    pasted: str = "",
+) -> Response:
+    context: dict[str, Any] = {"me": me, "kind": kind, "error": error, "pasted": pasted}
+    return _page(request, "portal/installations.html", context, status_code=status_code)
+
+
+def _refusal(exc: DomainError) -> str:
+    if exc.code == "license_not_found":
+        return "That file names a license that is not one of yours (or does not exist)."
+    return exc.message
+
+
+@router.get("/portal/installations", response_class=HTMLResponse)
+def portal_installations(request: Request, session: SessionDep, me: MaybeSignedIn) -> Response:
+    if me is None:
+        return RedirectResponse("/portal", status_code=303)
+    return _installations(request, session, me)
+
+
+@router.post("/portal/activate", response_class=HTMLResponse)
+def portal_activate(
+    request: Request,
+    session: SessionDep,
+    core: CoreDep,
+    me: MaybeSignedIn,
+    request_text: Annotated[str, Form()] = "",
+    request_file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """An activation request for one of her licenses -> the license bound to that installation."""
+    if me is None:
+        return RedirectResponse("/portal", status_code=303)
+    try:
+        text = _uploaded("activate", request_text, request_file)
+        named = portal.license_of(session, me.email, installs_files.read_request(text).license_id)
+        lic = activate(session, core, text, actor=portal.actor(me.email), customer_id=named.customer_id)
+    except DomainError as exc:
+        return _installations(
+            request, session, me, kind="activate", error=_refusal(exc), status_code=exc.status, pasted=request_text
+        )
+    context = {"me": me, "license": lic, "named": named}
+    return _page(request, "portal/activated.html", context, status_code=201)
+
+
+@router.post("/portal/usage-reports", response_class=HTMLResponse)
+def portal_usage_report(
+    request: Request,
+    session: SessionDep,
+    core: CoreDep,
+    me: MaybeSignedIn,
+    report_text: Annotated[str, Form()] = "",
+    report_file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """A usage report of one of her bound licenses -> its receipt (to download) and the overage explained."""
+    if me is None:
+        return RedirectResponse("/portal", status_code=303)
+    try:
+        text = _uploaded("report", report_text, report_file)
+        _kid, license_id = installs_files.report_routing(text)
+        named = portal.license_of(session, me.email, license_id)
+        accepted = accept_usage_report(session, core, text, actor=portal.actor(me.email), customer_id=named.customer_id)
+    except DomainError as exc:
+        return _installations(
+            request, session, me, kind="report", error=_refusal(exc), status_code=exc.status, pasted=report_text
+        )
+    report = session.get(UsageReport, accepted.report_id)
+    true_up = session.scalars(select(TrueUp).where(TrueUp.report_id == accepted.report_id)).first()
+    context = {"me": me, "accepted": accepted, "report": report, "true_up": true_up}
+    return _page(request, "portal/receipt.html", context, status_code=201)
+
+
+@router.get("/portal/usage-reports/{report_id}/receipt")
+def portal_receipt_file(report_id: str, session: SessionDep, me: MaybeSignedIn) -> Response:
+    """The receipt of one of her usage reports as ``receipt-<seq>.lic``; 404 for any other."""
+    if me is None:
+        return RedirectResponse("/portal", status_code=303)
+    report = session.get(UsageReport, report_id)
+    if report is None:
+        raise NotFound("No such usage report.", code="not_found")
+    portal.license_of(session, me.email, report.license_id)  # NotFound unless hers
+    return Response(
+        report.receipt,
+        media_type=RECEIPT_CONTENT_TYPE,
+        headers={**PRIVATE, "Content-Disposition": f'attachment; filename="receipt-{report.seq}.lic"'},
+    )
+
+
+@router.post("/portal/compare", response_class=HTMLResponse)
+def portal_compare(
+    request: Request,
+    session: SessionDep,
+    core: CoreDep,
+    me: MaybeSignedIn,
+    license_text: Annotated[str, Form()] = "",
+    license_file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """The license installed now (one of hers) against the newest of its line: what installing it changes."""
+    if me is None:
+        return RedirectResponse("/portal", status_code=303)
+    try:
+        text = _uploaded("compare", license_text, license_file)
+        named = portal.license_of(session, me.email, comparing.license_id_of(core, text))
+        compared = comparing.compare_with_newest(session, core, text, customer_id=named.customer_id)
+    except DomainError as exc:
+        return _installations(
+            request, session, me, kind="compare", error=_refusal(exc), status_code=exc.status, pasted=license_text
+        )
+    newest = compared.newest
+    context = {
+        "me": me,
+        "compared": compared,
+        "lines": compared.comparison.lines,
+        "warnings": len(compared.comparison.warnings),
+        "newest_status": LICENSE_STATUS[status_of(newest, core.now())],
+    }
+    return _page(request, "portal/compare.html", context)

@@ -64,6 +64,10 @@ class IssueRequest:
     subscription_id: str | None = None
     supersedes: License | None = None
     note: str | None = None
+    # The installation key's RFC 7638 thumbprint (``"cnf": {"jkt": ...}``, SPEC section 8); None keeps the
+    # binding of the license superseded when it is bound to the same installation (a renewal, a seat
+    # change: a bound line stays bound). Only with an installation_id.
+    cnf_jkt: str | None = None
 
 
 def numeric_date(value: datetime) -> int:
@@ -89,11 +93,11 @@ def license_claims(lic: License, issuer: str) -> dict[str, Any]:
     }
     if lic.expires_at is not None:
         claims["exp"] = numeric_date(lic.expires_at)
-    for name, value in (
-        ("installation_id", lic.installation_id),
-        ("subscription_id", lic.subscription_id),
-        ("supersedes", lic.supersedes_id),
-    ):
+    if lic.installation_id is not None:
+        claims["installation_id"] = lic.installation_id
+    if lic.cnf_jkt is not None:
+        claims["cnf"] = {"jkt": lic.cnf_jkt}
+    for name, value in (("subscription_id", lic.subscription_id), ("supersedes", lic.supersedes_id)):
         if value is not None:
             claims[name] = value
     return claims
@@ -248,6 +252,15 @@ def build_license(session: Session, core: Core, request: IssueRequest, *, lock: 
     supersedes = request.supersedes
     if supersedes is not None:
         (_lock_superseded if lock else _check_superseded)(session, supersedes)
+    cnf_jkt = request.cnf_jkt
+    if cnf_jkt is None and supersedes is not None and installation_id == supersedes.installation_id:
+        cnf_jkt = supersedes.cnf_jkt  # a bound line stays bound to its installation's key
+    if cnf_jkt is not None and installation_id is None:
+        raise ValidationFailed(
+            "A license bound to an installation key needs its installation_id.",
+            field="installation_id",
+            code="invalid_installation_id",
+        )
     lic = License(
         customer=request.customer,
         customer_id=request.customer.id,
@@ -261,6 +274,7 @@ def build_license(session: Session, core: Core, request: IssueRequest, *, lock: 
         expires_at=expires_at,
         grace_ends_at=expires_at + timedelta(days=grace_days) if expires_at else None,
         installation_id=installation_id,
+        cnf_jkt=cnf_jkt,
         subscription_id=request.subscription_id,
         supersedes_id=supersedes.id if supersedes else None,
         key_id=core.signer().kid,
@@ -312,6 +326,7 @@ def issue_license(session: Session, core: Core, request: IssueRequest) -> Licens
         expires_at=lic.expires_at.isoformat() if lic.expires_at else None,
         grace_days=lic.grace_days,
         installation_id=lic.installation_id,
+        cnf_jkt=lic.cnf_jkt,
         subscription_id=lic.subscription_id,
         supersedes=lic.supersedes_id,
         source=lic.source,

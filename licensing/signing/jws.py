@@ -30,9 +30,11 @@ class Signer:
     def __repr__(self) -> str:  # never show key material
         return f"Signer(kid={self.kid!r})"
 
-    def sign_compact(self, typ: str, claims: Mapping[str, Any]) -> str:
+    def sign_compact(self, typ: str, claims: Mapping[str, Any], *, ordered: bool = False) -> str:
+        """``ordered``: the claims' keys as given, not sorted (a usage receipt lists them in the order of
+        SPEC section 8's contract)."""
         header = {"alg": "EdDSA", "typ": typ, "kid": self.kid}
-        signing_input = f"{_segment(header)}.{_segment(claims)}"
+        signing_input = f"{_segment(header)}.{_segment(claims, sort_keys=not ordered)}"
         signature = self.private_key.sign(signing_input.encode("ascii"))
         return f"{signing_input}.{b64url_encode(signature)}"
 
@@ -43,8 +45,10 @@ class Signer:
         return armor(self.sign_compact(REVOCATIONS_TYP, claims), REVOCATIONS_LABEL)
 
 
-def _segment(value: Mapping[str, Any]) -> str:
-    return b64url_encode(json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode("utf-8"))
+def _segment(value: Mapping[str, Any], *, sort_keys: bool = True) -> str:
+    return b64url_encode(
+        json.dumps(value, separators=(",", ":"), sort_keys=sort_keys, ensure_ascii=False).encode("utf-8")
+    )
 
 
 def armor(compact: str, label: str = LICENSE_LABEL) -> str:
