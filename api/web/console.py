@@ -21,13 +21,14 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
@@ -50,6 +51,8 @@ from api.web.site import templates
 from licensing.access import idempotency
 from licensing.access.apikeys import role_includes
 from licensing.context import Core
+from licensing.installs.trueups import STATUSES as TRUE_UP_STATUSES
+from licensing.installs.trueups import list_true_ups
 from licensing.kit.errors import DomainError, NotFound
 from licensing.kit.settings import Settings
 from licensing.leads.organisations import organisation_detail, organisations_with_leads, set_owner
@@ -60,7 +63,7 @@ from licensing.licenses.preview import Preview
 from licensing.licenses.revocations import revoke_license
 from licensing.licenses.status import Status, status_of
 from licensing.mail.sending import send_license
-from licensing.models import Customer, License, StaffSession, Subscription
+from licensing.models import Customer, License, StaffSession, Subscription, UsageReport
 from licensing.staff import signin
 from licensing.staff.members import actor
 
@@ -981,9 +984,38 @@ def audit_page(
 
 
 @router.get("/true-ups", response_class=HTMLResponse)
-def true_ups_page(request: Request, me: Viewer) -> Response:
-    """The place of true-ups (usage reports against licensed seats); their page is wired here later."""
-    return _page(request, "console/true_ups.html", me, {})
+def true_ups_page(
+    request: Request,
+    session: SessionDep,
+    me: Viewer,
+    status: Annotated[str, Query(max_length=30)] = "",
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    """Usage reports over the licensed seats (SPEC section 8), newest first: self-serve ones raised in
+    Stripe by the background loop, sales lines' recorded for sales to invoice."""
+    chosen = next((s for s in TRUE_UP_STATUSES if s == status), None)
+    found = list_true_ups(session, limit=PAGE_SIZE, cursor=cursor, status=chosen)
+    report_ids = [row.report_id for row in found.items]
+    reports = {r.id: r for r in session.scalars(select(UsageReport).where(UsageReport.id.in_(report_ids)))}
+    customer_ids = {row.customer_id for row in found.items}
+    customers = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(customer_ids)))}
+    next_page = "?" + urlencode({"status": chosen or "", "cursor": found.next_cursor}) if found.next_cursor else None
+    context = {
+        # A report's period ends at the start of the day after its last (half-open): the page names that last day.
+        "true_ups": [
+            (
+                row,
+                reports[row.report_id],
+                customers[row.customer_id],
+                reports[row.report_id].period_end - timedelta(seconds=1),
+            )
+            for row in found.items
+        ],
+        "status": chosen or "",
+        "statuses": TRUE_UP_STATUSES,
+        "next_page": next_page,
+    }
+    return _page(request, "console/true_ups.html", me, context)
 
 
 def _when(moment: datetime | None) -> str:

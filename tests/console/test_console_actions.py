@@ -14,8 +14,10 @@ from typing import Any
 
 from consoletools import SALES, START, Console
 from sqlalchemy import select
+from trueuptools import record_sales_true_up
 
 from licensing.context import Core
+from licensing.licenses.customers import create_customer
 from licensing.models import AuditEvent, Customer, License, Organisation, OutboxMessage
 from licensing.verify import Keyring, verify
 
@@ -286,3 +288,24 @@ def test_the_audit_log_pages(sales: Console, db: Callable[[], Any], core: Core) 
     second = sales.client.get("/console/audit" + unescape(match.group(1)))
     assert second.text.count('data-action="test.paged"') == 10 and "thing_00" in second.text
     assert "thing_59" not in second.text and 'id="next"' not in second.text
+
+
+def test_true_ups_of_sales_lines_are_listed_for_sales(sales: Console, db: Callable[[], Any], core: Core) -> None:
+    with db() as session:
+        customer = create_customer(session, core, "test", name="Ada", email="ada@trueup-41.example", company="Acme")
+        recorded = record_sales_true_up(session, core, customer, START, seats=5, peak=8, installation_id="srv-9")
+        session.commit()
+
+    page = sales.client.get("/console/true-ups")
+
+    assert page.status_code == 200
+    row = re.search(r'<tr data-status="recorded">(.*?)</tr>', page.text, re.DOTALL)
+    assert row, page.text[-3000:]
+    cells = [
+        unescape(re.sub(r"<[^>]+>", " ", cell)).split()
+        for cell in re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.DOTALL)
+    ]
+    assert f'data-customer="{customer.id}"' in row.group(1) and cells[1] == ["Acme"]
+    assert " ".join(cells[2]) == f"{recorded.license_id} on srv-9 , report 1"
+    assert cells[4:7] == [["5"], ["8"], ["3"]]
+    assert 'data-status="recorded"' not in sales.client.get("/console/true-ups?status=raised").text

@@ -23,6 +23,7 @@ from mailtools import Inbox, text_of
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from trueuptools import record_sales_true_up
 
 from licensing.context import Core
 from licensing.kit.db import transaction
@@ -107,6 +108,7 @@ def world(served: Served, core: Core) -> dict[str, str]:
             status="active",
             current_period_end=now + timedelta(days=20),
         )
+        record_sales_true_up(session, core, customer, now, seats=10, peak=14, installation_id="navy-srv-1")
         return {"customer": customer.id, "license": lic.id, "organisation": customer.organisation, "sub": sub.id}
 
 
@@ -275,6 +277,7 @@ def test_the_console_end_to_end(
     expect(page.locator('[data-action="license.revoked"]').first).to_be_visible()
     page.screenshot(path=SHOT.format("audit"), full_page=True)
     page.goto("/console/true-ups")
+    expect(page.locator('#true-ups tr[data-status="recorded"]')).to_contain_text("navy-srv-1")
     page.screenshot(path=SHOT.format("true-ups"), full_page=True)
     with served.session() as session:
         actors = set(
