@@ -33,6 +33,7 @@ from api.schemas import (
     LicenseSend,
     LicenseSent,
     OfferOut,
+    PreviewComparison,
     PriceOut,
     SeatRange,
     SelfServeRequestList,
@@ -221,12 +222,19 @@ _RENEWAL_FIELDS = frozenset({"renews", "expires_at", "duration_days", "seats", "
 def preview(payload: LicensePreview, session: SessionDep, core: CoreDep, key: SalesKey) -> LicensePreviewOut:
     """What `POST /v1/licenses` (or, with `renews`, a renewal of that license) would sign: the exact
     claims, warnings (seats above the offer's default, a term over three years, a past start) and, for a
-    renewal, the claims that change. Nothing is stored, signed or audited."""
+    renewal, the claims that change and `comparison`: what installing it changes against the line's newest
+    license (SPEC section 8, the lines `licensing verify --compare` prints). Nothing is stored, signed or
+    audited."""
     result = preview_of(session, core, actor(key), payload)
     return LicensePreviewOut(
         claims=result.claims,
         warnings=result.warnings,
         changes=[Change(claim=c["claim"], from_=c["from"], to=c["to"]) for c in result.changes],
+        comparison=None
+        if result.comparison is None
+        else PreviewComparison(
+            changes=result.comparison.changes, warnings=result.comparison.warnings, lines=result.comparison.lines
+        ),
     )
 
 

@@ -229,18 +229,32 @@ class Change(BaseModel):
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
 
 
+class PreviewComparison(BaseModel):
+    """SPEC section 8's comparison of the renewal with the line's newest license."""
+
+    changes: list[dict[str, Any]]
+    warnings: list[dict[str, str]]
+    lines: list[str]
+
+
 class LicensePreviewOut(BaseModel):
     model_config = _examples(
         {
             "claims": {"jti": "lic_01jd0000000000000000000000", "tier": "professional", "seats": 600},
             "warnings": ["600 seats is above the offer's default of 1."],
             "changes": [{"claim": "seats", "from": 500, "to": 600}],
+            "comparison": {
+                "changes": [{"field": "seats", "old": 500, "new": 600}],
+                "warnings": [],
+                "lines": ["seats: 500 -> 600"],
+            },
         }
     )
 
     claims: dict[str, Any]
     warnings: list[str]
     changes: list[Change]
+    comparison: PreviewComparison | None = None
 
 
 class LicenseSend(Input):

@@ -9,9 +9,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from licensing.airgap import Comparison, compare
 from licensing.context import Core
 from licensing.licenses.issuance import IssueRequest, build_license, license_claims
 from licensing.licenses.queries import newest_of_line
+from licensing.verify import License as Verified
 
 LONG_TERM_DAYS = 3 * 365 + 1  # over three years
 # Claims that differ on every license and say nothing about its terms.
@@ -23,6 +25,9 @@ class Preview:
     claims: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
     changes: list[dict[str, Any]] = field(default_factory=list)
+    # For a renewal: SPEC section 8's comparison with the line's newest license, the very lines that
+    # `licensing verify --compare`, the libraries' compare() and the portal show.
+    comparison: Comparison | None = None
 
 
 def preview_license(session: Session, core: Core, request: IssueRequest) -> Preview:
@@ -45,6 +50,7 @@ def preview_license(session: Session, core: Core, request: IssueRequest) -> Prev
     if custom:
         warnings.append(f"Custom features outside the catalog: {', '.join(custom)}.")
     changes: list[dict[str, Any]] = []
+    comparison = None
     old = request.supersedes
     if old is not None:
         newest = newest_of_line(session, old.line_id)
@@ -52,4 +58,5 @@ def preview_license(session: Session, core: Core, request: IssueRequest) -> Prev
         for name in sorted((set(before) | set(claims)) - _UNCOMPARED):
             if before.get(name) != claims.get(name):
                 changes.append({"claim": name, "from": before.get(name), "to": claims.get(name)})
-    return Preview(claims=claims, warnings=warnings, changes=changes)
+        comparison = compare(Verified(before, "valid", newest.key_id), Verified(claims, "valid", ""))
+    return Preview(claims=claims, warnings=warnings, changes=changes, comparison=comparison)

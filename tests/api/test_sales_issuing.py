@@ -98,7 +98,7 @@ def test_preview_shows_the_claims_and_warnings_and_stores_nothing(api: Api) -> N
     assert out["claims"]["customer"]["email"] == customer["email"]
     assert any("default" in w for w in out["warnings"])
     assert any("three years" in w for w in out["warnings"])
-    assert out["changes"] == []
+    assert out["changes"] == [] and out["comparison"] is None
     assert api.counts() == before
     past = {
         **body,
@@ -126,6 +126,9 @@ def test_preview_of_a_renewal_lists_the_changes(api: Api) -> None:
     changes = {c["claim"]: c for c in response.json()["changes"]}
     assert changes["seats"] == {"claim": "seats", "from": 5, "to": 8}
     assert "exp" in changes and "jti" not in changes
+    comparison = response.json()["comparison"]
+    assert comparison["warnings"] == [] and {"field": "seats", "old": 5, "new": 8} in comparison["changes"]
+    assert "seats: 5 -> 8" in comparison["lines"] and any(line.startswith("expires: ") for line in comparison["lines"])
     assert api.counts() == before
     bad = {"renews": issued["license"]["id"], "duration_days": 30, "tier": "enterprise"}
     check_problem(api.post("/v1/licenses/preview", bad), 422, "invalid_preview")

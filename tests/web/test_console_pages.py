@@ -247,6 +247,8 @@ def test_the_console_end_to_end(
     page.locator("#seats").fill("250")
     page.locator("#preview").click()
     expect(page.locator('#changes [data-claim="seats"]')).to_contain_text("250")
+    # The same lines as `licensing verify --compare`, the libraries' compare() and the portal.
+    expect(page.locator("#comparison")).to_contain_text("seats: 200 -> 250")
     page.screenshot(path=SHOT.format("renew-preview"), full_page=True)
     page.locator("#sign").click()
     expect(page.locator("#notice")).to_contain_text("The renewal is signed and issued")
