@@ -130,6 +130,11 @@ class UsageLog:
                         f"until ({utc(end - DAY):%Y-%m-%d}) is before the last report's period, which ends "
                         f"{utc(start):%Y-%m-%d}: reports never go back"
                     )
+                if end == start:
+                    raise ValueError(
+                        f"{utc(end - DAY):%Y-%m-%d} is reported already (report {last['seq']}): nothing new to "
+                        "report until the next UTC day; last_report gives that report again"
+                    )
             text = usage_report(
                 self.key,
                 license_id=self.license_id,

@@ -122,7 +122,9 @@ def test_a_chain_of_reports_made_in_typescript_is_read_by_the_service_and_its_re
         node("record", *log, "--users", "1", "--at", rfc3339(day + 7_200))  # the day keeps its highest
     reports = [node("export", *log, "--until", rfc3339(JUNE + 14 * DAY)).stdout]
     reports.append(node("export", *log, "--until", rfc3339(JUNE + 40 * DAY)).stdout)
-    reports.append(node("export", *log, "--until", rfc3339(JUNE + 40 * DAY)).stdout)  # the same day: empty
+    again = node("export", *log, "--until", rfc3339(JUNE + 40 * DAY + 60), ok=False)  # the same day: nothing new
+    assert again.returncode != 0 and "already_reported" in again.stderr, again.stderr
+    reports.append(node("export", *log, "--until", rfc3339(JUNE + 45 * DAY)).stdout)  # days with no record: empty
 
     read = [read_usage_report(text, key.public_jwk) for text in reports]
     assert [r.seq for r in read] == [1, 2, 3]

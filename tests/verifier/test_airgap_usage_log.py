@@ -65,8 +65,11 @@ def test_reports_chain_and_periods_follow_each_other(log: UsageLog, key: Install
     assert second.prev == first.digest and third.prev == second.digest == report_digest(log_report(second))
     assert (second.period_start, second.period_end, second.daily, second.peak_users) == (at(3, 0), at(6, 0), (), 0)
     assert (third.period_start, third.period_end, third.daily) == (at(6, 0), at(7, 0), ((at(6, 0), 9),))
-    same_day = read_usage_report(log.export(until=at(6, 23)), key.public_jwk)
-    assert (same_day.period_start, same_day.period_end, same_day.daily) == (at(7, 0), at(7, 0), ())
+    # A second export the same UTC day has nothing new to carry (the day is closed): refused, as in Go and
+    # TypeScript, and the last report is there to send again.
+    with pytest.raises(ValueError, match="reported already"):
+        log.export(until=at(6, 23))
+    assert log.last_report == third_text and log.last_seq == 3
 
 
 def log_report(report: object) -> str:

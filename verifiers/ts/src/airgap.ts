@@ -694,10 +694,10 @@ export class UsageLog {
    * The next usage report (`LICENSE USAGE REPORT`), armored and signed by the installation key: the
    * days recorded and not yet reported up to and including the UTC day of `until` (a Date or POSIX
    * seconds; default now), chained to the last report (seq + 1, prev = its digest). The log keeps it
-   * (lastReport) and forgets the days it covers. A second export the same day is an empty report
-   * whose period starts and ends at the next day, as in Python. Throws AirgapError
-   * (already_reported) when until's day is before the last report's period ends (reports never go
-   * back). `now` (default: the clock) is the report's iat.
+   * (lastReport) and forgets the days it covers. Throws AirgapError (already_reported) when until's
+   * day is already reported: a second export the same day (nothing new to carry; lastReport gives the
+   * report again) or a day before the last report's period ends (reports never go back), as in Python
+   * and Go. `now` (default: the clock) is the report's iat.
    */
   export(until?: Date | number, options: { now?: Date | number } = {}): string {
     const untilDay = Math.floor(nowSeconds(until) / DAY) * DAY;
@@ -709,6 +709,12 @@ export class UsageLog {
       throw new AirgapError(
         "already_reported",
         `${isoDay(untilDay)} is before the end of report ${last.seq}'s period (${isoDay(last.end)}): reports never go back.`,
+      );
+    }
+    if (last !== null && end === last.end) {
+      throw new AirgapError(
+        "already_reported",
+        `${isoDay(untilDay)} is reported already (report ${last.seq}): nothing new to report until the next UTC day; lastReport gives that report again.`,
       );
     }
     const daily = this.pending().filter(([day]) => day < end);
