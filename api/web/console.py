@@ -50,6 +50,7 @@ from api.security import SAFE_METHODS, check_form_post, origin_of
 from api.web.site import templates
 from licensing.access import idempotency
 from licensing.access.apikeys import role_includes
+from licensing.access.signin_links import LinkRefused, LinkState
 from licensing.context import Core
 from licensing.installs.trueups import STATUSES as TRUE_UP_STATUSES
 from licensing.installs.trueups import list_true_ups
@@ -373,7 +374,7 @@ def request_link(
     return _page(request, "console/check_mail.html", None, {"email": requested.email, "minutes": minutes})
 
 
-def _link_refused(request: Request, state: signin.LinkState) -> Response:
+def _link_refused(request: Request, state: LinkState) -> Response:
     minutes = int(signin.LINK_TTL.total_seconds() // 60)
     status_code = 404 if state == "unknown" else 410
     return _page(request, "console/link_refused.html", None, {"state": state, "minutes": minutes}, status_code)
@@ -398,7 +399,7 @@ def start_session(
 ) -> Response:
     try:
         started = signin.redeem(session, core, token)
-    except signin.LinkRefused as exc:
+    except LinkRefused as exc:
         return _link_refused(request, exc.state)
     response = _see("/console/leads")
     _set_cookie(request, response, started.token)

@@ -28,6 +28,7 @@ from api.security import allow_form_action, check_form_post, origin_of
 from api.web.site import buyer_message, templates
 from billing.client import BillingDisabled, is_configured
 from billing.portal import InvoiceSummary, billing_portal_url, invoices_of
+from licensing.access.signin_links import LinkRefused, LinkState
 from licensing.context import Core
 from licensing.installs import comparing
 from licensing.installs import files as installs_files
@@ -224,7 +225,7 @@ def portal_request_link(
     return _page(request, "portal/check_mail.html", context)
 
 
-def _refused_link(request: Request, state: portal.LinkState) -> Response:
+def _refused_link(request: Request, state: LinkState) -> Response:
     status_code = 404 if state == "unknown" else 410
     context = {"state": state, "minutes": int(portal.LINK_TTL.total_seconds() // 60)}
     return _page(request, "portal/link_refused.html", context, status_code=status_code)
@@ -264,7 +265,7 @@ def portal_sign_in(
 ) -> Response:
     try:
         started = portal.redeem(session, core, token)
-    except portal.LinkRefused as exc:
+    except LinkRefused as exc:
         return _refused_link(request, exc.state)
     response = RedirectResponse("/portal", status_code=303)
     _set_session_cookie(request, response, started)

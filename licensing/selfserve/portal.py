@@ -26,17 +26,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
 
-from sqlalchemy import ColumnElement, func, literal, select, update
+from sqlalchemy import ColumnElement, func, literal, select
 from sqlalchemy.orm import Session
 
-from licensing.access import audit
+from licensing.access import audit, signin_links
+from licensing.access.signin_links import LinkState
 from licensing.context import Core
 from licensing.kit import fields
 from licensing.kit.db import atomic
-from licensing.kit.errors import DomainError, NotFound
-from licensing.kit.tokens import find, new_token, token_hash, well_formed
+from licensing.kit.errors import NotFound
+from licensing.kit.tokens import find, new_token
 from licensing.licenses.queries import successors
 from licensing.licenses.status import Status, status_of
 from licensing.mail import outbox
@@ -53,8 +53,6 @@ FLOOD_WINDOW = timedelta(hours=1)
 MAIL_KIND = "signin"  # the outbox dedupe key prefix counted by outbox.sent_recently
 LINK_PREFIX = "psl"
 SESSION_PREFIX = "pss"
-
-LinkState = Literal["valid", "used", "expired", "unknown"]
 
 
 def actor(email: str) -> str:
@@ -120,30 +118,7 @@ def sign_in_message(address: str, url: str) -> outbox.Message:
 
 def link_state(session: Session, core: Core, secret: str) -> LinkState:
     """What following the link would do, without using it (the GET of a sign-in link)."""
-    link = find(session, PortalLink, PortalLink.token_hash, secret, LINK_PREFIX)
-    if link is None:
-        return "unknown"
-    if link.used_at is not None:
-        return "used"
-    return "valid" if core.now() < link.expires_at else "expired"
-
-
-class LinkRefused(DomainError):
-    """A sign-in link that is used, expired or not one of ours."""
-
-    status = 410
-    code = "sign_in_link_refused"
-    title = "Sign-in link not valid"
-
-    def __init__(self, state: LinkState) -> None:
-        super().__init__(
-            {
-                "used": "This sign-in link has already been used.",
-                "expired": "This sign-in link has expired.",
-            }.get(state, "This sign-in link is not valid."),
-            code=f"sign_in_link_{state}",
-        )
-        self.state = state
+    return signin_links.link_state(session, PortalLink, secret, LINK_PREFIX, core.now())
 
 
 @dataclass(frozen=True)
@@ -156,19 +131,8 @@ class StartedSession:
 @atomic
 def redeem(session: Session, core: Core, secret: str) -> StartedSession:
     """Use the link (once) and start a portal session; ``LinkRefused`` when used, expired or unknown."""
-    if not well_formed(secret, LINK_PREFIX):
-        raise LinkRefused("unknown")
     now = core.now()
-    # One conditional UPDATE: of concurrent redemptions of one link, exactly one gets the row back.
-    claimed = session.execute(
-        update(PortalLink)
-        .where(PortalLink.token_hash == token_hash(secret), PortalLink.used_at.is_(None), PortalLink.expires_at > now)
-        .values(used_at=now)
-        .returning(PortalLink.id, PortalLink.email),
-        execution_options={"synchronize_session": False},
-    ).first()
-    if claimed is None:
-        raise LinkRefused(link_state(session, core, secret))
+    claimed = signin_links.use_link(session, PortalLink, secret, LINK_PREFIX, now, PortalLink.id, PortalLink.email)
     token = new_token(SESSION_PREFIX)
     row = PortalSession(
         token_hash=token.hash, email=claimed.email, link_id=claimed.id, created_at=now, expires_at=now + SESSION_TTL

@@ -22,16 +22,15 @@ import hmac
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from licensing.access import audit
+from licensing.access import audit, signin_links
+from licensing.access.signin_links import LinkRefused, LinkState
 from licensing.context import Core
 from licensing.kit.db import atomic
-from licensing.kit.errors import DomainError
-from licensing.kit.tokens import find, new_token, token_hash, well_formed
+from licensing.kit.tokens import find, new_token
 from licensing.mail import outbox
 from licensing.mail.templates import html_document, text_document
 from licensing.models import StaffLink, StaffMember, StaffSession
@@ -46,8 +45,6 @@ FLOOD_WINDOW = timedelta(hours=1)
 MAIL_KIND = "console-signin"
 LINK_PREFIX = "csl"
 SESSION_PREFIX = "css"
-
-LinkState = Literal["valid", "used", "expired", "unknown"]
 
 
 @dataclass(frozen=True)
@@ -102,24 +99,7 @@ def sign_in_message(address: str, url: str) -> outbox.Message:
 
 def link_state(session: Session, core: Core, secret: str) -> LinkState:
     """What following the link would do, without using it (the GET of a sign-in link)."""
-    link = find(session, StaffLink, StaffLink.token_hash, secret, LINK_PREFIX)
-    if link is None:
-        return "unknown"
-    if link.used_at is not None:
-        return "used"
-    return "valid" if core.now() < link.expires_at else "expired"
-
-
-class LinkRefused(DomainError):
-    """A console sign-in link that is used, expired, not ours, or of a member since disabled."""
-
-    status = 410
-    code = "sign_in_link_refused"
-    title = "Sign-in link not valid"
-
-    def __init__(self, state: LinkState) -> None:
-        super().__init__("This sign-in link is not valid.", code=f"sign_in_link_{state}")
-        self.state = state
+    return signin_links.link_state(session, StaffLink, secret, LINK_PREFIX, core.now())
 
 
 @dataclass(frozen=True)
@@ -132,18 +112,8 @@ class StartedSession:
 def redeem(session: Session, core: Core, secret: str) -> StartedSession:
     """Use the link (once) and start a session; ``LinkRefused`` when used, expired, unknown or the member
     is disabled."""
-    if not well_formed(secret, LINK_PREFIX):
-        raise LinkRefused("unknown")
     now = core.now()
-    claimed = session.execute(
-        update(StaffLink)
-        .where(StaffLink.token_hash == token_hash(secret), StaffLink.used_at.is_(None), StaffLink.expires_at > now)
-        .values(used_at=now)
-        .returning(StaffLink.id, StaffLink.staff_id),
-        execution_options={"synchronize_session": False},
-    ).first()
-    if claimed is None:
-        raise LinkRefused(link_state(session, core, secret))
+    claimed = signin_links.use_link(session, StaffLink, secret, LINK_PREFIX, now, StaffLink.id, StaffLink.staff_id)
     member = session.get(StaffMember, claimed.staff_id)
     if member is None or member.disabled_at is not None:
         raise LinkRefused("unknown")

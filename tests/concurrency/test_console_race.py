@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from licensing.access.signin_links import LinkRefused
 from licensing.context import Core
 from licensing.kit.db import make_sessionmaker, transaction
 from licensing.models import AuditEvent, OutboxMessage, StaffSession
@@ -38,7 +39,7 @@ def test_concurrent_redemptions_start_exactly_one_session(engine: Engine, core: 
             with transaction(maker) as session:
                 signin.redeem(session, core, token)
             outcome = "signed in"
-        except signin.LinkRefused as exc:
+        except LinkRefused as exc:
             outcome = exc.state
         with lock:
             outcomes.append(outcome)
