@@ -21,7 +21,7 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
@@ -1002,16 +1002,7 @@ def true_ups_page(
     customers = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(customer_ids)))}
     next_page = "?" + urlencode({"status": chosen or "", "cursor": found.next_cursor}) if found.next_cursor else None
     context = {
-        # A report's period ends at the start of the day after its last (half-open): the page names that last day.
-        "true_ups": [
-            (
-                row,
-                reports[row.report_id],
-                customers[row.customer_id],
-                reports[row.report_id].period_end - timedelta(seconds=1),
-            )
-            for row in found.items
-        ],
+        "true_ups": [(row, reports[row.report_id], customers[row.customer_id]) for row in found.items],
         "status": chosen or "",
         "statuses": TRUE_UP_STATUSES,
         "next_page": next_page,

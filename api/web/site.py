@@ -10,7 +10,7 @@ this one; ``api.web.install`` registers them.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -83,8 +83,15 @@ def day(moment: datetime | None) -> str:
     return "" if moment is None else moment.strftime("%Y-%m-%d")
 
 
+def last_day(end: datetime | None) -> str:
+    """The last day of a half-open period ending at ``end`` (a usage report's ends at the start of the day
+    after its last)."""
+    return "" if end is None else day(end - timedelta(seconds=1))
+
+
 templates.env.globals["money"] = money
 templates.env.filters["day"] = day
+templates.env.filters["last_day"] = last_day
 
 
 def install_layout(app: FastAPI) -> None:

@@ -158,6 +158,9 @@ def test_she_sends_a_usage_report_and_downloads_its_receipt(
     page = browser.upload("/portal/usage-reports", "report_text", report, as_file=True)
     assert page.status_code == 201, page.text
     assert 'data-overage="3"' in page.text and "3 more" in page.text and "sales team" in page.text
+    # The two days the report covers, by name (its period ends at the start of the day after the last).
+    first, last = (datetime.fromtimestamp(day, UTC).strftime("%Y-%m-%d") for day in (start, start + DAY))
+    assert f"number 1, {first} to {last}" in page.text
     with session_factory() as session:
         report_id = session.scalars(select(UsageReport.id)).one()
     receipt = browser.client.get(f"/portal/usage-reports/{report_id}/receipt")
