@@ -17,7 +17,7 @@ from starlette.routing import Match
 
 from api.observe import route_of
 from licensing.kit.db import is_database_unavailable, unavailable_reason
-from licensing.kit.errors import DomainError, ServiceUnavailable
+from licensing.kit.errors import DomainError, ServiceUnavailable, ValidationFailed
 from licensing.kit.logs import request_id
 
 log = logging.getLogger("licensing.api")
@@ -113,7 +113,7 @@ def install(app: FastAPI) -> None:
         return problem(exc.status, exc.code, exc.title, exc.message, headers=headers, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         errors = list(exc.errors())
         if any(e.get("type") == "json_invalid" for e in errors):
             return problem(400, "malformed_json", "Malformed JSON", "The request body is not valid JSON.")
@@ -126,6 +126,10 @@ def install(app: FastAPI) -> None:
             for e in errors
         ]
         detail = "; ".join(_describe(e) for e in errors[:5])
+        page: ProblemPage | None = getattr(request.app.state, "problem_page", None)
+        if page is not None and is_page_request(request):
+            # A page's address with a query it cannot take (a cut or edited link), opened in a browser.
+            return page(request, ValidationFailed(detail), None)
         return problem(422, "validation_error", "Invalid request", detail, errors=invalid)
 
     @app.exception_handler(StarletteHTTPException)

@@ -164,3 +164,13 @@ def test_a_real_routes_404_and_a_405_stay_problems(client: Any, auth: dict[str, 
     check_problem(client.get("/v1/licenses/lic_nope", headers=auth), 404)
     check_problem(client.delete("/v1/revocations"), 405, "method_not_allowed")
     check_problem(client.delete("/v1/revocations", headers=HTML), 405, "method_not_allowed")
+
+
+@pytest.mark.parametrize("path", ["/checkout?seats=ten", "/contact?seats=" + "9" * 400])
+def test_a_page_given_a_query_it_cannot_take_answers_a_page_to_a_browser(client: Any, path: str) -> None:
+    response = client.get(path, headers=HTML)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    assert 'class="site-header"' in response.text and "Invalid request" in response.text
+    # An API client asking the same keeps problem+json.
+    check_problem(client.get(path), 422, "validation_error")

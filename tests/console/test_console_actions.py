@@ -309,3 +309,11 @@ def test_true_ups_of_sales_lines_are_listed_for_sales(sales: Console, db: Callab
     assert " ".join(cells[2]) == f"{recorded.license_id} on srv-9 , report 1"
     assert cells[4:7] == [["5"], ["8"], ["3"]]
     assert 'data-status="recorded"' not in sales.client.get("/console/true-ups?status=raised").text
+
+
+def test_a_console_page_given_a_query_it_cannot_take_is_a_page(sales: Console) -> None:
+    html = {"Accept": "text/html"}
+    for path in ("/console/true-ups?cursor=" + "x" * 70, "/console/audit?action=" + "a" * 101):
+        answer = sales.client.get(path, headers=html)
+        assert answer.status_code == 422 and answer.headers["content-type"].startswith("text/html"), path
+        assert "Invalid request" in answer.text and 'class="site-header"' in answer.text
