@@ -53,11 +53,15 @@ func newInstallationKey(private ed25519.PrivateKey) *InstallationKey {
 }
 
 // ParseInstallationKeyPEM reads the private half written by PrivatePEM (or by another library:
-// PKCS#8, "-----BEGIN PRIVATE KEY-----"). Any other input gives an error wrapping ErrInstallationKey.
+// PKCS#8, "-----BEGIN PRIVATE KEY-----"). Any other input gives an error wrapping ErrInstallationKey,
+// an encrypted key too (ParseInstallationKeyPEMWithPassphrase reads those).
 func ParseInstallationKeyPEM(data []byte) (*InstallationKey, error) {
 	block, _ := pem.Decode(data)
 	if block == nil {
 		return nil, fmt.Errorf("%w: no PEM block found", ErrInstallationKey)
+	}
+	if block.Type == "ENCRYPTED PRIVATE KEY" {
+		return nil, fmt.Errorf("%w: the key is encrypted: read it with ParseInstallationKeyPEMWithPassphrase", ErrInstallationKey)
 	}
 	if block.Type != "PRIVATE KEY" {
 		return nil, fmt.Errorf("%w: the PEM block is %q", ErrInstallationKey, block.Type)

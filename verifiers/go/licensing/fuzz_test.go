@@ -1,6 +1,7 @@
 package licensing
 
 import (
+	"encoding/pem"
 	"errors"
 	"os"
 	"path/filepath"
@@ -198,6 +199,48 @@ func FuzzUsageLogFile(f *testing.F) {
 		}
 		if _, err := OpenUsageLog(path, key, license); err != nil {
 			t.Fatalf("the log it wrote is refused: %v", err)
+		}
+	})
+}
+
+// FuzzInstallationKeyPEMWithPassphrase reads anything as an installation key, encrypted or not,
+// with any passphrase: a key, or ErrInstallationKey or ErrWrongPassphrase (wrapped). Never a panic.
+// A key read is the seed key itself, or one that survives its own encryption.
+func FuzzInstallationKeyPEMWithPassphrase(f *testing.F) {
+	saved := maxPBKDF2Iterations
+	maxPBKDF2Iterations = 4096 // a key file may ask for more work; the reader's bound is what is fuzzed
+	defer func() { maxPBKDF2Iterations = saved }()
+	key := seedKey(f)
+	encrypted, err := key.encryptedPEM([]byte(testPassphrase), 2048) // as Python and Node write
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(encrypted, []byte(testPassphrase))
+	f.Add(encrypted, []byte("wrong"))
+	f.Add(key.PrivatePEM(), []byte(testPassphrase))
+	block, _ := pem.Decode(encrypted)
+	f.Add(block.Bytes, []byte{})
+	f.Add([]byte("-----BEGIN ENCRYPTED PRIVATE KEY-----\nMAA=\n-----END ENCRYPTED PRIVATE KEY-----\n"), []byte("x"))
+	f.Fuzz(func(t *testing.T, data, passphrase []byte) {
+		read, err := ParseInstallationKeyPEMWithPassphrase(data, passphrase)
+		if err != nil {
+			if !errors.Is(err, ErrInstallationKey) && !errors.Is(err, ErrWrongPassphrase) {
+				t.Fatalf("undocumented error: %v", err)
+			}
+			if read != nil {
+				t.Fatal("a key and an error")
+			}
+			return
+		}
+		if len(passphrase) == 0 {
+			return
+		}
+		again, err := read.encryptedPEM(passphrase, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back, err := ParseInstallationKeyPEMWithPassphrase(again, passphrase); err != nil || back.Thumbprint() != read.Thumbprint() {
+			t.Fatalf("the key does not survive its encryption: %v", err)
 		}
 	})
 }
