@@ -73,7 +73,7 @@ test-go: go
 	cd $(GO_DIR) && $(GO) test -run '^$$' -fuzz '^FuzzSignedClaims$$' -fuzztime $(GO_FUZZTIME) -fuzzminimizetime 1s -parallel 1 ./licensing
 	cd $(GO_DIR) && $(GO) test -run '^$$' -fuzz '^FuzzVerifyReceipt$$' -fuzztime $(GO_FUZZTIME) -fuzzminimizetime 1s -parallel 1 ./licensing
 	cd $(GO_DIR) && $(GO) test -run '^$$' -fuzz '^FuzzUsageLogFile$$' -fuzztime $(GO_FUZZTIME) -fuzzminimizetime 1s -parallel 1 ./licensing
-	cd $(GO_DIR) && $(GO) test -run '^$$$$' -fuzz '^FuzzInstallationKeyPEMWithPassphrase$$$$' -fuzztime $(GO_FUZZTIME) -fuzzminimizetime 1s -parallel 1 ./licensing
+	cd $(GO_DIR) && $(GO) test -run '^$$' -fuzz '^FuzzInstallationKeyPEMWithPassphrase$$' -fuzztime $(GO_FUZZTIME) -fuzzminimizetime 1s -parallel 1 ./licensing
 
 ## The TypeScript verifier's build tools, from the npm registry at the versions package-lock.json locks
 $(TS_STAMP): $(TS_DIR)/package-lock.json $(TS_DIR)/package.json
