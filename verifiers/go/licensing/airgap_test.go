@@ -371,15 +371,23 @@ func TestUsageLogRefusals(t *testing.T) {
 	good, _ := os.ReadFile(path)
 	// Damaged files are refused, and left as they are.
 	for name, data := range map[string]string{
-		"empty":        "",
-		"not json":     "{{",
-		"other format": `{"format":"x","version":1}`,
-		"truncated":    string(good[:len(good)/2]),
-		"bad day":      strings.Replace(string(good), `"days":[`, `"days":[[5,1],`, 1),
-		"seq changed":  strings.Replace(string(good), `"seq":1`, `"seq":2`, 1),
-		"prev changed": strings.Replace(string(good), `"prev":"`, `"prev":"A`, 1),
-		"extra field":  strings.Replace(string(good), `{"format"`, `{"x":1,"format"`, 1),
-		"two objects":  string(good) + string(good),
+		"empty":             "",
+		"not json":          "{{",
+		"other format":      `{"format":"x","version":1}`,
+		"truncated":         string(good[:len(good)/2]),
+		"bad day":           strings.Replace(string(good), `"days":[`, `"days":[[5,1],`, 1),
+		"seq changed":       strings.Replace(string(good), `"seq":1`, `"seq":2`, 1),
+		"digest changed":    strings.Replace(string(good), `"digest":"`, `"digest":"A`, 1),
+		"period changed":    strings.Replace(string(good), `"period_end":`, `"period_end":86400`, 1),
+		"report changed":    strings.Replace(string(good), `-----END LICENSE USAGE REPORT`, `-----END LICENSE USAGE REPORX`, 1),
+		"extra field":       strings.Replace(string(good), `{"format"`, `{"x":1,"format"`, 1),
+		"report extra":      strings.Replace(string(good), `"seq":1`, `"seq":1,"x":1`, 1),
+		"no key":            strings.Replace(string(good), `"key":`, `"kex":`, 1),
+		"no days":           strings.Replace(string(good), `"days":[`, `"dayz":[`, 1),
+		"both formats":      strings.Replace(string(good), `"key":`, `"thumbprint":"x","key":`, 1),
+		"report of seq 0":   `{"format":"licensing-usage-log","version":1,"key":"kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k","days":[],"last_report":{"seq":0,"digest":"","period_end":0,"report":""}}`,
+		"report not object": strings.Replace(string(good), `"last_report":{`, `"last_report":"{`, 1),
+		"two objects":       string(good) + string(good),
 	} {
 		damaged := filepath.Join(dir, "damaged-"+strings.ReplaceAll(name, " ", "-"))
 		os.WriteFile(damaged, []byte(data), 0o600)

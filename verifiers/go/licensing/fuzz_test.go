@@ -172,6 +172,7 @@ func FuzzUsageLogFile(f *testing.F) {
 	}
 	exported, _ := os.ReadFile(seedPath)
 	f.Add(exported)
+	f.Add(legacyFile(f, log.state)) // the format Go wrote before it shared the others'
 	f.Add([]byte(`{"format":"licensing-usage-log","version":1,"days":[[1e3,1],[0,-1]],"seq":-1}`))
 	f.Add([]byte("\x00\xff{"))
 	f.Fuzz(func(t *testing.T, data []byte) {

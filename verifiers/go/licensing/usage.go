@@ -55,16 +55,49 @@ type UsageLog struct {
 	clock func() time.Time // a report's iat: time.Now (the conformance replay fixes it)
 }
 
-// usageState is the file's contents.
+// usageState is what the log holds, whichever file format it was read from.
 type usageState struct {
-	Format        string    `json:"format"`
-	Version       int       `json:"version"`
-	Thumbprint    string    `json:"thumbprint"`     // the installation key's
-	Seq           int64     `json:"seq"`            // the last report's seq; 0 before the first
-	Prev          string    `json:"prev"`           // the last report's digest; "" before the first
-	ReportedUntil int64     `json:"reported_until"` // the last report's period.end; 0 before the first
-	LastReport    string    `json:"last_report"`    // the last report, armored; "" before the first
-	Days          [][]int64 `json:"days"`           // [day start, highest count], ascending, not yet reported
+	Thumbprint    string    // the installation key's
+	Seq           int64     // the last report's seq; 0 before the first
+	Prev          string    // the last report's digest; "" before the first
+	ReportedUntil int64     // the last report's period.end; 0 before the first
+	LastReport    string    // the last report, armored; "" before the first
+	Days          [][]int64 // [day start, highest count], ascending, not yet reported
+}
+
+// usageFile is the file, in the format of the Python and TypeScript libraries (Python's
+// licensing/airgap/log.py), so that a log moves between a Go product and theirs:
+//
+//	{"format":"licensing-usage-log","version":1,"key":<thumbprint>,"days":[[day start,users],...],
+//	 "last_report":null | {"seq":..,"digest":..,"period_end":..,"report":<armored>}}
+type usageFile struct {
+	Format     string           `json:"format"`
+	Version    int              `json:"version"`
+	Key        string           `json:"key"`
+	Days       [][]int64        `json:"days"`
+	LastReport *usageFileReport `json:"last_report"`
+}
+
+type usageFileReport struct {
+	Seq       int64  `json:"seq"`
+	Digest    string `json:"digest"`
+	PeriodEnd int64  `json:"period_end"`
+	Report    string `json:"report"`
+}
+
+// usageFileRead is any file this library reads: usageFile, or the format Go's UsageLog wrote
+// before it shared the others' (its fields "thumbprint", "seq", "prev", "reported_until", and
+// "last_report" a string), which is still read and rewritten in the shared format on open.
+type usageFileRead struct {
+	Format        string          `json:"format"`
+	Version       int             `json:"version"`
+	Key           *string         `json:"key"`
+	Days          *[][]int64      `json:"days"`
+	LastReport    json.RawMessage `json:"last_report"`
+	Thumbprint    *string         `json:"thumbprint"` // the old format's fields
+	Seq           int64           `json:"seq"`
+	Prev          string          `json:"prev"`
+	ReportedUntil int64           `json:"reported_until"`
 }
 
 // OpenUsageLog opens the usage log at path, or starts one there (the file is written at once, so
@@ -92,7 +125,7 @@ func OpenUsageLog(path string, key *InstallationKey, licenseText []byte) (*Usage
 	data, err := readSmallFile(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		log.state = usageState{Format: usageLogFormat, Version: usageLogVersion, Thumbprint: key.Thumbprint(), Days: [][]int64{}}
+		log.state = usageState{Thumbprint: key.Thumbprint(), Days: [][]int64{}}
 		if err := log.save(log.state); err != nil {
 			return nil, err
 		}
@@ -100,7 +133,7 @@ func OpenUsageLog(path string, key *InstallationKey, licenseText []byte) (*Usage
 	case err != nil:
 		return nil, err
 	}
-	state, err := parseUsageState(data)
+	state, legacy, err := parseUsageState(data)
 	if err != nil {
 		return nil, fmt.Errorf("%w (%s): %v", ErrUsageLogDamaged, path, err)
 	}
@@ -111,6 +144,11 @@ func OpenUsageLog(path string, key *InstallationKey, licenseText []byte) (*Usage
 		return nil, fmt.Errorf("%w (%s): the last report is not signed by this installation key", ErrUsageLogDamaged, path)
 	}
 	log.state = state
+	if legacy { // the file in the old Go format: rewritten in the shared one, so the others read it
+		if err := log.save(state); err != nil {
+			return nil, err
+		}
+	}
 	return log, nil
 }
 
@@ -130,21 +168,60 @@ func readSmallFile(path string) ([]byte, error) {
 	return data, nil
 }
 
-// parseUsageState reads and checks the file: anything a crash, a disk or a hand could make of it
-// that this library would not have written is refused.
-func parseUsageState(data []byte) (usageState, error) {
-	var state usageState
+// parseUsageState reads and checks the file (legacy: in the old Go format): anything a crash, a
+// disk or a hand could make of it that a library would not have written is refused.
+func parseUsageState(data []byte) (state usageState, legacy bool, err error) {
+	var file usageFileRead
 	decoder := json.NewDecoder(bytes.NewReader(data))
 	decoder.DisallowUnknownFields()
-	if err := decoder.Decode(&state); err != nil {
-		return state, fmt.Errorf("not a usage log: %v", err)
+	if err := decoder.Decode(&file); err != nil {
+		return state, false, fmt.Errorf("not a usage log: %v", err)
 	}
 	if decoder.More() {
-		return state, errors.New("text after the usage log")
+		return state, false, errors.New("text after the usage log")
 	}
-	if state.Format != usageLogFormat || state.Version != usageLogVersion {
-		return state, fmt.Errorf("format %q version %d, not %q version %d", state.Format, state.Version, usageLogFormat, usageLogVersion)
+	if file.Format != usageLogFormat || file.Version != usageLogVersion {
+		return state, false, fmt.Errorf("format %q version %d, not %q version %d", file.Format, file.Version, usageLogFormat, usageLogVersion)
 	}
+	if file.Days != nil {
+		state.Days = *file.Days
+	}
+	last := bytes.TrimSpace(file.LastReport)
+	legacy = file.Thumbprint != nil
+	if legacy {
+		if file.Key != nil {
+			return state, true, errors.New(`both "key" and "thumbprint"`)
+		}
+		state.Thumbprint, state.Seq, state.Prev, state.ReportedUntil = *file.Thumbprint, file.Seq, file.Prev, file.ReportedUntil
+		if len(last) > 0 {
+			if err := json.Unmarshal(last, &state.LastReport); err != nil {
+				return state, true, errors.New("the last report is not a string")
+			}
+		}
+	} else {
+		if file.Key == nil || file.Days == nil || file.Seq != 0 || file.Prev != "" || file.ReportedUntil != 0 {
+			return state, false, errors.New(`not a usage log: it needs "key" and "days"`)
+		}
+		state.Thumbprint = *file.Key
+		if len(last) > 0 && !bytes.Equal(last, []byte("null")) {
+			var report usageFileReport
+			strict := json.NewDecoder(bytes.NewReader(last))
+			strict.DisallowUnknownFields()
+			if err := strict.Decode(&report); err != nil {
+				return state, false, fmt.Errorf("the last report is not {seq, digest, period_end, report}: %v", err)
+			}
+			if report.Seq < 1 {
+				return state, false, errors.New("the last report's seq is not 1 or more")
+			}
+			state.Seq, state.Prev, state.ReportedUntil, state.LastReport = report.Seq, report.Digest, report.PeriodEnd, report.Report
+		}
+	}
+	state, err = checkUsageState(state)
+	return state, legacy, err
+}
+
+// checkUsageState checks what a file holds, whichever its format.
+func checkUsageState(state usageState) (usageState, error) {
 	if raw, ok := b64urlDecode([]byte(state.Thumbprint)); !ok || len(raw) != 32 {
 		return state, errors.New("no installation key thumbprint")
 	}
@@ -201,10 +278,20 @@ var syncFiles = true
 // save writes the state to a new file beside the log and renames it over the log: a crash leaves
 // either the old file or the new one, never half of one.
 func (l *UsageLog) save(state usageState) (err error) {
-	data, err := json.Marshal(state)
-	if err != nil {
+	file := usageFile{Format: usageLogFormat, Version: usageLogVersion, Key: state.Thumbprint, Days: state.Days}
+	if file.Days == nil {
+		file.Days = [][]int64{}
+	}
+	if state.Seq > 0 {
+		file.LastReport = &usageFileReport{Seq: state.Seq, Digest: state.Prev, PeriodEnd: state.ReportedUntil, Report: state.LastReport}
+	}
+	var buf bytes.Buffer
+	encoder := json.NewEncoder(&buf)
+	encoder.SetEscapeHTML(false)
+	if err := encoder.Encode(file); err != nil {
 		return err
 	}
+	data := bytes.TrimSuffix(buf.Bytes(), []byte("\n")) // as Python's json.dumps and JSON.stringify write it
 	dir := filepath.Dir(l.path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(l.path)+".*.tmp")
 	if err != nil {
@@ -219,7 +306,7 @@ func (l *UsageLog) save(state usageState) (err error) {
 	if err = tmp.Chmod(0o600); err != nil {
 		return err
 	}
-	if _, err = tmp.Write(append(data, '\n')); err != nil {
+	if _, err = tmp.Write(data); err != nil {
 		return err
 	}
 	if syncFiles {
