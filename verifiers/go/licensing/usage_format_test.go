@@ -1,16 +1,19 @@
 package licensing
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The usage log's file is the Python and TypeScript libraries' format: a log one of them started,
@@ -226,4 +229,62 @@ out["report"] = log.export(at(4, 6))`)
 			t.Fatal(err)
 		}
 	})
+}
+
+// tsAirgap runs the TypeScript library's command line (verifiers/ts/scripts/airgap.mjs, on the
+// package built into verifiers/ts/dist by make test-ts); skipped when there is no build or no node.
+func tsAirgap(t *testing.T, args ...string) string {
+	t.Helper()
+	ts := filepath.Join(repoRoot(t), "verifiers", "ts")
+	if _, err := os.Stat(filepath.Join(ts, "dist", "esm", "index.js")); err != nil {
+		t.Skip("no verifiers/ts/dist: make test-ts builds it")
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("no node on PATH")
+	}
+	cmd := exec.Command(node, append([]string{filepath.Join(ts, "scripts", "airgap.mjs")}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("airgap.mjs %v: %v\n%s", args, err, stderr.String())
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func TestUsageLogMovesBetweenGoAndTypeScript(t *testing.T) {
+	key := seedKey(t)
+	dir := t.TempDir()
+	path, keyPath, licensePath := filepath.Join(dir, "usage.json"), filepath.Join(dir, "key.pem"), filepath.Join(dir, "license.txt")
+	license := boundLicense(nil)
+	os.WriteFile(keyPath, key.PrivatePEM(), 0o600)
+	os.WriteFile(licensePath, license, 0o600)
+	files := []string{"--log", path, "--key", keyPath, "--license", licensePath}
+	at := func(days int64, hours int) string { return dayAt(days, hours).UTC().Format(time.RFC3339) }
+
+	tsAirgap(t, append([]string{"record", "--users", "4", "--at", at(0, 1)}, files...)...)
+	tsAirgap(t, append([]string{"record", "--users", "6", "--at", at(2, 1)}, files...)...)
+	first := tsAirgap(t, append([]string{"export", "--until", at(1, 0)}, files...)...) + "\n"
+	log, err := OpenUsageLog(path, key, license)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if log.Seq() != 1 || log.LastReport() != first || !reflect.DeepEqual(log.Days(), []DayCount{{utc(testNow + 2*day), 6}}) {
+		t.Fatalf("Go read seq %d, days %v, report %q", log.Seq(), log.Days(), log.LastReport())
+	}
+	second, err := log.Export(dayAt(2, 5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tsAirgap(t, append([]string{"record", "--users", "2", "--at", at(3, 1)}, files...)...)
+	third := tsAirgap(t, append([]string{"export", "--until", at(3, 2)}, files...)...) + "\n"
+	_, claims, _ := openJWS(t, third, usageReportLabel, key.private.Public().(ed25519.PublicKey))
+	if fmt.Sprint(claims["seq"], claims["peak_users"]) != "3 2" || claims["prev"] != digestOf(t, second) {
+		t.Fatalf("TypeScript's report after Go's: %v", claims)
+	}
+	again, err := OpenUsageLog(path, key, license)
+	if err != nil || again.Seq() != 3 || again.LastReport() != third {
+		t.Fatalf("Go read TypeScript's log: %v", err)
+	}
 }
