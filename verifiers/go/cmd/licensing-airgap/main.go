@@ -13,6 +13,9 @@
 // key writes a new installation key (PKCS#8 PEM, mode 0600, never over an existing file) and prints
 // its thumbprint; request and export print the armored file; digest prints a report's digest;
 // receipt prints the verified receipt's fields as JSON; compare prints the comparison's lines.
+// The installation key may be kept under a passphrase: with LICENSING_AIRGAP_PASSPHRASE set (in
+// the environment, never on the command line), key writes it encrypted (BEGIN ENCRYPTED PRIVATE
+// KEY) and the other commands read an encrypted --key with it.
 // Exit status: 0 done; 1 refused (a receipt or license the library refuses: "code: message" on
 // stderr; a usage log error; a day already reported); 2 a usage error.
 package main
@@ -135,8 +138,11 @@ func loadKey(path string) (*licensing.InstallationKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return licensing.ParseInstallationKeyPEM(data)
+	return licensing.ParseInstallationKeyPEMWithPassphrase(data, passphrase())
 }
+
+// passphrase is the installation key's, from the environment ("": the key is not encrypted).
+func passphrase() []byte { return []byte(os.Getenv("LICENSING_AIRGAP_PASSPHRASE")) }
 
 func keyCommand(args []string, stdout io.Writer) error {
 	files, err := flags("key", args, 1, func(*flag.FlagSet) {})
@@ -147,11 +153,15 @@ func keyCommand(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	pem, err := key.PrivatePEMWithPassphrase(passphrase()) // unencrypted without one
+	if err != nil {
+		return err
+	}
 	file, err := os.OpenFile(files[0], os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
-	if _, err := file.Write(key.PrivatePEM()); err != nil {
+	if _, err := file.Write(pem); err != nil {
 		file.Close()
 		return err
 	}

@@ -105,6 +105,33 @@ func TestCommandRoundTrip(t *testing.T) {
 	}
 }
 
+func TestCommandEncryptedKey(t *testing.T) {
+	t.Setenv("LICENSING_AIRGAP_PASSPHRASE", "test-only passphrase")
+	dir := t.TempDir()
+	keyPath, logPath := filepath.Join(dir, "k.pem"), filepath.Join(dir, "usage.json")
+	status, out, _ := call(t, "key", keyPath)
+	if status != 0 {
+		t.Fatal(status, out)
+	}
+	pem, _ := os.ReadFile(keyPath)
+	if !bytes.HasPrefix(pem, []byte("-----BEGIN ENCRYPTED PRIVATE KEY-----\n")) {
+		t.Fatalf("not encrypted: %.40q", pem)
+	}
+	key, err := licensing.ParseInstallationKeyPEMWithPassphrase(pem, []byte("test-only passphrase"))
+	if err != nil || key.Thumbprint() != strings.TrimSpace(out) {
+		t.Fatal(err)
+	}
+	bound := vectors("bound-renewal.lic")
+	if status, _, stderr := call(t, "record", "--log", logPath, "--key", keyPath, "--license", bound, "--users", "4", "--at", "2025-06-01T10:00:00Z"); status != 0 {
+		t.Fatal(stderr)
+	}
+	t.Setenv("LICENSING_AIRGAP_PASSPHRASE", "wrong")
+	status, _, stderr := call(t, "export", "--log", logPath, "--key", keyPath, "--license", bound, "--until", "2025-06-01T12:00:00Z")
+	if status != 1 || !strings.Contains(stderr, "passphrase does not decrypt") {
+		t.Fatal(status, stderr)
+	}
+}
+
 func TestCommandCompare(t *testing.T) {
 	status, out, stderr := call(t, "compare", "--jwks", vectors("jwks.json"), "--at", "2025-06-01T00:00:00Z", vectors("professional.lic"), vectors("professional.lic"))
 	if status != 0 || out != "warning: NEW is the same license as OLD\n" {
