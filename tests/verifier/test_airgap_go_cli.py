@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from licensing.airgap import (
     RECEIPT_LABEL,
     RECEIPT_TYP,
     InstallationKey,
+    UsageLog,
     armor,
     read_activation_request,
     read_usage_report,
@@ -133,3 +135,39 @@ def test_go_files_read_by_python_and_python_receipts_checked_by_go(
     receipt.write_text(armor(f"{head}.{forged}.{signature}", RECEIPT_LABEL))
     tampered = run(airgap_cli, "receipt", "--jwks", jwks, receipt, ok=False)
     assert tampered.returncode == 1 and tampered.stderr.startswith("bad_signature: ")
+
+
+def test_an_encrypted_key_and_a_usage_log_move_between_go_and_python(airgap_cli: Path, tmp_path: Path) -> None:
+    passphrase = "test-only passphrase"
+    env = {**os.environ, "LICENSING_AIRGAP_PASSPHRASE": passphrase}
+
+    def go(*args: str | Path) -> str:
+        result = subprocess.run([str(airgap_cli), *map(str, args)], capture_output=True, text=True, timeout=60, env=env)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    key_path, log_path, license_path = tmp_path / "install.pem", tmp_path / "usage.json", VECTORS / "bound-renewal.lic"
+    thumbprint = go("key", key_path).strip()
+    pem = key_path.read_bytes()
+    assert pem.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----\n")
+    key = InstallationKey.from_pem(pem, passphrase.encode())
+    assert key.thumbprint == thumbprint
+    with pytest.raises(ValueError):
+        InstallationKey.from_pem(pem, b"wrong")
+
+    common = ("--log", log_path, "--key", key_path, "--license", license_path)
+    go("record", *common, "--users", "5", "--at", "2025-06-01T10:00:00Z")
+    go("record", *common, "--users", "9", "--at", "2025-06-03T10:00:00Z")
+    first = go("export", *common, "--until", "2025-06-01T12:00:00Z")
+
+    log = UsageLog(log_path, key, license_path.read_text())  # Python continues Go's log
+    assert log.last_seq == 1 and log.last_report == first
+    assert log.pending == ((datetime(2025, 6, 3, tzinfo=UTC), 9),)
+    log.record(4, datetime(2025, 6, 4, 8, tzinfo=UTC))
+    second = log.export(datetime(2025, 6, 4, 9, tzinfo=UTC))
+    assert read_usage_report(second, key).prev == report_digest(first)
+
+    third = go("export", *common, "--until", "2025-06-05T00:00:00Z")  # and Go continues Python's
+    report = read_usage_report(third, key)
+    assert (report.seq, report.prev, report.peak_users) == (3, report_digest(second), 0)
+    assert UsageLog(log_path, key, license_path.read_text()).last_report == third
