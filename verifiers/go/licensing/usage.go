@@ -33,6 +33,9 @@ var (
 	// ErrDayReported: Record was given a day that a usage report already covers, or Export a time
 	// whose day is already reported. A report is never changed after it was made.
 	ErrDayReported = errors.New("licensing: that day was already reported")
+	// ErrUntilInFuture: Export was given an until later than the clock (beyond five minutes of leeway):
+	// a report covers days that have begun, as in the Python and TypeScript libraries.
+	ErrUntilInFuture = errors.New("licensing: until is in the future")
 	// ErrNotActivated: the license the log was opened with is bound to no installation (it has no
 	// installation_id), so no usage report can name one. Activate first, then open the log with
 	// the bound license; what was recorded before is kept and reported.
@@ -390,6 +393,9 @@ func (l *UsageLog) Export(until time.Time) (string, error) {
 	iat, err := posixSeconds(l.clock())
 	if err != nil {
 		return "", err
+	}
+	if until.After(time.Now().Add(clockSkew * time.Second)) {
+		return "", fmt.Errorf("%w: %s, a day that has not begun", ErrUntilInFuture, rfc3339Seconds(untilSeconds))
 	}
 	end := dayStart(untilSeconds) + day
 	l.mu.Lock()

@@ -58,6 +58,9 @@ import {
   type Keyring,
 } from "./verify.js";
 
+// An export's until may be this far past the clock (the verifier's clock-skew leeway), no further.
+const FUTURE_LEEWAY_SECONDS = 300;
+
 // --- errors ----------------------------------------------------------------------------------------
 
 export type AirgapErrorCode = "bad_key" | "bad_log" | "other_key" | "already_reported";
@@ -697,10 +700,14 @@ export class UsageLog {
    * (lastReport) and forgets the days it covers. Throws AirgapError (already_reported) when until's
    * day is already reported: a second export the same day (nothing new to carry; lastReport gives the
    * report again) or a day before the last report's period ends (reports never go back), as in Python
-   * and Go. `now` (default: the clock) is the report's iat.
+   * and Go; RangeError for an until in the future (a report covers days that have begun). `now` (default: the clock) is the report's iat.
    */
   export(until?: Date | number, options: { now?: Date | number } = {}): string {
-    const untilDay = Math.floor(nowSeconds(until) / DAY) * DAY;
+    const untilSeconds = nowSeconds(until);
+    if (untilSeconds > Math.floor(Date.now() / 1000) + FUTURE_LEEWAY_SECONDS) {
+      throw new RangeError(`until (${isoDay(untilSeconds)}) is in the future: a report covers days that have begun`);
+    }
+    const untilDay = Math.floor(untilSeconds / DAY) * DAY;
     const iat = nowSeconds(options.now);
     const end = untilDay + DAY;
     const state = this.#state;

@@ -848,3 +848,15 @@ test("random arguments from a program: TypeError or RangeError at once, never an
   }
   assert.ok(made > 0);
 });
+
+test("usage: an until in the future is refused and changes nothing, as in Python and Go", () => {
+  const key = newInstallationKey();
+  const log = UsageLog.open(tmpFile(), key, BOUND(key));
+  log.record(3);
+  const now = Math.floor(Date.now() / 1000);
+  assert.throws(() => log.export(now + 2 * 86_400), RangeError);
+  assert.equal(log.lastReport, null);
+  assert.equal(log.pending().length, 1);
+  log.export(now + 60); // a minute ahead is within the leeway
+  assert.equal(log.pending().length, 0);
+});
