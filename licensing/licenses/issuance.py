@@ -288,13 +288,12 @@ def build_license(session: Session, core: Core, request: IssueRequest, *, lock: 
     return lic
 
 
-@atomic
-def issue_license(session: Session, core: Core, request: IssueRequest) -> License:
-    """Build, sign and store a license in the caller's transaction; audited as ``license.issued``.
-
-    Every issuance rule is checked here, whoever calls (sales ops, self-serve, billing, reconcile):
-    seats, features, term, grace, installation binding, and the guards on the license superseded.
-    """
+def issue_license_unguarded(session: Session, core: Core, request: IssueRequest) -> License:
+    """:func:`issue_license` without its savepoint, for a caller whose whole transaction is the issuance
+    and rolls back when it raises: one ``POST /v1/licenses`` (the request's unit of work, ``api.deps``),
+    which never catches the error to go on. Spares the SAVEPOINT and RELEASE round trips; every rule,
+    row and audit event is the same. A caller that catches the error and commits other work must use
+    :func:`issue_license`."""
     lic = build_license(session, core, request, lock=True)
     now = lic.issued_at
     supersedes = request.supersedes
@@ -339,6 +338,17 @@ def issue_license(session: Session, core: Core, request: IssueRequest) -> Licens
     )
     metrics.on_commit(session, metrics.licenses_issued.labels(tier=lic.tier, source=lic.source).inc)
     return lic
+
+
+@atomic
+def issue_license(session: Session, core: Core, request: IssueRequest) -> License:
+    """Build, sign and store a license in the caller's transaction; audited as ``license.issued``.
+
+    Every issuance rule is checked here, whoever calls (sales ops, self-serve, billing, reconcile):
+    seats, features, term, grace, installation binding, and the guards on the license superseded.
+    Inside a savepoint: when it raises, nothing it wrote stays and the caller may go on.
+    """
+    return issue_license_unguarded(session, core, request)
 
 
 def get_license(session: Session, license_id: str, *, for_update: bool = False) -> License:
