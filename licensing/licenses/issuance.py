@@ -300,15 +300,6 @@ def issue_license_unguarded(session: Session, core: Core, request: IssueRequest)
     signer = core.signer()
     lic.license_file = signer.sign_license(license_claims(lic, core.issuer))
     session.add(lic)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        if supersedes is not None:  # the unique constraint on supersedes backs the row lock up
-            raise Conflict(
-                f"License {supersedes.id} was renewed by another request at the same time.", code="license_superseded"
-            ) from None
-        raise
     audit.record(
         session,
         now,
@@ -332,6 +323,16 @@ def issue_license_unguarded(session: Session, core: Core, request: IssueRequest)
         note=lic.note,
         key_id=lic.key_id,
     )
+    # The license and its audit event in one flush (one pass of the unit of work, not two). A
+    # begin_nested() around it would change nothing: it flushes what is pending before its SAVEPOINT.
+    try:
+        session.flush()
+    except IntegrityError:
+        if supersedes is not None:  # the unique constraint on supersedes backs the row lock up
+            raise Conflict(
+                f"License {supersedes.id} was renewed by another request at the same time.", code="license_superseded"
+            ) from None
+        raise
     log.info(
         "license.issued",
         extra={"license_id": lic.id, "tier": lic.tier, "trial": lic.trial, "source": lic.source, "by": request.actor},
