@@ -1,7 +1,8 @@
 """Issuing, renewing and refreshing licenses (revoking them: :mod:`licensing.licenses.revocations`).
 
 Every function works inside the caller's transaction: it adds and flushes rows and never commits.
-The API, the Stripe webhooks and the reconcile job all issue through :func:`issue_license`.
+The API, the Stripe webhooks and the reconcile job all issue through :func:`issue_license` (``POST
+/v1/licenses`` through :func:`issue_license_unguarded`: the same, without the savepoint it does not need).
 """
 
 from __future__ import annotations
