@@ -4,9 +4,11 @@ the authenticated API key by role, the client address and the public rate limit.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,11 +20,14 @@ from licensing.kit.errors import Unauthorized, ValidationFailed
 from licensing.models import ApiKey
 
 
-def _unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
-    session = factory()
+def _finish(session: Session, failed: bool) -> None:
+    """End a unit of work: roll back (``failed``) or commit, rolling back when the commit fails; then
+    close, which gives the connection back to the pool."""
     try:
-        yield session
-        session.commit()
+        if failed:
+            session.rollback()
+        else:
+            session.commit()
     except BaseException:
         session.rollback()
         raise
@@ -30,16 +35,34 @@ def _unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
-def get_session(request: Request) -> Iterator[Session]:
+@asynccontextmanager
+async def _unit_of_work(factory: sessionmaker[Session]) -> AsyncIterator[Session]:
+    # Opened on the event loop: a session does no I/O until its first statement takes a connection, so
+    # a hop to the thread pool and back for it would be pure cost. The commit or rollback does I/O: a
+    # worker thread runs it, under a limiter of its own as FastAPI runs a sync dependency's exit (giving
+    # a connection back must never wait for a thread held by a request that waits for a connection),
+    # and FastAPI shields a dependency's exit from cancellation.
+    session = factory()
+    try:
+        yield session
+    except BaseException:
+        await anyio.to_thread.run_sync(_finish, session, True, limiter=anyio.CapacityLimiter(1))
+        raise
+    await anyio.to_thread.run_sync(_finish, session, False, limiter=anyio.CapacityLimiter(1))
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """The request's unit of work: committed when the handler returns, rolled back when it raises."""
-    yield from _unit_of_work(request.app.state.sessionmaker)
+    async with _unit_of_work(request.app.state.sessionmaker) as session:
+        yield session
 
 
-def get_read_session(request: Request) -> Iterator[Session]:
+async def get_read_session(request: Request) -> AsyncIterator[Session]:
     """A session for a handler that only reads, in one statement: on PostgreSQL without a transaction
     (autocommit), which spares the BEGIN and COMMIT round trips of a poll every install makes; a single
     statement is consistent on its own. Elsewhere (SQLite), the request's unit of work."""
-    yield from _unit_of_work(request.app.state.read_sessionmaker)
+    async with _unit_of_work(request.app.state.read_sessionmaker) as session:
+        yield session
 
 
 # The small dependencies below do no I/O, so they are async: they run on the event loop instead of costing

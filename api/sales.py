@@ -45,7 +45,13 @@ from licensing.context import Core
 from licensing.kit.errors import NotFound, ValidationFailed
 from licensing.licenses import queries
 from licensing.licenses.customers import create_customer, get_customer, update_customer
-from licensing.licenses.issuance import IssueRequest, get_license, issue_license, renew_license, renewal_request
+from licensing.licenses.issuance import (
+    IssueRequest,
+    get_license,
+    issue_license_unguarded,
+    renew_license,
+    renewal_request,
+)
 from licensing.licenses.preview import Preview, preview_license
 from licensing.licenses.queries import newest_of_lines, successors
 from licensing.licenses.revocations import revoke_license
@@ -281,7 +287,9 @@ def post_license(
     """
 
     def produce() -> IssuedLicense:
-        lic = issue_license(session, core, issue_request(session, core, actor(key), payload))
+        # No savepoint: nothing here or in respond catches the error, so a failure rolls the whole
+        # request back (api.deps), the Idempotency-Key's reservation with it.
+        lic = issue_license_unguarded(session, core, issue_request(session, core, actor(key), payload))
         return issued(lic, core)
 
     return respond(request, session, key.id, payload, produce)

@@ -1,7 +1,8 @@
 """Issuing, renewing and refreshing licenses (revoking them: :mod:`licensing.licenses.revocations`).
 
 Every function works inside the caller's transaction: it adds and flushes rows and never commits.
-The API, the Stripe webhooks and the reconcile job all issue through :func:`issue_license`.
+The API, the Stripe webhooks and the reconcile job all issue through :func:`issue_license` (``POST
+/v1/licenses`` through :func:`issue_license_unguarded`: the same, without the savepoint it does not need).
 """
 
 from __future__ import annotations
@@ -288,28 +289,18 @@ def build_license(session: Session, core: Core, request: IssueRequest, *, lock: 
     return lic
 
 
-@atomic
-def issue_license(session: Session, core: Core, request: IssueRequest) -> License:
-    """Build, sign and store a license in the caller's transaction; audited as ``license.issued``.
-
-    Every issuance rule is checked here, whoever calls (sales ops, self-serve, billing, reconcile):
-    seats, features, term, grace, installation binding, and the guards on the license superseded.
-    """
+def issue_license_unguarded(session: Session, core: Core, request: IssueRequest) -> License:
+    """:func:`issue_license` without its savepoint, for a caller whose whole transaction is the issuance
+    and rolls back when it raises: one ``POST /v1/licenses`` (the request's unit of work, ``api.deps``),
+    which never catches the error to go on. Spares the SAVEPOINT and RELEASE round trips; every rule,
+    row and audit event is the same. A caller that catches the error and commits other work must use
+    :func:`issue_license`."""
     lic = build_license(session, core, request, lock=True)
     now = lic.issued_at
     supersedes = request.supersedes
     signer = core.signer()
     lic.license_file = signer.sign_license(license_claims(lic, core.issuer))
     session.add(lic)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        if supersedes is not None:  # the unique constraint on supersedes backs the row lock up
-            raise Conflict(
-                f"License {supersedes.id} was renewed by another request at the same time.", code="license_superseded"
-            ) from None
-        raise
     audit.record(
         session,
         now,
@@ -333,12 +324,33 @@ def issue_license(session: Session, core: Core, request: IssueRequest) -> Licens
         note=lic.note,
         key_id=lic.key_id,
     )
+    # The license and its audit event in one flush (one pass of the unit of work, not two). A
+    # begin_nested() around it would change nothing: it flushes what is pending before its SAVEPOINT.
+    try:
+        session.flush()
+    except IntegrityError:
+        if supersedes is not None:  # the unique constraint on supersedes backs the row lock up
+            raise Conflict(
+                f"License {supersedes.id} was renewed by another request at the same time.", code="license_superseded"
+            ) from None
+        raise
     log.info(
         "license.issued",
         extra={"license_id": lic.id, "tier": lic.tier, "trial": lic.trial, "source": lic.source, "by": request.actor},
     )
     metrics.on_commit(session, metrics.licenses_issued.labels(tier=lic.tier, source=lic.source).inc)
     return lic
+
+
+@atomic
+def issue_license(session: Session, core: Core, request: IssueRequest) -> License:
+    """Build, sign and store a license in the caller's transaction; audited as ``license.issued``.
+
+    Every issuance rule is checked here, whoever calls (sales ops, self-serve, billing, reconcile):
+    seats, features, term, grace, installation binding, and the guards on the license superseded.
+    Inside a savepoint: when it raises, nothing it wrote stays and the caller may go on.
+    """
+    return issue_license_unguarded(session, core, request)
 
 
 def get_license(session: Session, license_id: str, *, for_update: bool = False) -> License:
