@@ -299,6 +299,8 @@ def issue_license_unguarded(session: Session, core: Core, request: IssueRequest)
     now = lic.issued_at
     supersedes = request.supersedes
     signer = core.signer()
+    # The key that signs is the one recorded: the active key may have changed since build_license read it.
+    lic.key_id = signer.kid
     lic.license_file = signer.sign_license(license_claims(lic, core.issuer))
     session.add(lic)
     audit.record(
