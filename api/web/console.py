@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -47,6 +47,7 @@ from api.schemas import (
     OrganisationPatch,
 )
 from api.security import SAFE_METHODS, check_form_post, origin_of
+from api.web.cookies import SessionCookie, settings_of
 from api.web.site import templates
 from licensing.access import idempotency
 from licensing.access.apikeys import role_includes
@@ -55,7 +56,6 @@ from licensing.context import Core
 from licensing.installs.trueups import STATUSES as TRUE_UP_STATUSES
 from licensing.installs.trueups import list_true_ups
 from licensing.kit.errors import DomainError, NotFound
-from licensing.kit.settings import Settings
 from licensing.leads.organisations import organisation_detail, organisations_with_leads, set_owner
 from licensing.licenses import queries
 from licensing.licenses.customers import get_customer
@@ -70,8 +70,7 @@ from licensing.staff.members import actor
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 STATUSES: tuple[Status, ...] = ("active", "grace", "scheduled", "expired", "superseded", "revoked")
-COOKIE = "licensing_console"
-COOKIE_PATH = "/console"
+SESSION_COOKIE = SessionCookie("licensing_console", "/console", signin.SESSION_MAX, "strict")
 CSRF_FIELD = "console_csrf"
 PRIVATE = {"Cache-Control": "no-store"}
 PAGE_SIZE = 50
@@ -124,7 +123,7 @@ def _refused_page(request: Request, exc: ConsoleRefused) -> Response:
 def _to_sign_in(request: Request, exc: SignInNeeded) -> Response:
     response = RedirectResponse("/console/sign-in" + ("?ended" if exc.ended else ""), status_code=303)
     if exc.ended:
-        _clear_cookie(request, response)
+        SESSION_COOKIE.clear(request, response)
     return response
 
 
@@ -134,43 +133,6 @@ def install(app: Any) -> None:
 
 
 # --- cookie and origin -------------------------------------------------------------------------------
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def _secure(settings: Settings) -> bool:
-    return settings.is_production or urlsplit(settings.public_url).scheme.lower() == "https"
-
-
-def cookie_name(settings: Settings) -> str:
-    return f"__Secure-{COOKIE}" if _secure(settings) else COOKIE
-
-
-def _session_token(request: Request) -> str | None:
-    return request.cookies.get(cookie_name(_settings(request)))
-
-
-def _set_cookie(request: Request, response: Response, token: str) -> None:
-    settings = _settings(request)
-    response.set_cookie(
-        cookie_name(settings),
-        token,
-        max_age=int(signin.SESSION_MAX.total_seconds()),
-        path=COOKIE_PATH,
-        secure=_secure(settings),
-        httponly=True,
-        samesite="strict",
-    )
-
-
-def _clear_cookie(request: Request, response: Response) -> None:
-    settings = _settings(request)
-    response.delete_cookie(
-        cookie_name(settings), path=COOKIE_PATH, secure=_secure(settings), httponly=True, samesite="strict"
-    )
-
-
 _CROSS_ORIGIN = "The form was sent from another website. The console accepts forms only from its own pages."
 
 
@@ -179,7 +141,7 @@ async def check_origin(request: Request) -> None:
     one its ``Referer``, must be that origin; a post with neither is refused too."""
     if request.method in SAFE_METHODS:
         return
-    own = origin_of(_settings(request).public_url)
+    own = origin_of(settings_of(request).public_url)
     origin = request.headers.get("origin")
     referer = request.headers.get("referer")
     sent = origin.strip().lower() if origin is not None else origin_of(referer) if referer else None
@@ -214,7 +176,7 @@ def _staff(row: StaffSession, token: str) -> Staff:
 
 def viewer(request: Request, session: SessionDep, core: CoreDep) -> Staff:
     """A page's reader: any live session, else to the sign-in page."""
-    token = _session_token(request)
+    token = SESSION_COOKIE.read(request)
     row = signin.current_session(session, core, token)
     if row is None or token is None:
         raise SignInNeeded(ended=token is not None)
@@ -236,7 +198,7 @@ async def _form(request: Request) -> FormData:
 
 
 def _poster(request: Request, session: Session, core: Core, form: FormData) -> Staff:
-    token = _session_token(request)
+    token = SESSION_COOKIE.read(request)
     row = signin.current_session(session, core, token)
     if row is None or token is None:
         raise ConsoleRefused("signed_out", "You are not signed in (or your session has ended). Sign in again.")
@@ -402,15 +364,15 @@ def start_session(
     except LinkRefused as exc:
         return _link_refused(request, exc.state)
     response = _see("/console/leads")
-    _set_cookie(request, response, started.token)
+    SESSION_COOKIE.set(request, response, started.token)
     return response
 
 
 @router.post("/sign-out", response_class=HTMLResponse)
 def sign_out(request: Request, session: SessionDep, core: CoreDep, me: Member) -> Response:
-    signin.sign_out(session, core, _session_token(request))
+    signin.sign_out(session, core, SESSION_COOKIE.read(request))
     response = RedirectResponse("/console/sign-in?signed-out", status_code=303)
-    _clear_cookie(request, response)
+    SESSION_COOKIE.clear(request, response)
     return response
 
 

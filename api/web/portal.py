@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -25,6 +24,7 @@ from sqlalchemy.orm import Session
 from api import public
 from api.deps import CoreDep, RateLimitedClient, SessionDep
 from api.security import allow_form_action, check_form_post, origin_of
+from api.web.cookies import SessionCookie, settings_of
 from api.web.site import buyer_message, templates
 from billing.client import BillingDisabled, is_configured
 from billing.portal import InvoiceSummary, billing_portal_url, invoices_of
@@ -35,15 +35,13 @@ from licensing.installs import files as installs_files
 from licensing.installs.activation import activate
 from licensing.installs.usage import accept_usage_report
 from licensing.kit.errors import DomainError, NotFound
-from licensing.kit.settings import Settings
 from licensing.licenses.buylinks import buy_link
 from licensing.licenses.status import status_of
 from licensing.models import PortalSession, TrueUp, UsageReport
 from licensing.selfserve import portal
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(check_form_post)])
-COOKIE = "licensing_portal"
-COOKIE_PATH = "/portal"
+SESSION_COOKIE = SessionCookie("licensing_portal", "/portal", portal.SESSION_TTL, "lax")
 LICENSE_CONTENT_TYPE = "application/x-license-file"
 PRIVATE = {"Cache-Control": "no-store"}
 
@@ -81,46 +79,9 @@ def _page(request: Request, name: str, context: dict[str, Any], status_code: int
 
 
 # --- the session cookie ------------------------------------------------------------------------------
-def _secure(settings: Settings) -> bool:
-    return settings.is_production or urlsplit(settings.public_url).scheme.lower() == "https"
-
-
-def cookie_name(settings: Settings) -> str:
-    return f"__Secure-{COOKIE}" if _secure(settings) else COOKIE
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def _set_session_cookie(request: Request, response: Response, started: portal.StartedSession) -> None:
-    settings = _settings(request)
-    response.set_cookie(
-        cookie_name(settings),
-        started.token,
-        max_age=int(portal.SESSION_TTL.total_seconds()),
-        path=COOKIE_PATH,
-        secure=_secure(settings),
-        httponly=True,
-        samesite="lax",
-    )
-
-
-def _clear_session_cookie(request: Request, response: Response) -> None:
-    settings = _settings(request)
-    response.delete_cookie(
-        cookie_name(settings), path=COOKIE_PATH, secure=_secure(settings), httponly=True, samesite="lax"
-    )
-
-
-def _session_token(request: Request) -> str | None:
-    return request.cookies.get(cookie_name(_settings(request)))
-
-
 def signed_in(request: Request, session: SessionDep, core: CoreDep) -> PortalSession | None:
     """The visitor's live portal session, if any."""
-    return portal.current_session(session, core, _session_token(request))
+    return portal.current_session(session, core, SESSION_COOKIE.read(request))
 
 
 MaybeSignedIn = Annotated[PortalSession | None, Depends(signed_in)]
@@ -139,7 +100,7 @@ def _request_page(
     context = {"email": email, "error": error, "notice": notice}
     response = _page(request, "portal/request.html", context, status_code=status_code)
     if clear_cookie:
-        _clear_session_cookie(request, response)
+        SESSION_COOKIE.clear(request, response)
     return response
 
 
@@ -174,7 +135,7 @@ def _dashboard(
     request: Request, session: Session, core: Core, me: PortalSession, error: str | None = None, status_code: int = 200
 ) -> Response:
     # "Manage billing" is answered with a redirect to Stripe's billing portal: the page's CSP must allow it.
-    allow_form_action(request, origin_of(_settings(request).billing_portal_origin))
+    allow_form_action(request, origin_of(settings_of(request).billing_portal_origin))
     subscriptions = portal.subscriptions_of(session, me.email)
     invoices, invoices_note = _invoices(core, subscriptions)
     context: dict[str, Any] = {
@@ -201,7 +162,7 @@ def portal_home(request: Request, session: SessionDep, core: CoreDep, me: MaybeS
         return _dashboard(request, session, core, me)
     if "signed-out" in request.query_params:
         return _request_page(request, notice="You have signed out.")
-    if _session_token(request) is not None:
+    if SESSION_COOKIE.read(request) is not None:
         return _request_page(
             request, notice="Your session has ended. Sign in again to see your licenses.", clear_cookie=True
         )
@@ -268,15 +229,15 @@ def portal_sign_in(
     except LinkRefused as exc:
         return _refused_link(request, exc.state)
     response = RedirectResponse("/portal", status_code=303)
-    _set_session_cookie(request, response, started)
+    SESSION_COOKIE.set(request, response, started.token)
     return response
 
 
 @router.post("/portal/sign-out", response_class=HTMLResponse)
 def portal_sign_out(request: Request, session: SessionDep, core: CoreDep) -> Response:
-    portal.sign_out(session, core, _session_token(request))
+    portal.sign_out(session, core, SESSION_COOKIE.read(request))
     response = RedirectResponse("/portal?signed-out", status_code=303)
-    _clear_session_cookie(request, response)
+    SESSION_COOKIE.clear(request, response)
     return response
 
 
@@ -314,7 +275,7 @@ def portal_manage_billing(
         return RedirectResponse("/portal", status_code=303)
     try:
         sub = portal.subscription_of(session, me.email, subscription_id)
-        url = billing_portal_url(core, sub.stripe_customer_id, f"{_settings(request).public_url.rstrip('/')}/portal")
+        url = billing_portal_url(core, sub.stripe_customer_id, f"{settings_of(request).public_url.rstrip('/')}/portal")
     except DomainError as exc:
         message = f"Billing could not be opened: {buyer_message(exc)}"
         return _dashboard(request, session, core, me, error=message, status_code=exc.status)
