@@ -2,7 +2,10 @@ package licensing
 
 import (
 	"bytes"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -19,8 +22,8 @@ import (
 // The air-gapped exchanges (SPEC section 8), made and read back here; the shared vectors are
 // replayed in vectors_airgap_test.go.
 
-// seedKey is the installation key of RFC 8032's TEST 1 seed (public test material): its
-// thumbprint is the vectors' kid.
+// seedKey is the installation key made of this run's test signing key (testKey): its thumbprint is
+// testKid.
 func seedKey(t testing.TB) *InstallationKey {
 	t.Helper()
 	der, err := x509.MarshalPKCS8PrivateKey(testKey)
@@ -98,7 +101,7 @@ func TestInstallationKeyRoundTrip(t *testing.T) {
 	if other.Thumbprint() == key.Thumbprint() {
 		t.Fatal("two keys alike")
 	}
-	// RFC 8037's example key: its thumbprint is in RFC 8037 (and the vectors' kid).
+	// The thumbprint of an installation key is its public JWK's, as the keyring's.
 	if got := seedKey(t).Thumbprint(); got != testKid {
 		t.Fatal(got)
 	}
@@ -112,8 +115,14 @@ func TestInstallationKeyRoundTrip(t *testing.T) {
 }
 
 func TestInstallationKeyRefusals(t *testing.T) {
-	ecDER := mustHex("3041020100301306072a8648ce3d020106082a8648ce3d030107042730250201010420" +
-		"c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721")
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader) // another kind of key, made for the test
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecDER, err := x509.MarshalPKCS8PrivateKey(ecKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	good := seedKey(t).PrivatePEM()
 	block, _ := pem.Decode(good)
 	for name, data := range map[string][]byte{
@@ -385,7 +394,7 @@ func TestUsageLogRefusals(t *testing.T) {
 		"no key":            strings.Replace(string(good), `"key":`, `"kex":`, 1),
 		"no days":           strings.Replace(string(good), `"days":[`, `"dayz":[`, 1),
 		"both formats":      strings.Replace(string(good), `"key":`, `"thumbprint":"x","key":`, 1),
-		"report of seq 0":   `{"format":"licensing-usage-log","version":1,"key":"kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k","days":[],"last_report":{"seq":0,"digest":"","period_end":0,"report":""}}`,
+		"report of seq 0":   `{"format":"licensing-usage-log","version":1,"key":"` + testKid + `","days":[],"last_report":{"seq":0,"digest":"","period_end":0,"report":""}}`,
 		"report not object": strings.Replace(string(good), `"last_report":{`, `"last_report":"{`, 1),
 		"two objects":       string(good) + string(good),
 	} {

@@ -1,6 +1,8 @@
 package licensing
 
 import (
+	"crypto/ed25519"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -76,13 +78,26 @@ func TestDocumentedGoProgramsRunAsWritten(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now().Unix()
-	// Fresh licenses (the vectors' files are dated), signed by the vectors' test key: the one
+	// Fresh licenses (the vectors' files are dated), signed by this run's test key: the one
 	// installed, bound to inst-1, and its renewal with more seats and a feature more.
 	installed := signLicense(testClaims(now, map[string]any{"jti": "lic_bound", "installation_id": "inst-1", "seats": 10}))
 	renewal := signLicense(testClaims(now, map[string]any{
 		"jti": "lic_renewal", "supersedes": "lic_bound", "iat": now - 29*day, "installation_id": "inst-1", "seats": 25,
 		"features": []string{"custom_branding", "ldap", "saml", "scim"},
 	}))
+	// The issuer's keys as a product gets them: the vectors' key (it signed the revocation list) and this
+	// run's test key (it signed the licenses above).
+	var vectorKeys struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	if err := json.Unmarshal(readVectorFile(t, "jwks.json"), &vectorKeys); err != nil {
+		t.Fatal(err)
+	}
+	own := map[string]any{"kty": "OKP", "crv": "Ed25519", "x": b64urlEncode(testKey.Public().(ed25519.PublicKey)), "kid": testKid}
+	jwks, err := json.Marshal(map[string]any{"keys": append(vectorKeys.Keys, own)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, p := range programs {
 		t.Run(p.where, func(t *testing.T) {
 			if !strings.HasPrefix(p.code, "package main\n") {
@@ -93,7 +108,7 @@ func TestDocumentedGoProgramsRunAsWritten(t *testing.T) {
 				"main.go": []byte(p.code),
 				"go.mod": []byte("module readme.example/program\n\ngo 1.19\n\nrequire example.invalid/licensing-verifier v0.0.0\n\n" +
 					"replace example.invalid/licensing-verifier => " + module + "\n"),
-				"jwks.json":       readVectorFile(t, "jwks.json"),
+				"jwks.json":       jwks,
 				"revocations.lic": readVectorFile(t, "rev-seq.lic"),
 				"license.lic":     installed,
 			}

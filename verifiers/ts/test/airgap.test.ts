@@ -32,12 +32,10 @@ import {
   type License,
 } from "licensing-verifier";
 
-// TEST-ONLY KEY: RFC 8032 section 7.1 TEST 1, the vectors' key (public, so it protects nothing).
-const SEED = Buffer.from("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60", "hex");
-const PKCS8_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
-const SERVICE_KEY = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, SEED]), format: "der", type: "pkcs8" });
-const X = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
-const KID = "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k";
+// The service's signing key in these tests, made for each run: no private key is committed.
+const { privateKey: SERVICE_KEY, publicKey: SERVICE_PUBLIC } = generateKeyPairSync("ed25519");
+const X = SERVICE_PUBLIC.export({ format: "jwk" }).x as string;
+const KID = jwkThumbprint(X);
 const KEYRING = parseKeyring({ keys: [{ kty: "OKP", crv: "Ed25519", x: X }] });
 const DAY = 86_400;
 const JUNE_1 = 1_748_736_000; // 2025-06-01T00:00:00Z

@@ -58,18 +58,16 @@ const GIVEN: Record<string, string> = {
 
 /** Defines the givens on globalThis, lazily: a receipt can only be made once the snippet has exported its report. */
 const SETUP = String.raw`
-import { createPrivateKey, sign } from "node:crypto";
+import { createHash, generateKeyPairSync, sign } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { InstallationKey, UsageLog, reportDigest } from "licensing-verifier";
 
 const vectors = process.env.VECTORS;
-// TEST-ONLY KEY: RFC 8032 section 7.1 TEST 1, the vectors' key (public, so it protects nothing).
-const service = createPrivateKey({
-  key: Buffer.from("302e020100300506032b6570042204209d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60", "hex"),
-  format: "der",
-  type: "pkcs8",
-});
-const kid = "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k";
+// The issuer's key in these snippets, made for each run (no private key is committed); the product's
+// bundled JWKS holds it beside the vectors' key, which signed the revocation list.
+const { privateKey: service, publicKey } = generateKeyPairSync("ed25519");
+const x = publicKey.export({ format: "jwk" }).x;
+const kid = createHash("sha256").update(JSON.stringify({ crv: "Ed25519", kty: "OKP", x })).digest("base64url");
 const b64 = (text) => Buffer.from(text).toString("base64url");
 function signed(typ, label, claims) {
   const input = b64(JSON.stringify({ alg: "EdDSA", kid, typ })) + "." + b64(JSON.stringify(claims));
@@ -85,7 +83,10 @@ const license = (changes) => signed("license+jwt", "LICENSE FILE", {
 const key = () => InstallationKey.fromPem(readFileSync("installation.pem"));
 const bound = () => license({ jti: "lic_2", supersedes: "lic_1", installation_id: "inst-1", cnf: { jkt: key().thumbprint } });
 const givens = {
-  bundledJwksText: () => readFileSync(vectors + "/jwks.json", "utf8"),
+  bundledJwksText: () => {
+    const bundled = JSON.parse(readFileSync(vectors + "/jwks.json", "utf8"));
+    return JSON.stringify({ keys: [...bundled.keys, { kty: "OKP", crv: "Ed25519", x }] });
+  },
   revocationListText: () => readFileSync(vectors + "/rev-seq.lic", "utf8"),
   licenseText: () => license({}),
   thisInstallationId: () => "inst-1",

@@ -3,8 +3,8 @@ package main
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -28,13 +28,31 @@ func call(t *testing.T, args ...string) (int, string, string) {
 	return status, stdout.String(), stderr.String()
 }
 
-// TEST-ONLY KEY: RFC 8032 section 7.1 TEST 1, the vectors' signing key (public test material).
+// receiptKey signs the receipts of these tests: made for each run (no private key is committed), its
+// JWKS written by receiptJWKS.
+var receiptKey = func() ed25519.PrivateKey {
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	return key
+}()
+
+var enc = base64.RawURLEncoding.EncodeToString
+
+func receiptJWKS(t *testing.T) string {
+	path := filepath.Join(t.TempDir(), "jwks.json")
+	x := enc(receiptKey.Public().(ed25519.PublicKey))
+	if err := os.WriteFile(path, []byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","x":"`+x+`"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func signReceipt(t *testing.T, claims string) []byte {
-	seed, _ := hex.DecodeString("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
-	key := ed25519.NewKeyFromSeed(seed)
-	enc := base64.RawURLEncoding.EncodeToString
-	input := enc([]byte(`{"alg":"EdDSA","kid":"kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k","typ":"license-usage-receipt+jwt"}`)) + "." + enc([]byte(claims))
-	return []byte("-----BEGIN LICENSE USAGE RECEIPT-----\n" + input + "." + enc(ed25519.Sign(key, []byte(input))) + "\n-----END LICENSE USAGE RECEIPT-----\n")
+	kid := licensing.Thumbprint(enc(receiptKey.Public().(ed25519.PublicKey)))
+	input := enc([]byte(`{"alg":"EdDSA","kid":"`+kid+`","typ":"license-usage-receipt+jwt"}`)) + "." + enc([]byte(claims))
+	return []byte("-----BEGIN LICENSE USAGE RECEIPT-----\n" + input + "." + enc(ed25519.Sign(receiptKey, []byte(input))) + "\n-----END LICENSE USAGE RECEIPT-----\n")
 }
 
 func TestCommandRoundTrip(t *testing.T) {
@@ -87,7 +105,8 @@ func TestCommandRoundTrip(t *testing.T) {
 
 	receiptPath := filepath.Join(dir, "receipt.txt")
 	os.WriteFile(receiptPath, signReceipt(t, `{"ver":1,"iss":"licenses.example","iat":1748908800,"installation_id":"inst-1","license_id":"lic_renewal","seq":1,"report":"`+want+`","peak_users":8,"seats":5,"overage":3,"gap":false}`), 0o600)
-	status, out, _ = call(t, "receipt", "--jwks", vectors("jwks.json"), "--report-digest", want, receiptPath)
+	jwks := receiptJWKS(t)
+	status, out, _ = call(t, "receipt", "--jwks", jwks, "--report-digest", want, receiptPath)
 	var fields map[string]any
 	if status != 0 || json.Unmarshal([]byte(out), &fields) != nil {
 		t.Fatal(status, out)
@@ -96,7 +115,7 @@ func TestCommandRoundTrip(t *testing.T) {
 		fields["report"] != want || fields["issued_at"] != "2025-06-03T00:00:00Z" || fields["license_id"] != "lic_renewal" {
 		t.Fatal(fields)
 	}
-	status, _, stderr := call(t, "receipt", "--jwks", vectors("jwks.json"), "--report-digest", "other", receiptPath)
+	status, _, stderr := call(t, "receipt", "--jwks", jwks, "--report-digest", "other", receiptPath)
 	if status != 1 || !strings.HasPrefix(stderr, "malformed: ") {
 		t.Fatal(status, stderr)
 	}
