@@ -129,7 +129,9 @@ def install(app: FastAPI) -> None:
         page: ProblemPage | None = getattr(request.app.state, "problem_page", None)
         if page is not None and is_page_request(request):
             # A page's address with a query it cannot take (a cut or edited link), opened in a browser.
-            return page(request, ValidationFailed(detail), None)
+            fields = ", ".join(sorted({str(e.get("loc", ("", "?"))[-1]) for e in errors}))
+            message = f"This page's address has a value it cannot use ({fields}): {detail}. Go back and try again."
+            return page(request, ValidationFailed(message), None)
         return problem(422, "validation_error", "Invalid request", detail, errors=invalid)
 
     @app.exception_handler(StarletteHTTPException)
